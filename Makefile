@@ -1,0 +1,189 @@
+# Drover's build. One line per object; -MMD dependency files; -Werror.
+#
+#   make          glibc development binaries: build/drover-vmm, build/droverd,
+#                 build/droverctl
+#   make static   musl static binaries in build/static/ (node image)
+#   make guest    the CirrOS guest in build/guest/ [CIRROS_ROOTFS=tarball]
+#   make node     the emulated edge node image in build/node/
+#   make test     sanitizer build + unit, KVM, fuzz-smoke, guest and node tests
+#   make demo     boot the node and a CirrOS guest inside it
+#   make fuzz     libFuzzer targets in build/fuzz/
+#   make deps     install build and test dependencies (apt-get)
+#
+# Third-party libraries: Debian -dev packages for the glibc build, except
+# mbedTLS 3.6 and libwebsockets, which mk/sysroot.sh builds from Debian
+# source packages (as it builds every library for the musl build). Results
+# are cached in $XDG_CACHE_HOME/drover (~/.cache/drover) by version.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+VARIANT ?= dev
+BUILD := build
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+# ---- sources ---------------------------------------------------------------
+LIB_SRC :=
+LIB_SRC += common/log.c
+LIB_SRC += config/quantity.c
+
+VMM_SRC :=
+VMM_SRC += vmm/main.c
+VMM_SRC += common/libver_vmm.c
+
+AGENT_SRC :=
+AGENT_SRC += agent/droverd.c
+AGENT_SRC += common/libver_agent.c
+
+CTL_SRC :=
+CTL_SRC += agent/droverctl.c
+CTL_SRC += common/libver_agent.c
+
+UNIT_TESTS := unit_quantity unit_log
+KVM_TESTS := kvm_smoke
+FUZZ_TARGETS := fuzz_quantity
+
+# ---- variants ----------------------------------------------------------------
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -MMD -MP \
+	-Icommon -Iconfig -Ivmm -Iagent -Iboot -Inet
+ifeq ($(VARIANT),dev)
+CC := gcc
+O := $(BUILD)/obj/dev
+BIN := $(BUILD)
+SYSFLAVOUR := glibc
+CFLAGS_V := -O2
+SYS_EXTRA_LIBS := -lyaml -ljansson -lfdt -lz
+else ifeq ($(VARIANT),asan)
+CC := gcc
+O := $(BUILD)/obj/asan
+BIN := $(BUILD)/asan/bin
+SYSFLAVOUR := glibc
+CFLAGS_V := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+LDFLAGS_V := -fsanitize=address,undefined
+SYS_EXTRA_LIBS := -lyaml -ljansson -lfdt -lz
+else ifeq ($(VARIANT),static)
+CC := musl-gcc
+O := $(BUILD)/obj/static
+BIN := $(BUILD)/static
+SYSFLAVOUR := musl
+# musl-gcc hides /usr/include; give it only the kernel's UAPI headers.
+CFLAGS_V := -Os -ffunction-sections -fdata-sections -I$(BUILD)/kheaders
+LDFLAGS_V := -static -Wl,--gc-sections -s
+SYS_EXTRA_LIBS :=
+else
+$(error VARIANT must be dev, asan or static)
+endif
+SYSROOT := $(BUILD)/sysroot$(if $(filter glibc,$(SYSFLAVOUR)),-glibc)
+CFLAGS := $(CFLAGS_BASE) $(CFLAGS_V) -I$(SYSROOT)/include $(EXTRA_CFLAGS)
+LDFLAGS := $(LDFLAGS_V) -L$(SYSROOT)/lib $(EXTRA_LDFLAGS)
+
+# The sysroot's link line (SYSROOT_LIBS); remade when missing.
+ifneq ($(filter-out deps guest node demo clean distclean help,$(or $(MAKECMDGOALS),all)),)
+include $(SYSROOT)/drover-libs.mk
+endif
+LIBS := $(SYSROOT_LIBS) $(SYS_EXTRA_LIBS) -lpthread -lm
+
+objs = $(patsubst %.c,$(O)/%.o,$(1))
+LIB_OBJ := $(call objs,$(LIB_SRC))
+
+# ---- top-level targets -------------------------------------------------------
+.PHONY: all static guest node test demo fuzz deps clean distclean tests bins help
+
+all: deps
+	$(Q)$(MAKE) --no-print-directory VARIANT=dev bins
+
+static: deps
+	$(Q)$(MAKE) --no-print-directory VARIANT=static bins
+	$(Q)file $(BUILD)/static/* | sed 's/, BuildID[^,]*//'
+
+bins: $(BIN)/drover-vmm $(BIN)/droverd $(BIN)/droverctl
+
+deps:
+	$(Q)mk/deps.sh
+
+$(SYSROOT)/drover-libs.mk: mk/sysroot.sh | deps-if-needed
+	$(Q)mk/sysroot.sh $(SYSFLAVOUR) $(SYSROOT)
+
+.PHONY: deps-if-needed
+deps-if-needed:
+	$(Q)mk/deps.sh
+
+$(BUILD)/kheaders/.done:
+	$(Q)mkdir -p $(BUILD)/kheaders
+	$(Q)for d in linux asm-generic; do ln -sfn /usr/include/$$d $(BUILD)/kheaders/$$d; done
+	$(Q)ln -sfn /usr/include/x86_64-linux-gnu/asm $(BUILD)/kheaders/asm
+	$(Q)touch $@
+
+ifeq ($(VARIANT),static)
+$(LIB_OBJ) $(call objs,$(VMM_SRC) $(AGENT_SRC) $(CTL_SRC)): $(BUILD)/kheaders/.done
+endif
+
+$(O)/%.o: %.c $(SYSROOT)/drover-libs.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC[$(VARIANT)] $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BIN)/drover-vmm: $(call objs,$(VMM_SRC)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/droverd: $(call objs,$(AGENT_SRC)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/droverctl: $(call objs,$(CTL_SRC)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- tests (VARIANT=asan) --------------------------------------------------------
+TEST_BIN := $(BUILD)/asan/tests
+tests: bins $(addprefix $(TEST_BIN)/,$(UNIT_TESTS) $(KVM_TESTS))
+
+$(TEST_BIN)/unit_%: $(O)/tests/unit/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+$(TEST_BIN)/kvm_%: $(O)/tests/kvm/%.o $(O)/tests/kvm/kvmtest.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+test: deps
+	$(Q)tests/run
+
+# libFuzzer targets: clang, ASan+UBSan, one per parser of untrusted input.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
+	-fsanitize=fuzzer,address,undefined -Icommon -Iconfig -Ivmm -Iagent -Iboot -Inet
+fuzz: deps $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+
+$(BUILD)/fuzz/fuzz_quantity: tests/fuzz/fuzz_quantity.c config/quantity.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
+# ---- images ------------------------------------------------------------------
+guest: deps
+	$(Q)boot/guest/build.sh $(BUILD)/guest $(CIRROS_ROOTFS)
+
+node: static guest
+	$(Q)boot/node/build.sh $(BUILD)/node $(BUILD)/static $(BUILD)/guest
+
+demo: node
+	$(Q)tests/node/demo
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/static $(BUILD)/fuzz \
+		$(BUILD)/drover-vmm $(BUILD)/droverd $(BUILD)/droverctl
+
+distclean:
+	rm -rf $(BUILD)
+
+help:
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
