@@ -27,9 +27,9 @@ LIB_SRC :=
 LIB_SRC += common/log.c
 LIB_SRC += config/quantity.c
 
+# drover-vmm's sources, its tests and payloads: vmm/sources.mk.
 VMM_SRC :=
-VMM_SRC += vmm/main.c
-VMM_SRC += common/libver_vmm.c
+TEST_EXTRA :=
 
 AGENT_SRC :=
 AGENT_SRC += agent/droverd.c
@@ -86,6 +86,8 @@ LIBS := $(SYSROOT_LIBS) $(SYS_EXTRA_LIBS) -lpthread -lm
 
 objs = $(patsubst %.c,$(O)/%.o,$(1))
 LIB_OBJ := $(call objs,$(LIB_SRC))
+TEST_BIN := $(BUILD)/asan/tests
+include vmm/sources.mk
 
 # ---- top-level targets -------------------------------------------------------
 .PHONY: all static guest node test demo fuzz deps clean distclean tests bins help
@@ -140,8 +142,7 @@ $(BIN)/droverctl: $(call objs,$(CTL_SRC)) $(LIB_OBJ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---- tests (VARIANT=asan) --------------------------------------------------------
-TEST_BIN := $(BUILD)/asan/tests
-tests: bins $(addprefix $(TEST_BIN)/,$(UNIT_TESTS) $(KVM_TESTS))
+tests: bins $(addprefix $(TEST_BIN)/,$(UNIT_TESTS) $(KVM_TESTS)) $(TEST_EXTRA)
 
 $(TEST_BIN)/unit_%: $(O)/tests/unit/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
