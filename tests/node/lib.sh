@@ -1,0 +1,234 @@
+# tests/node/lib.sh: boot and drive the emulated edge node. Source it (bash).
+#
+#   node_build                     build/refresh the node image (no-op when
+#                                  inputs are unchanged): boot/node/build.sh
+#                                  $DROVER_NODEDIR $DROVER_BINDIR $DROVER_GUESTDIR
+#   node_start NAME [--mem M] [--extra-initrd FILE.cpio.gz]... [--no-wait]
+#                                  boot the node in the background (QEMU) and
+#                                  wait until it is ready (serial marker and
+#                                  the exec service answering)
+#   node_wait NAME [TIMEOUT]       wait until NAME is ready
+#   node_exec NAME [--timeout S] [--stdin] -- CMD...
+#                                  run CMD (a shell command line) in the node:
+#                                  its stdout/stderr, its exit status
+#   node_put NAME LOCAL REMOTE     copy a file into the node (mode kept)
+#   node_get NAME REMOTE LOCAL     copy a file out of the node
+#   node_log NAME [LINES]          tail of the node's serial console
+#   node_marker_uptime NAME MARKER uptime (s) printed with "drover-node: MARKER"
+#   node_port NAME api|exec        the host port forwarded to 6443 / the exec port
+#   node_stop NAME                 power off and kill QEMU; node_stop_all: every
+#                                  node this shell started (use in a trap)
+#
+# Environment:
+#   DROVER_NODEDIR   node image (default ROOT/build/node)
+#   DROVER_BINDIR    static Drover binaries (default ROOT/build/static)
+#   DROVER_GUESTDIR  guest artifacts (default ROOT/build/guest)
+#   NODE_RUNDIR      run directories (default ROOT/build/node-run); NAME's is
+#                    $NODE_RUNDIR/NAME: serial.log, qemu.log, pid, api_port,
+#                    exec_port, accel, start_time, initrd
+#   NODE_ACCEL       kvm or tcg (default: kvm only with VT-x/AMD-V, nested
+#                    virtualisation and a /dev/kvm that is not PVM)
+#   NODE_BOOT_TIMEOUT  seconds to wait for readiness (default 600)
+#   NODE_MEM         default memory (default 2G)
+#
+# Inside the node: the exec service listens on port 7022; the API port is
+# 6443; guest artifacts are in /var/lib/drover/guest; logs in /var/log.
+
+NODE_ROOT=${NODE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+DROVER_NODEDIR=${DROVER_NODEDIR:-$NODE_ROOT/build/node}
+DROVER_BINDIR=${DROVER_BINDIR:-$NODE_ROOT/build/static}
+DROVER_GUESTDIR=${DROVER_GUESTDIR:-$NODE_ROOT/build/guest}
+NODE_RUNDIR=${NODE_RUNDIR:-$NODE_ROOT/build/node-run}
+NODE_BOOT_TIMEOUT=${NODE_BOOT_TIMEOUT:-600}
+NODE_MEM=${NODE_MEM:-2G}
+NODE_EXEC_PORT=7022
+NODE_API_PORT=6443
+NODE_STARTED=()
+
+node_msg() { printf '[node] %s\n' "$*" >&2; }
+
+node_dir() { printf '%s/%s\n' "$NODE_RUNDIR" "$1"; }
+
+node_nodeexec() { printf '%s/tools/nodeexec\n' "$DROVER_NODEDIR"; }
+
+node_build() {
+	"$NODE_ROOT/boot/node/build.sh" "$DROVER_NODEDIR" "$DROVER_BINDIR" "$DROVER_GUESTDIR"
+}
+
+# node_accel: prints "kvm" or "tcg".
+node_accel() {
+	local nested
+	if [ -n "${NODE_ACCEL:-}" ]; then
+		printf '%s\n' "$NODE_ACCEL"
+		return
+	fi
+	nested=$(cat /sys/module/kvm_intel/parameters/nested /sys/module/kvm_amd/parameters/nested 2>/dev/null || true)
+	if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -c /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ] &&
+		[[ $nested == *[Y1]* ]]; then
+		echo kvm
+	else
+		echo tcg
+	fi
+}
+
+# node_free_port: a TCP port nothing listens on (checked with ss).
+node_free_port() {
+	local p used
+	used=$(ss -Htln 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 40000))
+		if ! grep -qx "$p" <<< "$used" && ! grep -qx "$p" "$NODE_RUNDIR"/*/*_port 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+node_log() {
+	local f
+	f=$(node_dir "$1")/serial.log
+	if [ -f "$f" ]; then
+		tail -n "${2:-40}" "$f" | tr -d '\r'
+	else
+		echo "(no serial log at $f)"
+	fi
+}
+
+# node_fail NAME MESSAGE: prints MESSAGE and the tail of NAME's serial log.
+node_fail() {
+	node_msg "$2"
+	node_msg "--- last lines of $(node_dir "$1")/serial.log ---"
+	node_log "$1" 40 | sed 's/^/  | /' >&2
+	local q
+	q=$(node_dir "$1")/qemu.log
+	if [ -s "$q" ]; then
+		node_msg "--- qemu.log ---"
+		tail -n 10 "$q" | sed 's/^/  | /' >&2
+	fi
+	return 1
+}
+
+node_alive() {
+	local pid
+	pid=$(cat "$(node_dir "$1")/pid" 2>/dev/null) || return 1
+	kill -0 "$pid" 2>/dev/null
+}
+
+node_port() {
+	cat "$(node_dir "$1")/$2_port"
+}
+
+node_marker_uptime() {
+	sed -n "s/.*drover-node: $2 (uptime \([0-9.]*\) s).*/\1/p" "$(node_dir "$1")/serial.log" | head -n1
+}
+
+node_start() {
+	local name=$1 mem=$NODE_MEM wait=1 dir accel cpu api ex extras=() f
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--mem) mem=$2; shift 2 ;;
+		--extra-initrd) extras+=("$2"); shift 2 ;;
+		--no-wait) wait=0; shift ;;
+		*) node_msg "node_start: unknown option $1"; return 2 ;;
+		esac
+	done
+	node_build >&2 || { node_msg "node image build failed"; return 1; }
+	dir=$(node_dir "$name")
+	if node_alive "$name"; then
+		node_msg "node $name is already running (pid $(cat "$dir/pid"))"
+		return 1
+	fi
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cat "$DROVER_NODEDIR/initramfs" > "$dir/initrd"
+	for f in "${extras[@]}"; do
+		[ -f "$f" ] || { node_msg "no such initrd: $f"; return 1; }
+		cat "$f" >> "$dir/initrd"
+	done
+	accel=$(node_accel)
+	if [ "$accel" = kvm ]; then
+		accel="-accel kvm" cpu=host
+	else
+		accel="-accel tcg,thread=multi" cpu=EPYC
+	fi
+	api=$(node_free_port) && echo "$api" > "$dir/api_port" &&
+		ex=$(node_free_port) && echo "$ex" > "$dir/exec_port" || { node_msg "no free port"; return 1; }
+	echo "$accel" > "$dir/accel"
+	: > "$dir/serial.log"
+	# shellcheck disable=SC2086
+	set -- qemu-system-x86_64 -M q35 $accel -cpu "$cpu" -smp 2 -m "$mem" \
+		-nodefaults -nographic -no-reboot -display none -monitor none \
+		-kernel "$DROVER_NODEDIR/vmlinuz" -initrd "$dir/initrd" \
+		-append "console=ttyS0 quiet panic=-1" \
+		-serial "file:$dir/serial.log" \
+		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$api-:$NODE_API_PORT,hostfwd=tcp:127.0.0.1:$ex-:$NODE_EXEC_PORT" \
+		-device virtio-net-pci,netdev=n0,romfile=
+	printf '%q ' "$@" > "$dir/qemu.cmd"
+	date +%s.%N > "$dir/start_time"
+	setsid "$@" < /dev/null > "$dir/qemu.log" 2>&1 &
+	echo $! > "$dir/pid"
+	NODE_STARTED+=("$name")
+	node_msg "node $name: pid $!, $accel, $mem, api 127.0.0.1:$api, exec 127.0.0.1:$ex"
+	[ "$wait" = 0 ] || node_wait "$name"
+}
+
+node_wait() {
+	local name=$1 limit=${2:-$NODE_BOOT_TIMEOUT} dir end ex
+	dir=$(node_dir "$name")
+	end=$(($(date +%s) + limit))
+	until grep -q 'drover-node: ready' "$dir/serial.log" 2>/dev/null; do
+		node_alive "$name" || { node_fail "$name" "node $name: QEMU exited during boot"; return 1; }
+		[ "$(date +%s)" -lt "$end" ] ||
+			{ node_fail "$name" "node $name: not ready after $limit s"; return 1; }
+		sleep 0.5
+	done
+	ex=$(node_port "$name" exec)
+	"$(node_nodeexec)" wait "127.0.0.1:$ex" "$((end - $(date +%s) > 5 ? end - $(date +%s) : 5))" ||
+		{ node_fail "$name" "node $name: exec service does not answer"; return 1; }
+	date +%s.%N > "$dir/ready_time"
+}
+
+node_exec() {
+	local name=$1
+	shift
+	"$(node_nodeexec)" run "127.0.0.1:$(node_port "$name" exec)" "$@"
+}
+
+node_put() {
+	"$(node_nodeexec)" put "127.0.0.1:$(node_port "$1" exec)" "$2" "$3"
+}
+
+node_get() {
+	"$(node_nodeexec)" get "127.0.0.1:$(node_port "$1" exec)" "$2" "$3"
+}
+
+node_stop() {
+	local name=$1 dir pid i
+	dir=$(node_dir "$name")
+	pid=$(cat "$dir/pid" 2>/dev/null) || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		NODEEXEC_CONNECT_TIMEOUT=3 node_exec "$name" --timeout 5 -- 'sync; poweroff -f' \
+			> /dev/null 2>&1 &
+		for i in $(seq 20); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.25
+		done
+		kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 20); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.25
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$dir/pid" "$dir/initrd"
+}
+
+node_stop_all() {
+	local n
+	for n in "${NODE_STARTED[@]}"; do
+		node_stop "$n"
+	done
+	NODE_STARTED=()
+}
