@@ -152,6 +152,7 @@ EOF
 	install_boot_timer "$dst"
 	chown -R 0:0 "$dst"
 	chown -R 1000:1000 "$dst/home/cirros"
+	chmod 4755 "$dst/usr/bin/sudo"   # after chown, which clears set-uid
 }
 
 # sudo for the busybox guest: a small static setuid helper built from
@@ -164,7 +165,6 @@ build_sudo() {
 	"$cc" -static -Os -Wall -Wextra -Werror -DSUDO_GID="$SUDO_GID" -o "$out" "$here/sudo.c" ||
 		die "cannot build the sudo helper with $cc"
 	strip "$out"
-	chmod 4755 "$out"
 }
 
 # The boot-timer hook: a place to record boot milestones later. It does
