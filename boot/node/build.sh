@@ -204,7 +204,8 @@ main() {
 	fi
 	rm -f "$out/.inputs"
 	kdir=$("$root/boot/kernel.sh")
-	kver=$("$root/boot/kernel.sh" --kver)
+	kver=$(ls "$kdir/lib/modules")
+	[ -f "$kdir/boot/vmlinuz-$kver" ] || die "no single kernel in $kdir (found: $kver)"
 	tmp=$(mktemp -d "$out/.build.XXXXXX")
 	trap 'rm -rf "${tmp:-}"' EXIT
 	mkdir -p "$tmp/root" "$tmp/tools"

@@ -813,8 +813,11 @@ cmd_run(int argc, char **argv)
 		return 2;
 	}
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout = (uint32_t)strtoul(argv[++i], NULL, 10);
+			if (timeout > 86400)
+				timeout = 86400;
+		}
 		else if (!strcmp(argv[i], "--stdin"))
 			use_stdin = 1;
 		else {
@@ -846,10 +849,15 @@ cmd_run(int argc, char **argv)
 	for (;;) {
 		struct pollfd p[2] = { { .fd = sock, .events = POLLIN }, { .fd = 0, .events = POLLIN } };
 
-		if (poll(p, stdin_open ? 2 : 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		rc = poll(p, stdin_open ? 2 : 1, timeout ? (int)(timeout + 30) * 1000 : -1);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
 			goto io_error;
+		if (rc == 0) {
+			errmsg("run: no answer %u s after the command's timeout", 30u);
+			status = NX_EXIT_PROTO;
+			goto cleanup;
 		}
 		if (stdin_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    send_stdin_chunk(sock, &stdin_open, buf) < 0)
