@@ -56,7 +56,7 @@ inputs_hash() {
 		for f in "${GUEST_FILES[@]}"; do
 			printf 'guest/%s %s\n' "$f" "$( [ -f "$guestdir/$f" ] && sha256sum < "$guestdir/$f" || echo missing)"
 		done
-		ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null | grep -v ' lock$' || true
+		ls -l --time-style=+%s /var/lib/apt/lists/*_Packages* 2>/dev/null || true
 		printf '%s\n' "$DROVER_CACHE" "${NODE_MODULES[*]}"
 	} | sha256sum | cut -c1-32
 }
