@@ -9,7 +9,9 @@
 # and the virtio_net module. TAP-style output ("ok - NAME"); exits 0 iff
 # every check passed. Measurement: "# boot-to-login: N s".
 #
-# Environment: BOOT_TIMEOUT (s, default 300), KEEP_LOG=1 keeps the work dir.
+# Environment: BOOT_TIMEOUT (s, default 300), KEEP_LOG=1 keeps the work dir,
+# BOOT_DISK=1 also attaches GUESTDIR/disk.qcow2 (snapshot, as vda): the
+# initramfs must find LABEL=cirros-rootfs, copy itself there and switch_root.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$root/mk/common.sh"
@@ -24,7 +26,10 @@ work=$(mktemp -d /tmp/drover-boot-tcg.XXXXXX)
 cleanup() { [ "${KEEP_LOG:-0}" = 1 ] && echo "# work dir kept: $work" || rm -rf "$work"; }
 trap cleanup EXIT
 
-for f in vmlinuz initramfs; do
+BOOT_DISK=${BOOT_DISK:-0}
+files="vmlinuz initramfs"
+[ "$BOOT_DISK" = 0 ] || files="$files disk.qcow2"
+for f in $files; do
 	if [ ! -s "$guest/$f" ]; then
 		echo "not ok - guest artifacts: $guest/$f missing (make guest)"
 		exit 1
@@ -45,10 +50,11 @@ fi
 
 # The expect-like driver: QEMU's serial console on stdio, read by a thread
 # into a buffer and the serial log; checks are printed as they complete.
-python3 - "$guest" "$work" "$HOST" "$MARKER" "$BOOT_TIMEOUT" <<'PY'
+python3 - "$guest" "$work" "$HOST" "$MARKER" "$BOOT_TIMEOUT" "$BOOT_DISK" <<'PY'
 import os, re, subprocess, sys, threading, time
 
-guest, work, host, marker, boot_timeout = sys.argv[1:6]
+guest, work, host, marker, boot_timeout, boot_disk = sys.argv[1:7]
+boot_disk = boot_disk != "0"
 boot_timeout = float(boot_timeout)
 log_path = os.path.join(work, "serial.log")
 results = []
@@ -62,8 +68,10 @@ def check(name, ok, why=""):
 
 cmd = ["qemu-system-x86_64", "-accel", "tcg", "-M", "q35", "-m", "256",
        "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none",
-       "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
-       "-drive", "file=%s/cidata.iso,if=virtio,format=raw,readonly=on" % work,
+       "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"]
+if boot_disk:
+    cmd += ["-drive", "file=%s/disk.qcow2,if=virtio,format=qcow2,snapshot=on" % guest]
+cmd += ["-drive", "file=%s/cidata.iso,if=virtio,format=raw,readonly=on" % work,
        "-kernel", os.path.join(guest, "vmlinuz"), "-initrd", os.path.join(guest, "initramfs"),
        "-append", "console=ttyS0 panic=-1"]
 t0 = time.monotonic()
@@ -134,6 +142,12 @@ try:
         check("hostname from meta-data in the login prompt", got == host,
               "prompt says %r, expected %r" % (got, host))
     check("initramfs banner 'info: initramfs: up at'", seen(rb"info: initramfs: up at [0-9.]+"))
+    if boot_disk:
+        check("initramfs found LABEL=cirros-rootfs and switched to it",
+              seen(rb"info: initramfs loading root from /dev/vda1"))
+    else:
+        check("no root disk: 'initramfs did not find root, running as ramdisk'",
+              seen(rb"info: initramfs did not find root, running as ramdisk"))
     check("console shows /etc/issue",
           seen(rb"login as 'cirros' user\. default password: 'gocubsgo'\. use 'sudo' for root\."))
     check("=== system information ===", seen(rb"=== system information ==="))
