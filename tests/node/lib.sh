@@ -190,18 +190,34 @@ node_wait() {
 	date +%s.%N > "$dir/ready_time"
 }
 
+# node_addr NAME: 127.0.0.1:PORT of NAME's exec service, or an error.
+node_addr() {
+	local f
+	f=$(node_dir "$1")/exec_port
+	if [ ! -f "$f" ] || ! node_alive "$1"; then
+		node_msg "node $1 is not running (no live QEMU for $(node_dir "$1"))"
+		return 1
+	fi
+	printf '127.0.0.1:%s\n' "$(cat "$f")"
+}
+
 node_exec() {
-	local name=$1
+	local name=$1 addr
 	shift
-	"$(node_nodeexec)" run "127.0.0.1:$(node_port "$name" exec)" "$@"
+	addr=$(node_addr "$name") || return 255
+	"$(node_nodeexec)" run "$addr" "$@"
 }
 
 node_put() {
-	"$(node_nodeexec)" put "127.0.0.1:$(node_port "$1" exec)" "$2" "$3"
+	local addr
+	addr=$(node_addr "$1") || return 1
+	"$(node_nodeexec)" put "$addr" "$2" "$3"
 }
 
 node_get() {
-	"$(node_nodeexec)" get "127.0.0.1:$(node_port "$1" exec)" "$2" "$3"
+	local addr
+	addr=$(node_addr "$1") || return 1
+	"$(node_nodeexec)" get "$addr" "$2" "$3"
 }
 
 node_stop() {
