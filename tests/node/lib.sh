@@ -120,7 +120,7 @@ node_port() {
 }
 
 node_marker_uptime() {
-	sed -n "s/.*drover-node: $2 (uptime \([0-9.]*\) s).*/\1/p" "$(node_dir "$1")/serial.log" | head -n1
+	sed -n "s/.*drover-node: $2 (uptime \([0-9.]*\) s).*/\1/p" "$(node_dir "$1")/serial.log" | sed -n 1p
 }
 
 node_start() {
