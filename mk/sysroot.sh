@@ -66,6 +66,7 @@ resolve_versions() {
 			[ -n "$ver" ] || { rm -f "$tmp"; die "no source version $glob of $pkg (run mk/deps.sh)"; }
 			echo "$pkg $ver" >>"$tmp"
 		done
+		chmod 644 "$tmp"
 		mv "$tmp" "$f"
 	fi
 	cat "$f"
@@ -409,3 +410,4 @@ main() {
 }
 
 main "$@"
+exit
