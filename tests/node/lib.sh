@@ -18,6 +18,10 @@
 #   node_port NAME api|exec        the host port forwarded to 6443 / the exec port
 #   node_stop NAME                 power off and kill QEMU; node_stop_all: every
 #                                  node this shell started (use in a trap)
+#   node_cpio DIR OUT.cpio.gz      pack DIR (as the node's /) into an extra
+#                                  initrd for node_start --extra-initrd; an
+#                                  executable /etc/drover/rc.d/NAME in it runs
+#                                  at the end of the node's boot
 #
 # Environment:
 #   DROVER_NODEDIR   node image (default ROOT/build/node)
@@ -83,6 +87,11 @@ node_free_port() {
 		fi
 	done
 	return 1
+}
+
+node_cpio() {
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 > "$2.tmp" &&
+		mv -f "$2.tmp" "$2"
 }
 
 node_log() {
