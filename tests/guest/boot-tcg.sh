@@ -50,8 +50,11 @@ fi
 
 # The expect-like driver: QEMU's serial console on stdio, read by a thread
 # into a buffer and the serial log; checks are printed as they complete.
-python3 - "$guest" "$work" "$HOST" "$MARKER" "$BOOT_TIMEOUT" "$BOOT_DISK" <<'PY'
-import os, re, subprocess, sys, threading, time
+# exec: a test runner's SIGTERM reaches python, which stops QEMU and removes
+# the work dir itself.
+trap - EXIT
+exec python3 - "$guest" "$work" "$HOST" "$MARKER" "$BOOT_TIMEOUT" "$BOOT_DISK" <<'PY'
+import os, re, shutil, signal, subprocess, sys, threading, time
 
 guest, work, host, marker, boot_timeout, boot_disk = sys.argv[1:7]
 boot_disk = boot_disk != "0"
@@ -66,7 +69,10 @@ def check(name, ok, why=""):
     return ok
 
 
-cmd = ["qemu-system-x86_64", "-accel", "tcg", "-M", "q35", "-m", "256",
+# QEMU gets a hard time limit of its own: it must not outlive a test runner
+# that kills this script.
+cmd = ["timeout", "-s", "KILL", str(int(boot_timeout) + 600),
+       "qemu-system-x86_64", "-accel", "tcg", "-M", "q35", "-m", "256",
        "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none",
        "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"]
 if boot_disk:
@@ -74,6 +80,7 @@ if boot_disk:
 cmd += ["-drive", "file=%s/cidata.iso,if=virtio,format=raw,readonly=on" % work,
        "-kernel", os.path.join(guest, "vmlinuz"), "-initrd", os.path.join(guest, "initramfs"),
        "-append", "console=ttyS0 panic=-1"]
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below
 t0 = time.monotonic()
 proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 buf = bytearray()
@@ -193,5 +200,9 @@ finally:
     if not all(results):
         tail(60)
     print("# %d passed, %d failed" % (results.count(True), results.count(False)))
+    if os.environ.get("KEEP_LOG", "0") == "1":
+        print("# work dir kept: " + work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 sys.exit(0 if all(results) else 1)
 PY
