@@ -52,6 +52,7 @@
 
 #define NX_MAX_FRAME (1u << 20)
 #define NX_CHUNK (64u * 1024u)
+#define NX_MAX_PENDING (8u << 20) /* stdin buffered for a command, at most */
 #define NX_HELLO "nodeexec1"
 #define NX_EXIT_PROTO 255
 
@@ -145,6 +146,14 @@ static uint32_t
 get_u32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+set_rcv_timeout(int fd, double s)
+{
+	struct timeval tv = { (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 /* ---- frames ------------------------------------------------------------ */
@@ -364,7 +373,8 @@ run_loop(struct runstate *rs, double deadline, struct frame *f, uint8_t *buf)
 			p[io = n++] = (struct pollfd){ .fd = rs->out_fd, .events = POLLIN };
 		if (rs->err_fd >= 0)
 			p[ie = n++] = (struct pollfd){ .fd = rs->err_fd, .events = POLLIN };
-		if (!rs->stdin_eof)
+		/* Stdin beyond NX_MAX_PENDING waits in the socket (backpressure). */
+		if (!rs->stdin_eof && rs->pending_len < NX_MAX_PENDING)
 			p[ic = n++] = (struct pollfd){ .fd = rs->sock, .events = POLLIN };
 		if (rs->in_fd >= 0 && rs->pending_len > 0)
 			p[ii = n++] = (struct pollfd){ .fd = rs->in_fd, .events = POLLOUT };
@@ -558,8 +568,10 @@ serve_session(int sock)
 	f.data = frame_buf();
 	if (!f.data)
 		goto cleanup;
+	set_rcv_timeout(sock, 30.0); /* a silent peer does not hold a process */
 	if (recv_frame(sock, &f) < 0 || f.type != 'H' || strcmp((char *)f.data, NX_HELLO) != 0)
 		goto cleanup;
+	set_rcv_timeout(sock, 0);
 	if (send_frame(sock, 'K', NULL, 0) < 0)
 		goto cleanup;
 	while (rc == 0 && recv_frame(sock, &f) == 0) {
@@ -673,14 +685,6 @@ connect_once(const char *host, const char *port)
 	if (fd >= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
-}
-
-static void
-set_rcv_timeout(int fd, double s)
-{
-	struct timeval tv = { (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 /* One attempt: connect and exchange HELLO/OK within a few seconds. */
