@@ -69,10 +69,7 @@ def check(name, ok, why=""):
     return ok
 
 
-# QEMU gets a hard time limit of its own: it must not outlive a test runner
-# that kills this script.
-cmd = ["timeout", "-s", "KILL", str(int(boot_timeout) + 600),
-       "qemu-system-x86_64", "-accel", "tcg", "-M", "q35", "-m", "256",
+cmd = ["qemu-system-x86_64", "-accel", "tcg", "-M", "q35", "-m", "256",
        "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio", "-monitor", "none",
        "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"]
 if boot_disk:
@@ -82,7 +79,16 @@ cmd += ["-drive", "file=%s/cidata.iso,if=virtio,format=raw,readonly=on" % work,
        "-append", "console=ttyS0 panic=-1"]
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below
 t0 = time.monotonic()
-proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def die_with_parent():
+    # QEMU must not outlive this driver, however it ends (PR_SET_PDEATHSIG).
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        preexec_fn=die_with_parent)
 buf = bytearray()
 lock = threading.Condition()
 log = open(log_path, "wb")
