@@ -1,9 +1,72 @@
 # drover-vmm: one line per object. Included by the top-level Makefile,
 # which defines $(O), $(BIN), $(TEST_BIN), $(LIB_OBJ), objs(), CC/CFLAGS.
 VMM_SRC += vmm/main.c
+VMM_SRC += vmm/config.c
+VMM_SRC += vmm/vmm.c
+VMM_SRC += vmm/kvm.c
+VMM_SRC += vmm/cpuid.c
+VMM_SRC += vmm/vcpu.c
+VMM_SRC += vmm/bus.c
+VMM_SRC += vmm/console.c
+VMM_SRC += vmm/uart8250.c
+VMM_SRC += vmm/i8042.c
+VMM_SRC += vmm/boottimer.c
+VMM_SRC += boot/boot.c
+VMM_SRC += boot/e820.c
+VMM_SRC += boot/mptable.c
+VMM_SRC += boot/pvh.c
+VMM_SRC += boot/bzimage.c
 VMM_SRC += common/libver_vmm.c
 
 # Tests owned by the VMM: names of programs built from tests/kvm/NAME.c
 # (KVM_TESTS += kvm_NAME) or tests/unit/NAME.c (UNIT_TESTS += unit_NAME),
 # libFuzzer targets (FUZZ_TARGETS += fuzz_NAME, with a rule building
 # $(BUILD)/fuzz/fuzz_NAME), and other files the tests need (TEST_EXTRA).
+
+# The boot loaders and device models the unit tests and fuzzers link.
+VMM_BOOT_SRC := boot/boot.c boot/e820.c boot/mptable.c boot/pvh.c boot/bzimage.c
+VMM_DEV_SRC := vmm/uart8250.c vmm/i8042.c vmm/boottimer.c vmm/console.c
+
+# ---- unit tests (cmocka, no KVM) ---------------------------------------------
+UNIT_TESTS += unit_vmm_boot unit_vmm_devices unit_vmm_config
+$(TEST_BIN)/unit_vmm_boot: $(call objs,$(VMM_BOOT_SRC))
+$(TEST_BIN)/unit_vmm_devices: $(call objs,$(VMM_DEV_SRC))
+$(TEST_BIN)/unit_vmm_config: $(call objs,vmm/config.c)
+
+# ---- KVM tests: tiny PVH payloads booted by the real drover-vmm ---------------
+# The payload: freestanding 32-bit code with the PVH ELF note, linked at
+# 1 MiB. Built with the host gcc (-m32 needs no 32-bit libc: -nostdlib).
+PAYLOAD_DIR := tests/kvm/payloads
+PAYLOAD_FLAGS := -m32 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -nostdlib -static -no-pie \
+	-Wall -Wextra -Werror -Wl,-T,$(PAYLOAD_DIR)/payload.ld \
+	-Wl,--build-id=none -Wl,--no-warn-rwx-segments
+$(TEST_BIN)/payloads/pvh.elf: $(PAYLOAD_DIR)/entry.S $(PAYLOAD_DIR)/payload.c \
+		$(PAYLOAD_DIR)/payload.ld
+	@mkdir -p $(dir $@)
+	@echo "  PAYLOAD $@"
+	$(Q)gcc $(PAYLOAD_FLAGS) -o $@ $(PAYLOAD_DIR)/entry.S $(PAYLOAD_DIR)/payload.c
+
+# A shell-driven TAP test: runs $(BIN)/drover-vmm on the payload.
+$(TEST_BIN)/kvm_vmm_pvh: tests/kvm/vmm_pvh.sh
+	@mkdir -p $(dir $@)
+	$(Q)install -m 0755 $< $@
+TEST_EXTRA += $(TEST_BIN)/payloads/pvh.elf $(TEST_BIN)/kvm_vmm_pvh
+
+# ---- libFuzzer targets ------------------------------------------------------------
+FUZZ_TARGETS += fuzz_boot_pvh fuzz_boot_bzimage fuzz_vmm_config
+$(BUILD)/fuzz/fuzz_boot_pvh: tests/fuzz/fuzz_boot_pvh.c $(VMM_BOOT_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
+$(BUILD)/fuzz/fuzz_boot_bzimage: tests/fuzz/fuzz_boot_bzimage.c $(VMM_BOOT_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
+$(BUILD)/fuzz/fuzz_vmm_config: tests/fuzz/fuzz_vmm_config.c vmm/config.c \
+		common/log.c config/quantity.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson

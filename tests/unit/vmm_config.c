@@ -1,0 +1,184 @@
+/*
+ * Unit tests: drover-vmm's command line and JSON config (vmm/config.c):
+ * good values, every refusal (bad values, unknown fields, options not
+ * built yet), and the rule that --config stands alone.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static int
+parse(struct vmm_config *c, enum vmm_config_action *act, ...)
+{
+	char *argv[16] = { "drover-vmm" };
+	int argc = 1;
+	va_list ap;
+
+	va_start(ap, act);
+	while (argc < 15 && (argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	vmm_config_init(c);
+	return vmm_config_parse_args(c, argc, argv, act);
+}
+
+static void
+test_args_good(void **state)
+{
+	struct vmm_config c;
+	enum vmm_config_action act;
+
+	(void)state;
+	assert_int_equal(parse(&c, &act, "--kernel", "vmlinuz", "--initrd",
+	    "initrd.img", "--cmdline", "console=ttyS0", "--mem", "512Mi",
+	    "--cpus", "2", "--console", "stdio", NULL), 0);
+	assert_int_equal(act, VMM_CONFIG_RUN);
+	assert_string_equal(c.kernel, "vmlinuz");
+	assert_string_equal(c.initrd, "initrd.img");
+	assert_string_equal(c.cmdline, "console=ttyS0");
+	assert_int_equal(c.mem, 512ULL << 20);
+	assert_int_equal(c.cpus, 2);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "--mem", "1Gi",
+	    "--console", "none", NULL), 0);
+	assert_int_equal(c.mem, 1ULL << 30);
+	assert_int_equal(c.console, VMM_CONSOLE_NONE);
+	assert_int_equal(c.cpus, 1);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--help", NULL), 0);
+	assert_int_equal(act, VMM_CONFIG_HELP);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--version", NULL), 0);
+	assert_int_equal(act, VMM_CONFIG_VERSION);
+	vmm_config_free(&c);
+}
+
+static void
+test_args_bad(void **state)
+{
+	struct vmm_config c;
+	enum vmm_config_action act;
+	static const char *bad[][3] = {
+		{ "--mem", "12Q" }, { "--mem", "1Mi" }, { "--mem", "2Ti" },
+		{ "--mem", "4097Ki" }, { "--mem", "-8Mi" }, { "--cpus", "0" },
+		{ "--cpus", "65" }, { "--cpus", "1x" }, { "--cpus", "" },
+		{ "--disk", "path=a.img" }, { "--net", "tap=t0" },
+		{ "--control", "/run/c" }, { "--console", "unix:/tmp/s" },
+		{ "--console", "tcp:127.0.0.1:5555" }, { "--console", "serial" },
+		{ "--log-level", "loud" }, { "--kernel", "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&c, &act, "--kernel", "k",
+		    (char *)bad[i][0], (char *)bad[i][1], NULL), -EINVAL);
+		vmm_config_free(&c);
+	}
+	assert_int_equal(parse(&c, &act, "--cpus", "1", NULL), -EINVAL);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "extra", NULL),
+	    -EINVAL);
+	vmm_config_free(&c);
+}
+
+static int
+json(struct vmm_config *c, const char *text)
+{
+	vmm_config_init(c);
+	return vmm_config_parse_json(c, text, strlen(text), "vm.json");
+}
+
+static void
+test_json(void **state)
+{
+	struct vmm_config c;
+
+	(void)state;
+	assert_int_equal(json(&c, "{\"kernel\": \"k\", \"mem\": \"64Mi\", "
+	    "\"cpus\": 2, \"cmdline\": \"\", \"console\": \"stdio\", "
+	    "\"log-level\": \"debug\"}"), 0);
+	assert_string_equal(c.kernel, "k");
+	assert_int_equal(c.mem, 64ULL << 20);
+	assert_int_equal(c.cpus, 2);
+	assert_string_equal(c.cmdline, "");
+	assert_int_equal(c.log_level, 3);
+	assert_int_equal(vmm_config_validate(&c), 0);
+	vmm_config_free(&c);
+	assert_int_equal(json(&c, "{\"kernel\": \"k\", \"mem\": 67108864}"), 0);
+	assert_int_equal(c.mem, 64ULL << 20);
+	vmm_config_free(&c);
+}
+
+static void
+test_json_bad(void **state)
+{
+	static const char *bad[] = {
+		"", "[]", "{", "{\"kernel\": 1}", "{\"cpus\": \"2\"}",
+		"{\"cpus\": 1.5}", "{\"mem\": true}", "{\"mem\": -1}",
+		"{\"mem\": 1e300}", "{\"colour\": \"blue\"}",
+		"{\"disk\": [{\"path\": \"a\"}]}", "{\"net\": []}",
+		"{\"control\": \"/c\"}", "{\"user\": 1000}",
+		"{\"kernel\": \"a\", \"kernel\": \"b\"}",
+		"{\"console\": \"unix:/x\"}", "{\"log-level\": \"loud\"}",
+	};
+	struct vmm_config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (json(&c, bad[i]) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		vmm_config_free(&c);
+	}
+	assert_int_equal(json(&c, "{\"mem\": \"64Mi\"}"), 0);
+	assert_int_equal(vmm_config_validate(&c), -EINVAL);	/* no kernel */
+	vmm_config_free(&c);
+}
+
+static void
+test_config_alone(void **state)
+{
+	struct vmm_config c;
+	enum vmm_config_action act;
+	char path[] = "/tmp/vmm_config_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	fputs("{\"kernel\": \"from-file\", \"cpus\": 3}", f);
+	fclose(f);
+	assert_int_equal(parse(&c, &act, "--config", path, NULL), 0);
+	assert_string_equal(c.kernel, "from-file");
+	assert_int_equal(c.cpus, 3);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--config", path, "--log-level",
+	    "debug", NULL), 0);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--config", path, "--cpus", "1",
+	    NULL), -EINVAL);
+	vmm_config_free(&c);
+	remove(path);
+	assert_int_equal(parse(&c, &act, "--config", path, NULL), -EINVAL);
+	vmm_config_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_args_good),
+		cmocka_unit_test(test_args_bad),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_json_bad),
+		cmocka_unit_test(test_config_alone),
+	};
+
+	return cmocka_run_group_tests_name("vmm_config", tests, NULL, NULL);
+}

@@ -1,0 +1,442 @@
+/*
+ * config.c: drover-vmm's command line and its JSON config file. Both set
+ * the same fields through the same setters, so a value is checked the same
+ * way wherever it comes from; errors name the flag ("--mem") or the JSON
+ * field ("vm.json: mem"). Options that exist in the interface but are not
+ * built yet are refused, never ignored.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot.h"
+#include "log.h"
+#include "quantity.h"
+
+static int
+cfg_error(const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+cfg_error(const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "drover-vmm: %s: ", field);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+void
+vmm_config_init(struct vmm_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mem = VMM_DEFAULT_MEM;
+	c->cpus = 1;
+	c->console = VMM_CONSOLE_STDIO;
+	c->log_level = -1;
+}
+
+void
+vmm_config_free(struct vmm_config *c)
+{
+	free(c->kernel);
+	free(c->initrd);
+	free(c->cmdline);
+	free(c->log_file);
+	vmm_config_init(c);
+}
+
+static int
+cfg_set_str(char **dst, const char *field, const char *v)
+{
+	char *s;
+
+	if (v[0] == '\0')
+		return cfg_error(field, "must not be empty");
+	s = strdup(v);
+	if (s == NULL)
+		return cfg_error(field, "out of memory");
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int
+cfg_set_mem_bytes(struct vmm_config *c, const char *field, int64_t v,
+    const char *text)
+{
+	if (v < (int64_t)BOOT_MEM_MIN || (uint64_t)v > VMM_MAX_MEM)
+		return cfg_error(field, "'%s' is out of range (%llu MiB to "
+		    "%llu GiB)", text, BOOT_MEM_MIN >> 20, VMM_MAX_MEM >> 30);
+	if (v % 4096)
+		return cfg_error(field, "'%s' is not a multiple of 4 KiB", text);
+	c->mem = (uint64_t)v;
+	return 0;
+}
+
+/* A Kubernetes quantity ("256Mi", "1Gi", "268435456"). */
+static int
+cfg_set_mem(struct vmm_config *c, const char *field, const char *v)
+{
+	const char *why = "malformed";
+	struct quantity q;
+	int64_t bytes;
+
+	if (quantity_parse(v, &q, &why) < 0)
+		return cfg_error(field, "'%s' is not a quantity: %s", v, why);
+	if (quantity_value(&q, &bytes) < 0)
+		return cfg_error(field, "'%s' is out of range", v);
+	return cfg_set_mem_bytes(c, field, bytes, v);
+}
+
+static int
+cfg_set_cpus_num(struct vmm_config *c, const char *field, long long n,
+    const char *text)
+{
+	if (n < 1 || n > VMM_MAX_CPUS)
+		return cfg_error(field, "'%s' is out of range (1 to %d)", text,
+		    VMM_MAX_CPUS);
+	c->cpus = (unsigned)n;
+	return 0;
+}
+
+static int
+cfg_set_cpus(struct vmm_config *c, const char *field, const char *v)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end != '\0')
+		return cfg_error(field, "'%s' is not a whole number", v);
+	return cfg_set_cpus_num(c, field, n, v);
+}
+
+static int
+cfg_set_console(struct vmm_config *c, const char *field, const char *v)
+{
+	if (strcmp(v, "stdio") == 0)
+		c->console = VMM_CONSOLE_STDIO;
+	else if (strcmp(v, "none") == 0)
+		c->console = VMM_CONSOLE_NONE;
+	else if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "tcp:", 4) == 0)
+		return cfg_error(field, "'%s': unix and tcp consoles are not "
+		    "supported yet (use stdio)", v);
+	else
+		return cfg_error(field, "'%s' is not stdio, none, unix:PATH "
+		    "or tcp:ADDR:PORT", v);
+	return 0;
+}
+
+static int
+cfg_set_log_level(struct vmm_config *c, const char *field, const char *v)
+{
+	int l = log_level_parse(v);
+
+	if (l < 0)
+		return cfg_error(field, "unknown level '%s' (error, warn, "
+		    "info, debug)", v);
+	c->log_level = l;
+	return 0;
+}
+
+static int
+cfg_unsupported(const char *field)
+{
+	return cfg_error(field, "not supported yet by this drover-vmm");
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static int
+json_str(json_t *v, char *field, const char **out)
+{
+	if (!json_is_string(v))
+		return cfg_error(field, "must be a string");
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int
+json_mem(struct vmm_config *c, char *field, json_t *v)
+{
+	char text[32];
+
+	if (json_is_integer(v)) {
+		snprintf(text, sizeof(text), "%lld",
+		    (long long)json_integer_value(v));
+		return cfg_set_mem_bytes(c, field, json_integer_value(v), text);
+	}
+	if (json_is_string(v))
+		return cfg_set_mem(c, field, json_string_value(v));
+	return cfg_error(field, "must be a quantity string (\"256Mi\") or "
+	    "a number of bytes");
+}
+
+static int
+json_cpus(struct vmm_config *c, char *field, json_t *v)
+{
+	char text[32];
+
+	if (!json_is_integer(v))
+		return cfg_error(field, "must be an integer");
+	snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(v));
+	return cfg_set_cpus_num(c, field, json_integer_value(v), text);
+}
+
+static int
+json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
+{
+	const char *s = NULL;
+	int err;
+
+	if (strcmp(key, "mem") == 0)
+		return json_mem(c, field, v);
+	if (strcmp(key, "cpus") == 0)
+		return json_cpus(c, field, v);
+	if (strcmp(key, "disk") == 0 || strcmp(key, "net") == 0 ||
+	    strcmp(key, "control") == 0 || strcmp(key, "user") == 0)
+		return cfg_unsupported(field);
+	if (strcmp(key, "kernel") && strcmp(key, "initrd") &&
+	    strcmp(key, "cmdline") && strcmp(key, "console") &&
+	    strcmp(key, "log") && strcmp(key, "log-level"))
+		return cfg_error(field, "unknown field");
+	if ((err = json_str(v, field, &s)) < 0)
+		return err;
+	if (strcmp(key, "kernel") == 0)
+		return cfg_set_str(&c->kernel, field, s);
+	if (strcmp(key, "initrd") == 0)
+		return cfg_set_str(&c->initrd, field, s);
+	if (strcmp(key, "cmdline") == 0) {
+		free(c->cmdline);
+		c->cmdline = strdup(s);	/* may be empty */
+		return c->cmdline ? 0 : cfg_error(field, "out of memory");
+	}
+	if (strcmp(key, "console") == 0)
+		return cfg_set_console(c, field, s);
+	if (strcmp(key, "log") == 0)
+		return cfg_set_str(&c->log_file, field, s);
+	return cfg_set_log_level(c, field, s);
+}
+
+int
+vmm_config_parse_json(struct vmm_config *c, const char *text, size_t len,
+    const char *origin)
+{
+	json_error_t jerr;
+	json_t *root, *v;
+	const char *key;
+	char field[128];
+	int err = 0;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return cfg_error(origin, "line %d column %d: %s", jerr.line,
+		    jerr.column, jerr.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return cfg_error(origin, "must be a JSON object");
+	}
+	json_object_foreach(root, key, v) {
+		snprintf(field, sizeof(field), "%s: %s", origin, key);
+		if ((err = json_field(c, key, v, field)) < 0)
+			break;
+	}
+	json_decref(root);
+	return err;
+}
+
+int
+vmm_config_load_json(struct vmm_config *c, const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	f = fopen(path, "re");
+	if (f == NULL)
+		return cfg_error("--config", "%s: %s", path, strerror(errno));
+	/* getdelim with NUL reads the whole (text) file. */
+	if (getdelim(&buf, &len, '\0', f) < 0 && !feof(f)) {
+		err = cfg_error("--config", "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	err = vmm_config_parse_json(c, buf ? buf : "", buf ? strlen(buf) : 0,
+	    path);
+out:
+	free(buf);
+	fclose(f);
+	return err;
+}
+
+int
+vmm_config_validate(const struct vmm_config *c)
+{
+	if (c->kernel == NULL)
+		return cfg_error("--kernel", "is required (or --config)");
+	return 0;
+}
+
+/* ---- command line -------------------------------------------------------- */
+
+enum {
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_MEM,
+	OPT_CPUS,
+	OPT_DISK,
+	OPT_NET,
+	OPT_CONSOLE,
+	OPT_CONTROL,
+	OPT_LOG,
+	OPT_LOG_LEVEL,
+	OPT_CONFIG,
+};
+
+static const struct option cfg_opts[] = {
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
+{
+	switch (ch) {
+	case OPT_KERNEL:
+		return cfg_set_str(&c->kernel, "--kernel", arg);
+	case OPT_INITRD:
+		return cfg_set_str(&c->initrd, "--initrd", arg);
+	case OPT_CMDLINE:
+		free(c->cmdline);
+		c->cmdline = strdup(arg);
+		return c->cmdline ? 0 : cfg_error("--cmdline", "out of memory");
+	case OPT_MEM:
+		return cfg_set_mem(c, "--mem", arg);
+	case OPT_CPUS:
+		return cfg_set_cpus(c, "--cpus", arg);
+	case OPT_DISK:
+		return cfg_unsupported("--disk");
+	case OPT_NET:
+		return cfg_unsupported("--net");
+	case OPT_CONTROL:
+		return cfg_unsupported("--control");
+	case OPT_CONSOLE:
+		return cfg_set_console(c, "--console", arg);
+	case OPT_LOG:
+		return cfg_set_str(&c->log_file, "--log", arg);
+	case OPT_LOG_LEVEL:
+		return cfg_set_log_level(c, "--log-level", arg);
+	default:
+		return -EINVAL;
+	}
+}
+
+int
+vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
+    enum vmm_config_action *action)
+{
+	const char *config = NULL, *vm_flag = NULL;
+	int ch, err, li;
+
+	*action = VMM_CONFIG_RUN;
+	optind = 0;	/* glibc and musl: start over (tests parse twice) */
+	while ((li = -1, ch = getopt_long(argc, argv, "hV", cfg_opts, &li)) !=
+	    -1) {
+		if (ch == OPT_HELP || ch == OPT_VERSION) {
+			*action = ch == OPT_HELP ? VMM_CONFIG_HELP :
+			    VMM_CONFIG_VERSION;
+			return 0;
+		}
+		if (ch == '?' || ch == ':')
+			return -EINVAL;	/* getopt named the flag */
+		if (ch == OPT_CONFIG) {
+			config = optarg;
+			continue;
+		}
+		if (ch != OPT_LOG && ch != OPT_LOG_LEVEL && li >= 0)
+			vm_flag = cfg_opts[li].name;
+		if ((err = cfg_apply_opt(c, ch, optarg)) < 0)
+			return err;
+	}
+	if (optind < argc)
+		return cfg_error(argv[optind], "unexpected argument");
+	if (config && vm_flag)
+		return cfg_error("--config", "cannot be combined with --%s; put "
+		    "everything in the file", vm_flag);
+	if (config && (err = vmm_config_load_json(c, config)) < 0)
+		return err;
+	return vmm_config_validate(c);
+}
+
+void
+vmm_usage(FILE *f)
+{
+	fputs(
+"usage: drover-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--mem SIZE]\n"
+"                  [--cpus N] [--disk path=FILE[,ro]] [--net tap=NAME|fd=N[,mac=MAC]]\n"
+"                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
+"                  [--log FILE] [--log-level LEVEL]\n"
+"       drover-vmm --config vm.json [--log FILE] [--log-level LEVEL]\n"
+"       drover-vmm --help | --version\n"
+"\n"
+"Runs one virtual machine on /dev/kvm.\n"
+"\n"
+"  --kernel PATH     bzImage or PVH ELF kernel\n"
+"  --initrd PATH     initramfs\n"
+"  --cmdline STR     kernel command line\n"
+"  --mem SIZE        guest RAM as a quantity, e.g. 256Mi (default 256Mi;\n"
+"                    at least 4Mi, a multiple of 4 KiB)\n"
+"  --cpus N          vCPUs, 1 to 64 (default 1)\n"
+"  --disk SPEC       virtio-blk disk: path=FILE[,ro]      (not supported yet)\n"
+"  --net SPEC        virtio-net: tap=NAME or fd=N[,mac=MAC] (not supported yet)\n"
+"  --console SPEC    serial console (COM1): stdio (default) or none;\n"
+"                    unix:PATH and tcp:ADDR:PORT are not supported yet\n"
+"  --control PATH    control socket: status, stop, kill (not supported yet)\n"
+"  --log FILE        also write the VMM log to FILE\n"
+"  --log-level L     error, warn, info (default) or debug\n"
+"  --config FILE     the whole VM as a JSON object with the flags' names as\n"
+"                    keys: {\"kernel\": \"vmlinuz\", \"mem\": \"256Mi\", \"cpus\": 2,\n"
+"                    \"cmdline\": \"console=ttyS0\", \"initrd\": ..., \"console\":\n"
+"                    \"stdio\", \"log\": ..., \"log-level\": ...}\n"
+"  --version         print the version and linked libraries\n"
+"\n"
+"Guest devices: 8250 UART on COM1 (0x3f8, IRQ 4), i8042 at 0x60/0x64 (its\n"
+"reset command ends the VM), boot-timer port 0x440 and MMIO 0xd0000000\n"
+"(a byte written there logs the time since the VMM started).\n"
+"\n"
+"Exit status:\n"
+"  0  the guest powered off\n"
+"  1  VMM error\n"
+"  2  usage error (bad flag or config; nothing was started)\n"
+"  3  the guest asked for a reboot: i8042 reset, or a triple fault\n"
+"  4  the guest crashed: KVM internal error or failed entry\n"
+"  5  stopped by the host (SIGTERM or SIGINT) before the guest powered off\n",
+	    f);
+}

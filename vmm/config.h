@@ -1,0 +1,57 @@
+/*
+ * config.h: a VM's configuration, from the command line or from a JSON
+ * file (--config vm.json; the agent's way). Both go through the same
+ * validation, and an error names the flag or JSON field.
+ */
+#ifndef DROVER_VMM_CONFIG_H
+#define DROVER_VMM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define VMM_DEFAULT_MEM		(256ULL << 20)
+#define VMM_MAX_MEM		(1ULL << 40)	/* 1 TiB */
+#define VMM_MAX_CPUS		64		/* the MP table's limit here */
+
+enum vmm_console_kind {
+	VMM_CONSOLE_STDIO,
+	VMM_CONSOLE_NONE,
+};
+
+struct vmm_config {
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+	uint64_t mem;
+	unsigned cpus;
+	enum vmm_console_kind console;
+	char *log_file;
+	int log_level;			/* -1: default */
+};
+
+/* What vmm_config_parse_args found. */
+enum vmm_config_action {
+	VMM_CONFIG_RUN,
+	VMM_CONFIG_HELP,
+	VMM_CONFIG_VERSION,
+};
+
+void vmm_config_init(struct vmm_config *c);
+void vmm_config_free(struct vmm_config *c);
+/*
+ * Parse argv (and the --config file it names). 0 with *action set, or
+ * -EINVAL after printing an error naming the flag or field to stderr.
+ */
+int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
+    enum vmm_config_action *action);
+/* Load a JSON config file. 0 or -EINVAL (error printed). */
+int vmm_config_load_json(struct vmm_config *c, const char *path);
+/* Parse JSON text (the file's contents); for tests and fuzzing. */
+int vmm_config_parse_json(struct vmm_config *c, const char *text,
+    size_t len, const char *origin);
+/* Final checks once every source has been read. 0 or -EINVAL. */
+int vmm_config_validate(const struct vmm_config *c);
+void vmm_usage(FILE *f);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * console.h: the serial console's host side. Guest output goes into a
+ * ring buffer (the last CONSOLE_RING bytes are always kept) and a writer
+ * thread copies it to the output fd. A slow or absent reader never stalls
+ * the guest: when the writer falls more than a ring behind, the oldest
+ * unsent bytes are dropped and counted. Input, if any, is read by its own
+ * thread and handed to a callback that may take fewer bytes than offered
+ * (the UART's buffer is full); the rest is retried.
+ */
+#ifndef DROVER_CONSOLE_H
+#define DROVER_CONSOLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONSOLE_RING	(64 * 1024)
+
+struct console;
+
+/* Returns how many bytes it took. Called from the input thread. */
+typedef size_t (*console_input_fn)(void *arg, const uint8_t *buf, size_t n);
+
+/* out_fd: where output goes; in_fd: -1 for no input. NULL on failure. */
+struct console *console_open(int out_fd, int in_fd, console_input_fn in,
+    void *arg);
+/* Append guest output; never blocks on the output fd. */
+void console_write(struct console *c, const uint8_t *buf, size_t n);
+/* Copy the newest kept output (up to n bytes) into buf; returns count. */
+size_t console_history(struct console *c, uint8_t *buf, size_t n);
+/* Bytes dropped because the reader was too slow. */
+uint64_t console_dropped(struct console *c);
+/*
+ * Flush what is buffered (waiting at most timeout_ms), stop, free. Returns
+ * 1 if freed, 0 if an input thread still runs (it may still call the input
+ * callback, whose argument must then stay valid) or output is stuck.
+ */
+int console_close(struct console *c, int timeout_ms);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * exitcode.h: drover-vmm's exit status. The agent relies on these; keep
+ * them in sync with `drover-vmm --help` (main.c) and docs.
+ *
+ *   0  VMM_EXIT_POWEROFF  the guest powered off: a KVM system event of
+ *                         type SHUTDOWN, or the last vCPU halted with
+ *                         interrupts off (HLT exit)
+ *   1  VMM_EXIT_ERROR     the VMM failed (set-up, KVM, I/O); the guest may
+ *                         have been running
+ *   2  VMM_EXIT_USAGE     bad command line or config; nothing was started
+ *   3  VMM_EXIT_REBOOT    the guest asked for a reset: i8042 reset (command
+ *                         0xFE or the output-port reset bit), a KVM system
+ *                         event of type RESET, or a triple fault (KVM
+ *                         reports it as KVM_EXIT_SHUTDOWN and cannot tell
+ *                         it from a deliberate reset, which Linux does
+ *                         with "reboot=t")
+ *   4  VMM_EXIT_CRASH     the guest crashed: KVM internal error (e.g. an
+ *                         emulation failure), failed VM entry, a KVM crash
+ *                         system event, or an exit KVM should never give
+ *   5  VMM_EXIT_STOPPED   the host stopped the VM (SIGTERM, SIGINT) before
+ *                         the guest powered off
+ */
+#ifndef DROVER_EXITCODE_H
+#define DROVER_EXITCODE_H
+
+enum vmm_exit_code {
+	VMM_EXIT_POWEROFF = 0,
+	VMM_EXIT_ERROR = 1,
+	VMM_EXIT_USAGE = 2,
+	VMM_EXIT_REBOOT = 3,
+	VMM_EXIT_CRASH = 4,
+	VMM_EXIT_STOPPED = 5,
+};
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * vmm.c: one VM's life: read the kernel and initrd, create the VM, load
+ * the kernel, create the devices and the console, start the vCPUs, wait
+ * for a reason to stop, and tear down. The exit codes are in exitcode.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boottimer.h"
+#include "console.h"
+#include "log.h"
+#include "vmm.h"
+
+#define VMM_KERNEL_MAX		(512ULL << 20)
+#define VMM_CONSOLE_DRAIN_MS	2000
+
+void
+vmm_request_exit(struct vmm *vm, int code, const char *why)
+{
+	uint64_t one = 1;
+	int first;
+
+	pthread_mutex_lock(&vm->lock);
+	first = !vm->stopping;
+	if (first) {
+		vm->stopping = 1;
+		vm->exit_code = code;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (!first)
+		return;
+	log_info("VM stopping: %s (exit status %d)", why, code);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("stop eventfd");
+	vmm_vcpus_kick(vm);
+}
+
+int
+vmm_is_stopping(struct vmm *vm)
+{
+	int s;
+
+	pthread_mutex_lock(&vm->lock);
+	s = vm->stopping;
+	pthread_mutex_unlock(&vm->lock);
+	return s;
+}
+
+/* ---- device host callbacks ---------------------------------------------- */
+
+static void
+vmm_host_irq(void *arg, unsigned irq, int level)
+{
+	vmm_irq_line(arg, irq, level);
+}
+
+static void
+vmm_host_console(void *arg, const uint8_t *buf, size_t len)
+{
+	struct vmm *vm = arg;
+
+	if (vm->console)
+		console_write(vm->console, buf, len);
+}
+
+static void
+vmm_host_exit(void *arg, int code, const char *why)
+{
+	vmm_request_exit(arg, code, why);
+}
+
+/* ---- images ------------------------------------------------------------- */
+
+static int
+vmm_open_image(const char *path, const char *flag, uint64_t max,
+    uint64_t *size)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("%s %s: %s", flag, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > max) {
+		log_error("%s %s: not a regular file of 1 byte to %llu MiB",
+		    flag, path, (unsigned long long)(max >> 20));
+		close(fd);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+/* Read exactly size bytes from fd into dst. */
+static int
+vmm_read_all(int fd, uint8_t *dst, uint64_t size, const char *path)
+{
+	uint64_t off = 0;
+	ssize_t n;
+
+	while (off < size) {
+		n = pread(fd, dst + off, size - off > (1U << 30) ? 1U << 30 :
+		    (size_t)(size - off), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_error("%s: %s", path, n < 0 ? strerror(errno) :
+			    "file shrank while being read");
+			return -EIO;
+		}
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static uint8_t *
+vmm_read_kernel(const char *path, size_t *len)
+{
+	uint64_t size;
+	uint8_t *buf;
+	int fd;
+
+	fd = vmm_open_image(path, "--kernel", VMM_KERNEL_MAX, &size);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(size);
+	if (buf && vmm_read_all(fd, buf, size, path) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	close(fd);
+	*len = (size_t)size;
+	return buf;
+}
+
+/* Load the kernel and place the initrd. 0, or the exit code to use. */
+static int
+vmm_load(struct vmm *vm, const struct vmm_config *cfg,
+    struct boot_entry *entry)
+{
+	struct boot_args a = { .cmdline = cfg->cmdline, .cpus = cfg->cpus };
+	struct boot_placed placed;
+	struct boot_error e = { "" };
+	int initrd_fd = -1, rc = VMM_EXIT_USAGE;
+
+	if (cfg->initrd && (initrd_fd = vmm_open_image(cfg->initrd,
+	    "--initrd", vm->mem.low_size, &a.initrd_size)) < 0)
+		return VMM_EXIT_USAGE;
+	a.kernel = vmm_read_kernel(cfg->kernel, &a.kernel_len);
+	if (a.kernel == NULL)
+		goto out;
+	if (boot_load(&vm->mem, &a, entry, &placed, &e) < 0) {
+		log_error("--kernel %s: %s", cfg->kernel, e.msg);
+		goto out;
+	}
+	if (initrd_fd >= 0 && vmm_read_all(initrd_fd, gmem_ptr(&vm->mem,
+	    placed.initrd_gpa, a.initrd_size), a.initrd_size, cfg->initrd) < 0)
+		goto out;
+	log_debug("%s kernel at %#llx-%#llx, entry %#llx, initrd at %#llx",
+	    placed.format, (unsigned long long)placed.kernel_start,
+	    (unsigned long long)placed.kernel_end,
+	    (unsigned long long)entry->rip,
+	    (unsigned long long)placed.initrd_gpa);
+	rc = 0;
+out:
+	free((void *)a.kernel);
+	if (initrd_fd >= 0)
+		close(initrd_fd);
+	return rc;
+}
+
+/* ---- set-up, wait, tear-down -------------------------------------------- */
+
+static int
+vmm_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);	/* only vCPU threads take it */
+	sigaddset(set, SIGPIPE);	/* a closed console is an EPIPE */
+	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+		return -1;
+	sigdelset(set, SIGUSR1);
+	sigdelset(set, SIGPIPE);
+	return signalfd(-1, set, SFD_CLOEXEC);
+}
+
+static struct vmm *
+vmm_alloc(void)
+{
+	struct vmm *vm = calloc(1, sizeof(*vm));
+
+	if (vm == NULL)
+		return NULL;
+	vm->kvm_fd = vm->vm_fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &vm->start);
+	pthread_mutex_init(&vm->lock, NULL);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
+	vm->host = (struct vmm_dev_host){
+		.arg = vm,
+		.irq_line = vmm_host_irq,
+		.console_out = vmm_host_console,
+		.request_exit = vmm_host_exit,
+		.start = vm->start,
+	};
+	if (vm->stop_fd < 0) {
+		free(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+/* Wait for a stop request or a signal. */
+static void
+vmm_wait(struct vmm *vm, int sig_fd)
+{
+	struct pollfd p[2] = {
+		{ .fd = vm->stop_fd, .events = POLLIN },
+		{ .fd = sig_fd, .events = POLLIN },
+	};
+	struct signalfd_siginfo si;
+
+	while (!vmm_is_stopping(vm)) {
+		if (poll(p, sig_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+			vmm_request_exit(vm, VMM_EXIT_ERROR, "poll failed");
+			break;
+		}
+		if ((p[1].revents & POLLIN) &&
+		    read(sig_fd, &si, sizeof(si)) == sizeof(si))
+			vmm_request_exit(vm, VMM_EXIT_STOPPED,
+			    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	}
+}
+
+static int
+vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
+{
+	struct boot_entry entry;
+	int rc;
+
+	if (vmm_kvm_open(vm, cfg->mem) < 0)
+		return VMM_EXIT_ERROR;
+	if ((rc = vmm_load(vm, cfg, &entry)) != 0)
+		return rc;
+	if (vmm_bus_create(vm) < 0)
+		return VMM_EXIT_ERROR;
+	if (cfg->console == VMM_CONSOLE_STDIO) {
+		vm->console = console_open(STDOUT_FILENO, STDIN_FILENO,
+		    vmm_bus_console_input, vm);
+		if (vm->console == NULL) {
+			log_warn("console");
+			return VMM_EXIT_ERROR;
+		}
+	}
+	if (vmm_vcpus_create(vm, cfg->cpus, &entry) < 0)
+		return VMM_EXIT_ERROR;
+	return 0;
+}
+
+/* Free what nothing can still use. A console input thread blocked in
+ * read() may still call into the UART: then vm and the devices stay. */
+static void
+vmm_teardown(struct vmm *vm)
+{
+	int console_gone = console_close(vm->console, VMM_CONSOLE_DRAIN_MS);
+
+	vmm_vcpus_destroy(vm);
+	vmm_kvm_close(vm);
+	if (!console_gone)
+		return;
+	vmm_bus_destroy(vm);
+	close(vm->stop_fd);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+int
+vmm_run(const struct vmm_config *cfg)
+{
+	struct vmm *vm;
+	sigset_t set;
+	int sig_fd, rc;
+
+	sig_fd = vmm_signals(&set);
+	if (sig_fd < 0)
+		log_warn("signalfd: SIGTERM will not stop the VM cleanly");
+	vm = vmm_alloc();
+	if (vm == NULL) {
+		log_warn("VM state");
+		return VMM_EXIT_ERROR;
+	}
+	rc = vmm_setup(vm, cfg);
+	if (rc == 0 && vmm_vcpus_start(vm) < 0) {
+		vmm_request_exit(vm, VMM_EXIT_ERROR, "vCPU threads");
+		rc = VMM_EXIT_ERROR;
+	}
+	if (rc == 0) {
+		log_debug("%u vCPUs running, %.3f ms after start", vm->ncpus,
+		    boottimer_since_ms(&vm->start));
+		vmm_wait(vm, sig_fd);
+		rc = vm->exit_code;
+	}
+	if (vm->vcpus) {
+		vmm_vcpus_kick(vm);
+		vmm_vcpus_join(vm);
+	}
+	vmm_teardown(vm);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	return rc;
+}

@@ -1,0 +1,123 @@
+/*
+ * vmm.h: one virtual machine on /dev/kvm: its KVM objects, guest memory,
+ * vCPU threads, devices, and the state that decides how it ends.
+ *
+ * Threads: the main thread sets everything up, then waits (vmm_wait) for
+ * a stop request or a signal. Each vCPU runs KVM_RUN in its own thread
+ * and dispatches I/O exits to the device table (bus.c), where each device
+ * has its own lock. The console has a writer thread and, with input, a
+ * reader thread (console.c).
+ */
+#ifndef DROVER_VMM_H
+#define DROVER_VMM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "boot.h"
+#include "config.h"
+#include "devhost.h"
+#include "exitcode.h"
+#include "guestmem.h"
+
+struct console;
+
+/* Address spaces of the device table. */
+enum vmm_space {
+	VMM_SPACE_PIO,
+	VMM_SPACE_MMIO,
+};
+
+/* The devices, in the order of the table in bus.c. */
+enum vmm_dev_id {
+	VMM_DEV_UART,
+	VMM_DEV_I8042,
+	VMM_DEV_BOOTTIMER,
+	VMM_DEV_COUNT,
+};
+
+struct vmm_dev {
+	const struct vmm_dev_ops *ops;
+	void *state;
+	pthread_mutex_t lock;
+};
+
+/* Exit counters, per vCPU (the control socket's status reports them). */
+struct vmm_vcpu_stats {
+	uint64_t runs;
+	uint64_t io;
+	uint64_t mmio;
+	uint64_t unhandled;	/* accesses no device claimed */
+	uint64_t other;
+};
+
+struct vmm_vcpu {
+	struct vmm *vm;
+	unsigned id;		/* also its APIC ID */
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+	struct vmm_vcpu_stats stats;
+};
+
+struct vmm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct gmem mem;
+	unsigned ncpus;
+	struct vmm_vcpu *vcpus;
+	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID */
+	struct timespec start;		/* CLOCK_MONOTONIC at VMM start */
+
+	struct vmm_dev_host host;
+	struct vmm_dev dev[VMM_DEV_COUNT];
+	struct console *console;
+
+	pthread_mutex_t lock;		/* the fields below */
+	int stopping;
+	int exit_code;
+	int stop_fd;			/* eventfd: wakes the main thread */
+};
+
+/* kvm.c: /dev/kvm, the VM, memory, irqchip, PIT. 0 or -errno (logged). */
+int vmm_kvm_open(struct vmm *vm, uint64_t ram_size);
+void vmm_kvm_close(struct vmm *vm);
+/* KVM_IRQ_LINE on an ISA IRQ. */
+void vmm_irq_line(struct vmm *vm, unsigned irq, int level);
+
+/* vcpu.c: create and set up the vCPUs; start, stop and join them. */
+int vmm_vcpus_create(struct vmm *vm, unsigned n,
+    const struct boot_entry *entry);
+int vmm_vcpus_start(struct vmm *vm);
+void vmm_vcpus_kick(struct vmm *vm);
+void vmm_vcpus_join(struct vmm *vm);
+void vmm_vcpus_destroy(struct vmm *vm);
+
+/* cpuid.c: the CPUID table for vCPU id of n, from KVM's supported list. */
+struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported,
+    unsigned id, unsigned n);
+struct kvm_cpuid2 *cpuid_get_supported(int kvm_fd);
+
+/* bus.c: the device table, and dispatch of guest accesses. */
+int vmm_bus_create(struct vmm *vm);
+void vmm_bus_destroy(struct vmm *vm);
+/* 1 if a device took the access, 0 if none did (reads get all ones). */
+int vmm_bus_access(struct vmm *vm, enum vmm_space space, uint64_t addr,
+    uint8_t *data, unsigned len, int is_write);
+/* Console input into the UART (the console's input callback). */
+size_t vmm_bus_console_input(void *vm, const uint8_t *buf, size_t n);
+
+/* vmm.c: the lifecycle. */
+/* Ask the VM to end with code; the first request wins. Thread-safe. */
+void vmm_request_exit(struct vmm *vm, int code, const char *why);
+int vmm_is_stopping(struct vmm *vm);
+/* Build, run and tear down the VM described by cfg; the exit code. */
+int vmm_run(const struct vmm_config *cfg);
+
+#endif
