@@ -171,8 +171,9 @@ build_sudo() {
 # nothing yet and must stay harmless.
 install_boot_timer() {
 	local dst=$1
-	mkdir -p "$dst/etc/init.d"
+	mkdir -p "$dst/etc/init.d" "$dst/etc/rc3.d"
 	install -m 0755 "$here/boot-timer" "$dst/etc/init.d/boot-timer"
+	ln -sf ../init.d/boot-timer "$dst/etc/rc3.d/S97-boot-timer"
 }
 
 # ---- kernel modules ------------------------------------------------------------
