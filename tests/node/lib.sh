@@ -36,7 +36,10 @@
 #   NODE_MEM         default memory (default 2G)
 #
 # Inside the node: the exec service listens on port 7022; the API port is
-# 6443; guest artifacts are in /var/lib/drover/guest; logs in /var/log.
+# 6443; guest artifacts are in /var/lib/drover/guest; logs in /var/log
+# (droverd.log, modules.log, nodeexec.log, udhcpc.log, rc.d.log). /init starts
+# /usr/bin/droverd once at boot with the arguments in /etc/drover/droverd.args
+# (if an extra initrd provides it), then runs /etc/drover/rc.d/* in order.
 
 NODE_ROOT=${NODE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DROVER_NODEDIR=${DROVER_NODEDIR:-$NODE_ROOT/build/node}
