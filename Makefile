@@ -67,8 +67,9 @@ CC := musl-gcc
 O := $(BUILD)/obj/static
 BIN := $(BUILD)/static
 SYSFLAVOUR := musl
-# musl-gcc hides /usr/include; give it only the kernel's UAPI headers.
-CFLAGS_V := -Os -ffunction-sections -fdata-sections -I$(BUILD)/kheaders
+# musl-gcc hides /usr/include; the sysroot links the kernel's UAPI headers.
+CFLAGS_V := -Os -ffunction-sections -fdata-sections \
+	-idirafter $(BUILD)/sysroot/kernel-include
 LDFLAGS_V := -static -Wl,--gc-sections -s
 SYS_EXTRA_LIBS :=
 else
@@ -110,16 +111,6 @@ $(SYSROOT)/drover-libs.mk: mk/sysroot.sh | deps-if-needed
 .PHONY: deps-if-needed
 deps-if-needed:
 	$(Q)mk/deps.sh
-
-$(BUILD)/kheaders/.done:
-	$(Q)mkdir -p $(BUILD)/kheaders
-	$(Q)for d in linux asm-generic; do ln -sfn /usr/include/$$d $(BUILD)/kheaders/$$d; done
-	$(Q)ln -sfn /usr/include/x86_64-linux-gnu/asm $(BUILD)/kheaders/asm
-	$(Q)touch $@
-
-ifeq ($(VARIANT),static)
-$(LIB_OBJ) $(call objs,$(VMM_SRC) $(AGENT_SRC) $(CTL_SRC)): $(BUILD)/kheaders/.done
-endif
 
 $(O)/%.o: %.c $(SYSROOT)/drover-libs.mk
 	@mkdir -p $(dir $@)

@@ -288,7 +288,8 @@ build_libfdt() {
 kernel_headers() {
 	local k=$OUT/kernel-include d
 	mkdir -p "$k"
-	for d in /usr/include/linux /usr/include/asm-generic /usr/include/x86_64-linux-gnu/asm; do
+	for d in /usr/include/linux /usr/include/asm-generic /usr/include/video \
+		/usr/include/x86_64-linux-gnu/asm; do
 		[ -d "$d" ] || die "$d missing (linux-libc-dev)"
 		ln -s "$d" "$k/${d##*/}"
 	done
