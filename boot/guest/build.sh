@@ -27,12 +27,16 @@ usage() { die "usage: ${0##*/} OUTDIR [CIRROS_ROOTFS]"; }
 
 # ---- input hashing -----------------------------------------------------------
 
-# Hash of everything in this directory (contents, names and modes) and of
+# Hash of everything in this directory but docs (contents, names, x bits) and of
 # the shared scripts the build uses.
 source_fingerprint() {
-	(cd "$root" && find boot/guest mk/common.sh boot/kernel.sh -type f \
-		! -name '*~' ! -name '*.swp' -printf '%p %m\n' | LC_ALL=C sort) |
-		while read -r f m; do printf '%s %s %s\n' "$f" "$m" "$(sha256sum < "$root/$f" | cut -c1-64)"; done
+	local f x
+	(cd "$root" && find boot/guest mk/common.sh boot/kernel.sh -type f ! -name '*.md' \
+		! -name '*~' ! -name '*.swp' | LC_ALL=C sort) |
+		while read -r f; do
+			x=-; [ ! -x "$root/$f" ] || x=x   # git keeps only the x bit
+			printf '%s %s %s\n' "$f" "$x" "$(sha256sum < "$root/$f" | cut -c1-64)"
+		done
 }
 
 cirros_fingerprint() {
