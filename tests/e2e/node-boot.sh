@@ -32,7 +32,8 @@ ok "node boots to ready"
 t1=$(date +%s.%N)
 echo "# node boot to init: $(node_marker_uptime "$name" 'init start') s (node uptime at /init)"
 echo "# node boot to ready: $(node_marker_uptime "$name" ready) s (node uptime)"
-echo "# node wall time to ready: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (QEMU $(cat "$(node_dir "$name")/accel"))"
+d=$(node_dir "$name")
+echo "# node wall time to ready: $(awk -v a="$(cat "$d/start_time")" -v b="$(cat "$d/ready_time")" 'BEGIN { printf "%.1f", b - a }') s from QEMU start (QEMU $(cat "$d/accel")); $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s with the image check"
 echo "# node image: initramfs $(($(stat -c %s "$DROVER_NODEDIR/initramfs") / 1024)) KiB, vmlinuz $(($(stat -c %s "$DROVER_NODEDIR/vmlinuz") / 1024)) KiB"
 
 # KVM inside the node.
