@@ -21,18 +21,21 @@ deb_fetch() {
 	[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "no candidate version for $pkg (run make deps)"
 	dir="$DROVER_CACHE/debs"
 	mkdir -p "$dir"
-	f=$(ls "$dir/${pkg}_${ver#*:}_"*.deb 2>/dev/null | head -n1 || true)
+	# apt-get download spells an epoch "1%3a"; match either spelling.
+	f=$(ls "$dir/${pkg}_${ver/:/%3a}_"*.deb "$dir/${pkg}_${ver#*:}_"*.deb 2>/dev/null | head -n1 || true)
 	if [ -z "$f" ]; then
 		(cd "$dir" && apt-get download "$pkg=$ver" >&2) || die "apt-get download $pkg=$ver failed"
-		f=$(ls "$dir/${pkg}_${ver#*:}_"*.deb | head -n1)
+		f=$(ls "$dir/${pkg}_${ver/:/%3a}_"*.deb "$dir/${pkg}_${ver#*:}_"*.deb 2>/dev/null | head -n1 || true)
 	fi
+	[ -n "$f" ] && [ -f "$f" ] || die "downloaded $pkg=$ver but cannot find its .deb in $dir"
 	printf '%s\n' "$f"
 }
 
 # deb_extract PKG: extract PKG's .deb once into the cache; print the directory.
 deb_extract() {
 	local deb out
-	deb=$(deb_fetch "$1")
+	deb=$(deb_fetch "$1") || exit 1
+	[ -n "$deb" ] || die "no .deb for $1"
 	out="$DROVER_CACHE/x/$(basename "$deb" .deb)"
 	if [ ! -e "$out/.done" ]; then
 		rm -rf "$out.tmp"
