@@ -75,32 +75,6 @@ up_to_date() {
 
 # ---- Debian packages -----------------------------------------------------------
 
-# deb_unpack PKG: like deb_extract (mk/common.sh), but for packages whose
-# version has an epoch (apt-get download names the file 1%3a...).
-deb_unpack() {
-	local pkg=$1 ver dir deb out
-	ver=$(deb_version "$pkg")
-	[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "no candidate version for $pkg (run make deps)"
-	dir="$DROVER_CACHE/debs"
-	mkdir -p "$dir"
-	deb="$dir/${pkg}_${ver//:/%3a}_amd64.deb"
-	if [ ! -f "$deb" ]; then
-		(cd "$dir" && apt-get download "$pkg=$ver" >&2) || die "apt-get download $pkg=$ver failed"
-		[ -f "$deb" ] || deb=$(ls "$dir/${pkg}_"*"${ver#*:}_"*.deb 2>/dev/null | head -n1)
-		[ -f "$deb" ] || die "apt-get download $pkg=$ver left no .deb in $dir"
-	fi
-	out="$DROVER_CACHE/x/$(basename "$deb" .deb)"
-	if [ ! -e "$out/.done" ]; then
-		rm -rf "$out.tmp"
-		mkdir -p "$out.tmp"
-		dpkg-deb -x "$deb" "$out.tmp"
-		touch "$out.tmp/.done"
-		rm -rf "$out"
-		mv "$out.tmp" "$out"
-	fi
-	printf '%s\n' "$out"
-}
-
 sudo_cc() {
 	if command -v musl-gcc >/dev/null; then echo musl-gcc; else echo gcc; fi
 }
@@ -330,7 +304,7 @@ main() {
 	[ -n "$KVER" ] || die "no vmlinuz in $KDIR/boot"
 	BB_DIR=""; BB_DEB=""
 	if [ -z "$CIRROS_ROOTFS" ]; then
-		BB_DIR=$(deb_unpack busybox-static)
+		BB_DIR=$(deb_extract busybox-static)
 		BB_DEB=$(basename "$BB_DIR")
 	fi
 	FKEY=$(full_key)
