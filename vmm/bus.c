@@ -109,6 +109,17 @@ vmm_bus_access(struct vmm *vm, enum vmm_space space, uint64_t addr,
 	return 1;
 }
 
+void
+vmm_bus_ctrl_alt_del(struct vmm *vm)
+{
+	struct vmm_dev *d = &vm->dev[VMM_DEV_I8042];
+
+	pthread_mutex_lock(&d->lock);
+	if (d->state)
+		i8042_ctrl_alt_del(d->state);
+	pthread_mutex_unlock(&d->lock);
+}
+
 size_t
 vmm_bus_console_input(void *arg, const uint8_t *buf, size_t n)
 {

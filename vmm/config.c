@@ -43,6 +43,7 @@ vmm_config_init(struct vmm_config *c)
 	c->cpus = 1;
 	c->console = VMM_CONSOLE_STDIO;
 	c->log_level = -1;
+	c->stop_timeout = VMM_DEFAULT_STOP_TIMEOUT;
 }
 
 void
@@ -120,6 +121,31 @@ cfg_set_cpus(struct vmm_config *c, const char *field, const char *v)
 	if (errno || end == v || *end != '\0')
 		return cfg_error(field, "'%s' is not a whole number", v);
 	return cfg_set_cpus_num(c, field, n, v);
+}
+
+static int
+cfg_set_stop_timeout_num(struct vmm_config *c, const char *field,
+    long long n, const char *text)
+{
+	if (n < 0 || n > VMM_MAX_STOP_TIMEOUT)
+		return cfg_error(field, "'%s' is out of range (0 to %d seconds)",
+		    text, VMM_MAX_STOP_TIMEOUT);
+	c->stop_timeout = (unsigned)n;
+	return 0;
+}
+
+static int
+cfg_set_stop_timeout(struct vmm_config *c, const char *field, const char *v)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end != '\0')
+		return cfg_error(field, "'%s' is not a whole number of seconds",
+		    v);
+	return cfg_set_stop_timeout_num(c, field, n, v);
 }
 
 static int
@@ -204,6 +230,12 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		return json_mem(c, field, v);
 	if (strcmp(key, "cpus") == 0)
 		return json_cpus(c, field, v);
+	if (strcmp(key, "stop-timeout") == 0) {
+		if (!json_is_integer(v))
+			return cfg_error(field, "must be an integer (seconds)");
+		return cfg_set_stop_timeout_num(c, field, json_integer_value(v),
+		    "value");
+	}
 	if (strcmp(key, "disk") == 0 || strcmp(key, "net") == 0 ||
 	    strcmp(key, "control") == 0 || strcmp(key, "user") == 0)
 		return cfg_unsupported(field);
@@ -305,6 +337,7 @@ enum {
 	OPT_LOG,
 	OPT_LOG_LEVEL,
 	OPT_CONFIG,
+	OPT_STOP_TIMEOUT,
 };
 
 static const struct option cfg_opts[] = {
@@ -322,6 +355,7 @@ static const struct option cfg_opts[] = {
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -353,6 +387,8 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 		return cfg_set_str(&c->log_file, "--log", arg);
 	case OPT_LOG_LEVEL:
 		return cfg_set_log_level(c, "--log-level", arg);
+	case OPT_STOP_TIMEOUT:
+		return cfg_set_stop_timeout(c, "--stop-timeout", arg);
 	default:
 		return -EINVAL;
 	}
@@ -380,7 +416,8 @@ vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
 			config = optarg;
 			continue;
 		}
-		if (ch != OPT_LOG && ch != OPT_LOG_LEVEL && li >= 0)
+		if (ch != OPT_LOG && ch != OPT_LOG_LEVEL &&
+		    ch != OPT_STOP_TIMEOUT && li >= 0)
 			vm_flag = cfg_opts[li].name;
 		if ((err = cfg_apply_opt(c, ch, optarg)) < 0)
 			return err;
@@ -402,7 +439,7 @@ vmm_usage(FILE *f)
 "usage: drover-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--mem SIZE]\n"
 "                  [--cpus N] [--disk path=FILE[,ro]] [--net tap=NAME|fd=N[,mac=MAC]]\n"
 "                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
-"                  [--log FILE] [--log-level LEVEL]\n"
+"                  [--log FILE] [--log-level LEVEL] [--stop-timeout SECS]\n"
 "       drover-vmm --config vm.json [--log FILE] [--log-level LEVEL]\n"
 "       drover-vmm --help | --version\n"
 "\n"
@@ -421,22 +458,29 @@ vmm_usage(FILE *f)
 "  --control PATH    control socket: status, stop, kill (not supported yet)\n"
 "  --log FILE        also write the VMM log to FILE\n"
 "  --log-level L     error, warn, info (default) or debug\n"
+"  --stop-timeout S  seconds the guest gets to shut down after SIGTERM or\n"
+"                    SIGINT (default 10); then the VM is stopped (status 5)\n"
 "  --config FILE     the whole VM as a JSON object with the flags' names as\n"
 "                    keys: {\"kernel\": \"vmlinuz\", \"mem\": \"256Mi\", \"cpus\": 2,\n"
 "                    \"cmdline\": \"console=ttyS0\", \"initrd\": ..., \"console\":\n"
-"                    \"stdio\", \"log\": ..., \"log-level\": ...}\n"
+"                    \"stdio\", \"log\": ..., \"log-level\": ..., \"stop-timeout\": 10}\n"
 "  --version         print the version and linked libraries\n"
 "\n"
 "Guest devices: 8250 UART on COM1 (0x3f8, IRQ 4), i8042 at 0x60/0x64 (its\n"
 "reset command ends the VM), boot-timer port 0x440 and MMIO 0xd0000000\n"
 "(a byte written there logs the time since the VMM started).\n"
 "\n"
+"Stopping: SIGTERM or SIGINT presses Ctrl+Alt+Del on the i8042 keyboard; a\n"
+"Linux guest's init then shuts down and resets the machine. A second signal,\n"
+"or --stop-timeout seconds without a shutdown, stops the VM at once.\n"
+"\n"
 "Exit status:\n"
-"  0  the guest powered off\n"
+"  0  the guest powered off, or shut down (reset) after SIGTERM/SIGINT\n"
 "  1  VMM error\n"
 "  2  usage error (bad flag or config; nothing was started)\n"
 "  3  the guest asked for a reboot: i8042 reset, or a triple fault\n"
 "  4  the guest crashed: KVM internal error or failed entry\n"
-"  5  stopped by the host (SIGTERM or SIGINT) before the guest powered off\n",
+"  5  stopped by the host: the guest did not shut down in time after\n"
+"     SIGTERM/SIGINT, or a second signal came\n",
 	    f);
 }

@@ -13,6 +13,8 @@
 #define VMM_DEFAULT_MEM		(256ULL << 20)
 #define VMM_MAX_MEM		(1ULL << 40)	/* 1 TiB */
 #define VMM_MAX_CPUS		64		/* the MP table's limit here */
+#define VMM_DEFAULT_STOP_TIMEOUT 10		/* seconds */
+#define VMM_MAX_STOP_TIMEOUT	3600
 
 enum vmm_console_kind {
 	VMM_CONSOLE_STDIO,
@@ -28,6 +30,7 @@ struct vmm_config {
 	enum vmm_console_kind console;
 	char *log_file;
 	int log_level;			/* -1: default */
+	unsigned stop_timeout;		/* s from SIGTERM to forced stop */
 };
 
 /* What vmm_config_parse_args found. */

@@ -3,8 +3,10 @@
  * them in sync with `drover-vmm --help` (main.c) and docs.
  *
  *   0  VMM_EXIT_POWEROFF  the guest powered off: a KVM system event of
- *                         type SHUTDOWN, or the last vCPU halted with
- *                         interrupts off (HLT exit)
+ *                         type SHUTDOWN, or a vCPU HLT exit (only without
+ *                         the in-kernel irqchip); or, after the host asked
+ *                         for a shutdown (SIGTERM, SIGINT), the guest
+ *                         reset or powered off before --stop-timeout
  *   1  VMM_EXIT_ERROR     the VMM failed (set-up, KVM, I/O); the guest may
  *                         have been running
  *   2  VMM_EXIT_USAGE     bad command line or config; nothing was started
@@ -17,8 +19,14 @@
  *   4  VMM_EXIT_CRASH     the guest crashed: KVM internal error (e.g. an
  *                         emulation failure), failed VM entry, a KVM crash
  *                         system event, or an exit KVM should never give
- *   5  VMM_EXIT_STOPPED   the host stopped the VM (SIGTERM, SIGINT) before
- *                         the guest powered off
+ *   5  VMM_EXIT_STOPPED   the host stopped the VM: the guest had not shut
+ *                         down --stop-timeout seconds after SIGTERM or
+ *                         SIGINT, or a second signal came
+ *
+ * Without ACPI an x86 Linux guest cannot power itself off ("poweroff" only
+ * halts it); a guest that should end its VM runs "reboot" (reboot=k, the
+ * default, resets through the i8042), which the agent sees as status 3,
+ * or as 0 when the host had asked for the shutdown.
  */
 #ifndef DROVER_EXITCODE_H
 #define DROVER_EXITCODE_H

@@ -40,7 +40,7 @@
 #define KBD_RESET	0xff
 #define KBD_BAT_OK	0xaa
 
-#define OUTQ_LEN	16
+#define OUTQ_LEN	32
 
 struct i8042 {
 	struct vmm_dev_host host;
@@ -77,6 +77,21 @@ i8042_key_bytes(struct i8042 *k, const uint8_t *b, unsigned n)
 {
 	while (n--)
 		kbc_push(k, *b++);
+}
+
+void
+i8042_ctrl_alt_del(struct i8042 *k)
+{
+	/* Make and break codes: Ctrl, Alt, Del (an E0-prefixed key). */
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53,
+	    0xe0, 0xd3, 0xb8, 0x9d };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71,
+	    0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14 };
+
+	if (k->ctr & CTR_XLATE)
+		i8042_key_bytes(k, set1, sizeof(set1));
+	else
+		i8042_key_bytes(k, set2, sizeof(set2));
 }
 
 static void

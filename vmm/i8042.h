@@ -23,5 +23,11 @@ extern const struct vmm_dev_ops i8042_ops;
 
 /* Queue bytes as if the keyboard sent them (scan code set 1 or 2). */
 void i8042_key_bytes(struct i8042 *k, const uint8_t *b, unsigned n);
+/*
+ * Press and release Ctrl+Alt+Del: Linux's keyboard driver then signals
+ * init (kernel.ctrl-alt-del = 0), whose ctrlaltdel action shuts down.
+ * Scan code set 1 when the guest has translation on (CTR bit 6), else 2.
+ */
+void i8042_ctrl_alt_del(struct i8042 *k);
 
 #endif

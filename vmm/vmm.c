@@ -2,6 +2,19 @@
  * vmm.c: one VM's life: read the kernel and initrd, create the VM, load
  * the kernel, create the devices and the console, start the vCPUs, wait
  * for a reason to stop, and tear down. The exit codes are in exitcode.h.
+ *
+ * Graceful stop without ACPI. x86 Linux has no ACPI-less way to power off,
+ * but it does react to Ctrl+Alt+Del on an AT keyboard: the i8042 driver
+ * raises IRQ 1, atkbd decodes the keys, and with kernel.ctrl-alt-del = 0
+ * (the default) the kernel sends SIGINT to init, whose ctrlaltdel action
+ * (busybox inittab "::ctrlaltdel:/sbin/reboot", systemd's
+ * ctrl-alt-del.target) shuts the system down and reboots, which the kernel
+ * does through the i8042 reset line (reboot=k). So: SIGTERM or SIGINT ->
+ * vmm_request_shutdown -> Ctrl+Alt+Del queued on the i8042 -> the guest's
+ * reset ends the VM, reported as a clean stop (status 0). If the guest
+ * does not get there within --stop-timeout seconds, or a second signal
+ * arrives, the VM is stopped where it stands (status 5). A guest without
+ * a keyboard driver simply times out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +43,10 @@ vmm_request_exit(struct vmm *vm, int code, const char *why)
 
 	pthread_mutex_lock(&vm->lock);
 	first = !vm->stopping;
+	/* The shutdown the host asked for: a reset is how it ends. */
+	if (vm->shutdown_asked &&
+	    (code == VMM_EXIT_REBOOT || code == VMM_EXIT_POWEROFF))
+		code = VMM_EXIT_POWEROFF;
 	if (first) {
 		vm->stopping = 1;
 		vm->exit_code = code;
@@ -52,6 +69,47 @@ vmm_is_stopping(struct vmm *vm)
 	s = vm->stopping;
 	pthread_mutex_unlock(&vm->lock);
 	return s;
+}
+
+void
+vmm_request_shutdown(struct vmm *vm, const char *why)
+{
+	int again;
+
+	pthread_mutex_lock(&vm->lock);
+	again = vm->shutdown_asked;
+	if (!again) {
+		vm->shutdown_asked = 1;
+		clock_gettime(CLOCK_MONOTONIC, &vm->shutdown_deadline);
+		vm->shutdown_deadline.tv_sec += vm->stop_timeout;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (again) {
+		vmm_request_exit(vm, VMM_EXIT_STOPPED, why);
+		return;
+	}
+	log_info("%s: asking the guest to shut down (Ctrl+Alt+Del), %u s",
+	    why, vm->stop_timeout);
+	vmm_bus_ctrl_alt_del(vm);
+}
+
+/* Milliseconds to the shutdown deadline (0 if past), or -1: none. */
+static int
+vmm_shutdown_wait_ms(struct vmm *vm)
+{
+	struct timespec now, d;
+	long long ms;
+
+	pthread_mutex_lock(&vm->lock);
+	d = vm->shutdown_deadline;
+	ms = vm->shutdown_asked ? 0 : -1;
+	pthread_mutex_unlock(&vm->lock);
+	if (ms < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(d.tv_sec - now.tv_sec) * 1000 +
+	    (d.tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : (int)ms;
 }
 
 /* ---- device host callbacks ---------------------------------------------- */
@@ -231,16 +289,24 @@ vmm_wait(struct vmm *vm, int sig_fd)
 		{ .fd = sig_fd, .events = POLLIN },
 	};
 	struct signalfd_siginfo si;
+	int n, timeout;
 
 	while (!vmm_is_stopping(vm)) {
-		if (poll(p, sig_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+		timeout = vmm_shutdown_wait_ms(vm);
+		if (timeout == 0) {
+			vmm_request_exit(vm, VMM_EXIT_STOPPED, "the guest did "
+			    "not shut down within --stop-timeout");
+			break;
+		}
+		n = poll(p, sig_fd >= 0 ? 2 : 1, timeout);
+		if (n < 0 && errno != EINTR) {
 			vmm_request_exit(vm, VMM_EXIT_ERROR, "poll failed");
 			break;
 		}
-		if ((p[1].revents & POLLIN) &&
+		if (n > 0 && (p[1].revents & POLLIN) &&
 		    read(sig_fd, &si, sizeof(si)) == sizeof(si))
-			vmm_request_exit(vm, VMM_EXIT_STOPPED,
-			    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			vmm_request_shutdown(vm, si.ssi_signo == SIGINT ?
+			    "SIGINT" : "SIGTERM");
 	}
 }
 
@@ -301,6 +367,7 @@ vmm_run(const struct vmm_config *cfg)
 		log_warn("VM state");
 		return VMM_EXIT_ERROR;
 	}
+	vm->stop_timeout = cfg->stop_timeout;
 	rc = vmm_setup(vm, cfg);
 	if (rc == 0 && vmm_vcpus_start(vm) < 0) {
 		vmm_request_exit(vm, VMM_EXIT_ERROR, "vCPU threads");

@@ -82,6 +82,9 @@ struct vmm {
 	pthread_mutex_t lock;		/* the fields below */
 	int stopping;
 	int exit_code;
+	int shutdown_asked;		/* Ctrl+Alt+Del sent; waiting */
+	struct timespec shutdown_deadline;	/* CLOCK_MONOTONIC */
+	unsigned stop_timeout;		/* seconds */
 	int stop_fd;			/* eventfd: wakes the main thread */
 };
 
@@ -110,6 +113,8 @@ void vmm_bus_destroy(struct vmm *vm);
 /* 1 if a device took the access, 0 if none did (reads get all ones). */
 int vmm_bus_access(struct vmm *vm, enum vmm_space space, uint64_t addr,
     uint8_t *data, unsigned len, int is_write);
+/* Press Ctrl+Alt+Del on the i8042 keyboard. */
+void vmm_bus_ctrl_alt_del(struct vmm *vm);
 /* Console input into the UART (the console's input callback). */
 size_t vmm_bus_console_input(void *vm, const uint8_t *buf, size_t n);
 
@@ -117,6 +122,12 @@ size_t vmm_bus_console_input(void *vm, const uint8_t *buf, size_t n);
 /* Ask the VM to end with code; the first request wins. Thread-safe. */
 void vmm_request_exit(struct vmm *vm, int code, const char *why);
 int vmm_is_stopping(struct vmm *vm);
+/*
+ * The host wants the VM gone (SIGTERM, SIGINT): ask the guest to shut down
+ * with Ctrl+Alt+Del and give it vm->stop_timeout seconds; a second request
+ * stops the VM at once (VMM_EXIT_STOPPED).
+ */
+void vmm_request_shutdown(struct vmm *vm, const char *why);
 /* Build, run and tear down the VM described by cfg; the exit code. */
 int vmm_run(const struct vmm_config *cfg);
 

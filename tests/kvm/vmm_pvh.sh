@@ -94,14 +94,35 @@ boot --cmdline triple
 check "kvm: triple fault ends the VM (status 3 or 4, got $rc)" \
 	bash -c '[ "$0" = 3 ] || [ "$0" = 4 ]' "$rc"
 
-timeout 60 "$vmm" --kernel "$payload" --mem 16Mi --cmdline spin \
-	< /dev/null > "$tmp/out" 2> "$tmp/err" &
-pid=$!
-for _ in $(seq 100); do grep -q bye "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+# bg ARGS...: start the VMM in the background; wait for WAIT_FOR in its output.
+bg() {
+	local want=$1; shift
+	timeout 60 "$vmm" --kernel "$payload" --mem 16Mi "$@" \
+		< /dev/null > "$tmp/out" 2> "$tmp/err" &
+	pid=$!
+	for _ in $(seq 200); do grep -q "$want" "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+}
+bg "waiting for ctrl-alt-del" --cmdline ctrlaltdel
 kill -TERM $pid
 wait $pid
 rc=$?
-check "kvm: SIGTERM stops a running guest with status 5" test "$rc" = 5
+check "kvm: SIGTERM presses Ctrl+Alt+Del; the guest sees it" has "ctrl-alt-del received"
+check "kvm: a guest that resets after SIGTERM exits with status 0 (got $rc)" test "$rc" = 0
+
+bg bye --cmdline spin --stop-timeout 1
+t0=$(date +%s%N)
+kill -TERM $pid
+wait $pid
+rc=$?
+t1=$(date +%s%N)
+check "kvm: a guest ignoring SIGTERM is stopped after --stop-timeout with status 5 ($(( (t1 - t0) / 1000000 )) ms)" \
+	bash -c '[ "$0" = 5 ] && [ "$1" -ge 900 ]' "$rc" "$(( (t1 - t0) / 1000000 ))"
+
+bg bye --cmdline spin
+kill -TERM $pid; sleep 0.2; kill -TERM $pid
+wait $pid
+rc=$?
+check "kvm: a second SIGTERM stops the VM at once with status 5" test "$rc" = 5
 
 # A console reader that never reads: the FIFO fills, the guest goes on.
 mkfifo "$tmp/fifo"

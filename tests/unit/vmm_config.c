@@ -52,6 +52,11 @@ test_args_good(void **state)
 	assert_int_equal(c.mem, 1ULL << 30);
 	assert_int_equal(c.console, VMM_CONSOLE_NONE);
 	assert_int_equal(c.cpus, 1);
+	assert_int_equal(c.stop_timeout, VMM_DEFAULT_STOP_TIMEOUT);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "--stop-timeout",
+	    "0", NULL), 0);
+	assert_int_equal(c.stop_timeout, 0);
 	vmm_config_free(&c);
 	assert_int_equal(parse(&c, &act, "--help", NULL), 0);
 	assert_int_equal(act, VMM_CONFIG_HELP);
@@ -74,6 +79,8 @@ test_args_bad(void **state)
 		{ "--control", "/run/c" }, { "--console", "unix:/tmp/s" },
 		{ "--console", "tcp:127.0.0.1:5555" }, { "--console", "serial" },
 		{ "--log-level", "loud" }, { "--kernel", "" },
+		{ "--stop-timeout", "-1" }, { "--stop-timeout", "3601" },
+		{ "--stop-timeout", "5s" },
 	};
 
 	(void)state;
@@ -128,6 +135,7 @@ test_json_bad(void **state)
 		"{\"control\": \"/c\"}", "{\"user\": 1000}",
 		"{\"kernel\": \"a\", \"kernel\": \"b\"}",
 		"{\"console\": \"unix:/x\"}", "{\"log-level\": \"loud\"}",
+		"{\"stop-timeout\": \"10\"}", "{\"stop-timeout\": -5}",
 	};
 	struct vmm_config c;
 

@@ -241,6 +241,32 @@ test_i8042_irq(void **state)
 	i8042_ops.destroy(k);
 }
 
+static void
+test_i8042_ctrl_alt_del(void **state)
+{
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3,
+	    0xb8, 0x9d };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+	    0x71, 0xf0, 0x11, 0xf0, 0x14 };
+	struct fake f;
+	struct vmm_dev_host h = fake_host(&f);
+	struct i8042 *k = i8042_ops.create(&h);
+
+	(void)state;
+	i8042_ctrl_alt_del(k);		/* translation on: set 1 */
+	assert_int_equal(f.irq[1], 1);
+	for (size_t i = 0; i < sizeof(set1); i++)
+		assert_int_equal(rd(&i8042_ops, k, 0), set1[i]);
+	assert_int_equal(rd(&i8042_ops, k, 4) & 1, 0);
+	assert_int_equal(f.irq[1], 0);
+	wr(&i8042_ops, k, 4, 0x60);
+	wr(&i8042_ops, k, 0, 0x01);	/* translation off: set 2 */
+	i8042_ctrl_alt_del(k);
+	for (size_t i = 0; i < sizeof(set2); i++)
+		assert_int_equal(rd(&i8042_ops, k, 0), set2[i]);
+	i8042_ops.destroy(k);
+}
+
 /* ---- boot timer --------------------------------------------------------- */
 
 static void
@@ -311,6 +337,7 @@ main(void)
 		cmocka_unit_test(test_uart_loopback),
 		cmocka_unit_test(test_i8042),
 		cmocka_unit_test(test_i8042_irq),
+		cmocka_unit_test(test_i8042_ctrl_alt_del),
 		cmocka_unit_test(test_boottimer),
 		cmocka_unit_test(test_console_ring),
 	};

@@ -12,6 +12,8 @@
  *   flood      print 120 KiB of text (a console reader that is slow or
  *              gone must not stall the guest)
  *   spin       never end (halt with interrupts off): the host stops it
+ *   ctrlaltdel poll the i8042 until Del is pressed (Ctrl+Alt+Del is how
+ *              the VMM asks for a shutdown), then reset
  *   triple     end with a triple fault instead of a reset
  */
 #include <stdint.h>
@@ -198,6 +200,23 @@ flood(void)
 			outb(COM1, (uint8_t)*p);
 }
 
+/* Poll the keyboard controller; Del's make code is 0x53 in scan code
+ * set 1 (translation on, our default) and 0x71 in set 2. */
+static void
+wait_ctrl_alt_del(void)
+{
+	uint8_t b = 0;
+
+	puts_("waiting for ctrl-alt-del\n");
+	while (b != 0x53 && b != 0x71) {
+		if (inb(0x64) & 1)
+			b = inb(0x60);
+		else
+			__asm__ volatile("pause");
+	}
+	puts_("ctrl-alt-del received\n");
+}
+
 static void
 triple_fault(void)
 {
@@ -231,6 +250,8 @@ payload_main(const struct start_info *si)
 		outb(0x440, 123);
 	if (has_word(cmdline, "flood"))
 		flood();
+	if (has_word(cmdline, "ctrlaltdel"))
+		wait_ctrl_alt_del();
 	puts_("bye\n");
 	if (has_word(cmdline, "spin"))
 		for (;;)
