@@ -53,6 +53,7 @@ vmm_config_free(struct vmm_config *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->log_file);
+	free(c->control);
 	vmm_config_init(c);
 }
 
@@ -237,11 +238,12 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		    "value");
 	}
 	if (strcmp(key, "disk") == 0 || strcmp(key, "net") == 0 ||
-	    strcmp(key, "control") == 0 || strcmp(key, "user") == 0)
+	    strcmp(key, "user") == 0)
 		return cfg_unsupported(field);
 	if (strcmp(key, "kernel") && strcmp(key, "initrd") &&
 	    strcmp(key, "cmdline") && strcmp(key, "console") &&
-	    strcmp(key, "log") && strcmp(key, "log-level"))
+	    strcmp(key, "log") && strcmp(key, "log-level") &&
+	    strcmp(key, "control"))
 		return cfg_error(field, "unknown field");
 	if ((err = json_str(v, field, &s)) < 0)
 		return err;
@@ -258,6 +260,8 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		return cfg_set_console(c, field, s);
 	if (strcmp(key, "log") == 0)
 		return cfg_set_str(&c->log_file, field, s);
+	if (strcmp(key, "control") == 0)
+		return cfg_set_str(&c->control, field, s);
 	return cfg_set_log_level(c, field, s);
 }
 
@@ -380,7 +384,7 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 	case OPT_NET:
 		return cfg_unsupported("--net");
 	case OPT_CONTROL:
-		return cfg_unsupported("--control");
+		return cfg_set_str(&c->control, "--control", arg);
 	case OPT_CONSOLE:
 		return cfg_set_console(c, "--console", arg);
 	case OPT_LOG:
@@ -455,7 +459,9 @@ vmm_usage(FILE *f)
 "  --net SPEC        virtio-net: tap=NAME or fd=N[,mac=MAC] (not supported yet)\n"
 "  --console SPEC    serial console (COM1): stdio (default) or none;\n"
 "                    unix:PATH and tcp:ADDR:PORT are not supported yet\n"
-"  --control PATH    control socket: status, stop, kill (not supported yet)\n"
+"  --control PATH    control socket (unix, mode 0600): a client writes one\n"
+"                    line, \"status\", \"stop\" (as SIGTERM) or \"kill\", and\n"
+"                    reads one line of JSON\n"
 "  --log FILE        also write the VMM log to FILE\n"
 "  --log-level L     error, warn, info (default) or debug\n"
 "  --stop-timeout S  seconds the guest gets to shut down after SIGTERM or\n"

@@ -29,6 +29,7 @@ struct vmm_config {
 	unsigned cpus;
 	enum vmm_console_kind console;
 	char *log_file;
+	char *control;			/* control socket path, or NULL */
 	int log_level;			/* -1: default */
 	unsigned stop_timeout;		/* s from SIGTERM to forced stop */
 };

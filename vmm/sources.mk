@@ -8,6 +8,7 @@ VMM_SRC += vmm/cpuid.c
 VMM_SRC += vmm/vcpu.c
 VMM_SRC += vmm/bus.c
 VMM_SRC += vmm/console.c
+VMM_SRC += vmm/control.c
 VMM_SRC += vmm/uart8250.c
 VMM_SRC += vmm/i8042.c
 VMM_SRC += vmm/boottimer.c
@@ -70,3 +71,6 @@ $(BUILD)/fuzz/fuzz_vmm_config: tests/fuzz/fuzz_vmm_config.c vmm/config.c \
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson
+
+# The control socket, driven by a C client against the real binary.
+KVM_TESTS += kvm_vmm_control

@@ -29,6 +29,7 @@
 
 #include "boottimer.h"
 #include "console.h"
+#include "control.h"
 #include "log.h"
 #include "vmm.h"
 
@@ -284,9 +285,10 @@ vmm_alloc(void)
 static void
 vmm_wait(struct vmm *vm, int sig_fd)
 {
-	struct pollfd p[2] = {
+	struct pollfd p[3] = {
 		{ .fd = vm->stop_fd, .events = POLLIN },
 		{ .fd = sig_fd, .events = POLLIN },
+		{ .fd = control_fd(vm->control), .events = POLLIN },
 	};
 	struct signalfd_siginfo si;
 	int n, timeout;
@@ -298,7 +300,7 @@ vmm_wait(struct vmm *vm, int sig_fd)
 			    "not shut down within --stop-timeout");
 			break;
 		}
-		n = poll(p, sig_fd >= 0 ? 2 : 1, timeout);
+		n = poll(p, 3, timeout);	/* fds of -1 are skipped */
 		if (n < 0 && errno != EINTR) {
 			vmm_request_exit(vm, VMM_EXIT_ERROR, "poll failed");
 			break;
@@ -307,6 +309,8 @@ vmm_wait(struct vmm *vm, int sig_fd)
 		    read(sig_fd, &si, sizeof(si)) == sizeof(si))
 			vmm_request_shutdown(vm, si.ssi_signo == SIGINT ?
 			    "SIGINT" : "SIGTERM");
+		if (n > 0 && (p[2].revents & POLLIN))
+			control_serve(vm->control, vm);
 	}
 }
 
@@ -321,6 +325,8 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 	if ((rc = vmm_load(vm, cfg, &entry)) != 0)
 		return rc;
 	if (vmm_bus_create(vm) < 0)
+		return VMM_EXIT_ERROR;
+	if (cfg->control && (vm->control = control_open(cfg->control)) == NULL)
 		return VMM_EXIT_ERROR;
 	if (cfg->console == VMM_CONSOLE_STDIO) {
 		vm->console = console_open(STDOUT_FILENO, STDIN_FILENO,
@@ -340,7 +346,11 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 static void
 vmm_teardown(struct vmm *vm)
 {
-	int console_gone = console_close(vm->console, VMM_CONSOLE_DRAIN_MS);
+	int console_gone;
+
+	control_close(vm->control);
+	vm->control = NULL;
+	console_gone = console_close(vm->console, VMM_CONSOLE_DRAIN_MS);
 
 	vmm_vcpus_destroy(vm);
 	vmm_kvm_close(vm);

@@ -13,6 +13,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -23,6 +24,7 @@
 #include "guestmem.h"
 
 struct console;
+struct control;
 
 /* Address spaces of the device table. */
 enum vmm_space {
@@ -46,11 +48,11 @@ struct vmm_dev {
 
 /* Exit counters, per vCPU (the control socket's status reports them). */
 struct vmm_vcpu_stats {
-	uint64_t runs;
-	uint64_t io;
-	uint64_t mmio;
-	uint64_t unhandled;	/* accesses no device claimed */
-	uint64_t other;
+	_Atomic uint64_t runs;	/* atomic: the control socket reads them */
+	_Atomic uint64_t io;
+	_Atomic uint64_t mmio;
+	_Atomic uint64_t unhandled;	/* accesses no device claimed */
+	_Atomic uint64_t other;
 };
 
 struct vmm_vcpu {
@@ -78,6 +80,7 @@ struct vmm {
 	struct vmm_dev_host host;
 	struct vmm_dev dev[VMM_DEV_COUNT];
 	struct console *console;
+	struct control *control;
 
 	pthread_mutex_t lock;		/* the fields below */
 	int stopping;

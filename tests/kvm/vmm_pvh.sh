@@ -39,7 +39,6 @@ usage() { # usage NAME EXPECTED-TEXT ARGS...
 }
 usage "--disk is refused" "--disk: not supported yet" --kernel "$payload" --disk path=x
 usage "--net is refused" "--net: not supported yet" --kernel "$payload" --net tap=t0
-usage "--control is refused" "--control: not supported yet" --kernel "$payload" --control /tmp/c
 usage "unix console is refused" "not supported yet" --kernel "$payload" --console unix:/tmp/s
 usage "bad --mem" "--mem: '12Q' is not a quantity" --kernel "$payload" --mem 12Q
 usage "tiny --mem" "--mem: '1Mi' is out of range" --kernel "$payload" --mem 1Mi

@@ -1,0 +1,213 @@
+/*
+ * KVM test: drover-vmm's control socket (--control), with the real binary
+ * running a tiny PVH payload on this host's /dev/kvm: "status" JSON
+ * (state, vCPUs, memory, per-vCPU exit counters), an unknown request, a
+ * silent client that must not wedge the VMM, "kill" (status 5, socket
+ * removed) and "stop" (Ctrl+Alt+Del, the guest resets: status 0).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvmtest.h"
+
+static char vmm_path[PATH_MAX], payload[PATH_MAX], sock[100];
+
+static void
+msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int
+ctl_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	for (int i = 0; i < 200; i++) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa,
+		    sizeof(sa)) == 0)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		msleep(25);
+	}
+	return -1;
+}
+
+/* Send one request, return the parsed one-line answer (or NULL). */
+static json_t *
+ctl(const char *req)
+{
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+	int fd = ctl_connect();
+
+	if (fd < 0)
+		return NULL;
+	if (write(fd, req, strlen(req)) < 0 || write(fd, "\n", 1) < 0) {
+		close(fd);
+		return NULL;
+	}
+	while (len < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return json_loads(buf, 0, NULL);
+}
+
+static pid_t
+start_vmm(const char *cmdline)
+{
+	pid_t pid = fork();
+	int null;
+
+	if (pid != 0)
+		return pid;
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	execl(vmm_path, "drover-vmm", "--kernel", payload, "--mem", "16Mi",
+	    "--cpus", "2", "--cmdline", cmdline, "--control", sock,
+	    "--stop-timeout", "30", (char *)NULL);
+	_exit(127);
+}
+
+static int
+wait_exit(pid_t pid)
+{
+	int st;
+
+	for (int i = 0; i < 400; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		msleep(25);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static void
+check_status(void)
+{
+	json_t *st = ctl("status"), *exits, *v0;
+	const char *state = NULL;
+	json_int_t vcpus = 0, mem = 0, runs = 0, io = 0;
+
+	if (st)
+		json_unpack(st, "{s:s, s:I, s:I}", "state", &state, "vcpus",
+		    &vcpus, "memory", &mem);
+	kt_check(state && strcmp(state, "running") == 0,
+	    "control: status says running", "state %s", state ? state : "?");
+	kt_check(vcpus == 2 && mem == 16 << 20,
+	    "control: status has vCPUs and memory", "vcpus %lld memory %lld",
+	    (long long)vcpus, (long long)mem);
+	exits = st ? json_object_get(st, "exits") : NULL;
+	v0 = json_array_get(exits, 0);
+	if (v0)
+		json_unpack(v0, "{s:I, s:I}", "runs", &runs, "io", &io);
+	kt_check(json_array_size(exits) == 2 && runs > 0 && io > 0,
+	    "control: status has exit counters per vCPU",
+	    "%zu entries, vCPU 0 runs %lld io %lld", json_array_size(exits),
+	    (long long)runs, (long long)io);
+	json_decref(st);
+}
+
+static void
+check_bad_clients(void)
+{
+	json_t *r = ctl("reboot-the-world");
+	int silent = ctl_connect();
+
+	kt_check(r && json_object_get(r, "error"),
+	    "control: an unknown request gets an error", "no error field");
+	json_decref(r);
+	/* A client that never writes: the VMM gives up on it. */
+	r = ctl("status");
+	kt_check(r && json_object_get(r, "state"),
+	    "control: a silent client does not wedge the socket", "no answer");
+	json_decref(r);
+	if (silent >= 0)
+		close(silent);
+}
+
+static int
+setup_paths(const char *argv0)
+{
+	char self[PATH_MAX], *dir;
+	const char *env = getenv("DROVER_VMM");
+
+	if (realpath(argv0, self) == NULL)
+		return -1;
+	dir = dirname(self);
+	snprintf(vmm_path, sizeof(vmm_path), "%s", env ? env : "");
+	if (!env)
+		snprintf(vmm_path, sizeof(vmm_path), "%s/../bin/drover-vmm", dir);
+	snprintf(payload, sizeof(payload), "%s/payloads/pvh.elf", dir);
+	snprintf(sock, sizeof(sock), "/tmp/drover-vmm-ctl-%d.sock",
+	    (int)getpid());
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct stat st;
+	json_t *r;
+	pid_t pid;
+	int rc;
+
+	(void)argc;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (access("/dev/kvm", R_OK | W_OK) != 0) {
+		kt_skip("control: socket", "/dev/kvm is not usable here");
+		return 0;
+	}
+	if (!kt_check(setup_paths(argv[0]) == 0 && access(payload, R_OK) == 0,
+	    "control: payload present", "%s", payload))
+		return kt_status();
+	pid = start_vmm("spin");
+	check_status();
+	check_bad_clients();
+	r = ctl("kill");
+	kt_check(r && json_is_true(json_object_get(r, "ok")),
+	    "control: kill is acknowledged", "no ok");
+	json_decref(r);
+	rc = wait_exit(pid);
+	kt_check(rc == 5, "control: kill stops the VM with status 5", "got %d",
+	    rc);
+	kt_check(stat(sock, &st) != 0, "control: socket removed at exit",
+	    "%s still there", sock);
+
+	pid = start_vmm("ctrlaltdel");
+	msleep(300);	/* let the payload reach its keyboard loop */
+	r = ctl("stop");
+	kt_check(r && json_is_true(json_object_get(r, "ok")),
+	    "control: stop is acknowledged", "no ok");
+	json_decref(r);
+	rc = wait_exit(pid);
+	kt_check(rc == 0, "control: stop shuts the guest down (status 0)",
+	    "got %d", rc);
+	unlink(sock);
+	return kt_status();
+}
