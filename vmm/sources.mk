@@ -48,11 +48,25 @@ $(TEST_BIN)/payloads/pvh.elf: $(PAYLOAD_DIR)/entry.S $(PAYLOAD_DIR)/payload.c \
 	@echo "  PAYLOAD $@"
 	$(Q)gcc $(PAYLOAD_FLAGS) -o $@ $(PAYLOAD_DIR)/entry.S $(PAYLOAD_DIR)/payload.c
 
-# A shell-driven TAP test: runs $(BIN)/drover-vmm on the payload.
+# A tiny bzImage (setup header + 32-bit and 64-bit entries), linked flat;
+# bzImage32 is the same with xloadflags cleared, for the 32-bit entry.
+$(TEST_BIN)/payloads/bzImage: $(PAYLOAD_DIR)/bzimage.S
+	@mkdir -p $(dir $@)
+	@echo "  PAYLOAD $@"
+	$(Q)gcc -c -o $@.o $<
+	$(Q)objcopy -O binary -j .text $@.o $@
+	$(Q)rm -f $@.o
+
+$(TEST_BIN)/payloads/bzImage32: $(TEST_BIN)/payloads/bzImage
+	$(Q)cp $< $@
+	$(Q)printf '\000' | dd of=$@ bs=1 seek=566 conv=notrunc status=none
+
+# A shell-driven TAP test: runs $(BIN)/drover-vmm on the payloads.
 $(TEST_BIN)/kvm_vmm_pvh: tests/kvm/vmm_pvh.sh
 	@mkdir -p $(dir $@)
 	$(Q)install -m 0755 $< $@
 TEST_EXTRA += $(TEST_BIN)/payloads/pvh.elf $(TEST_BIN)/kvm_vmm_pvh
+TEST_EXTRA += $(TEST_BIN)/payloads/bzImage $(TEST_BIN)/payloads/bzImage32
 
 # ---- libFuzzer targets ------------------------------------------------------------
 FUZZ_TARGETS += fuzz_boot_pvh fuzz_boot_bzimage fuzz_vmm_config
