@@ -65,6 +65,10 @@ fi
 secs=$(sed -n 's/^login after \([0-9.]*\) s:.*/\1/p' <<< "$res")
 ok "cirros boots to login in the node with qemu"
 echo "# cirros boot to login inside node (qemu): $secs s"
+# Each console byte of the guest is an exit to QEMU's user space in the
+# emulated node, the dominant cost of this boot; host load slows TCG down.
+echo "# guest console output until login: $(stat -c %s "$tmp/guest-serial.log" 2> /dev/null || echo ?) bytes;" \
+	"host load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 if grep -q 'baseline-vm login:' <<< "$res"; then
 	ok "guest hostname comes from NoCloud meta-data (baseline-vm login:)"
 else
