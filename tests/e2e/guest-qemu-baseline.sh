@@ -30,6 +30,7 @@ finish() {
 	rm -rf "$tmp"
 }
 trap finish EXIT
+node_exit_on_signals
 
 for f in vmlinuz initramfs; do
 	if [ ! -f "$DROVER_GUESTDIR/$f" ]; then

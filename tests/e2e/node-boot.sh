@@ -22,6 +22,7 @@ finish() {
 	rm -rf "$tmp"
 }
 trap finish EXIT
+node_exit_on_signals
 
 t0=$(date +%s.%N)
 if ! node_start "$name"; then

@@ -18,6 +18,7 @@ finish() {
 	rm -rf "$tmp"
 }
 trap finish EXIT
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP
 
 ne=$tmp/nodeexec
 if ! gcc -std=c11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \

@@ -18,6 +18,11 @@
 #   node_port NAME api|exec        the host port forwarded to 6443 / the exec port
 #   node_stop NAME                 power off and kill QEMU; node_stop_all: every
 #                                  node this shell started (use in a trap)
+#   node_exit_on_signals           make INT/TERM/HUP exit the shell, so that an
+#                                  EXIT trap (node_stop_all) runs: bash skips
+#                                  EXIT traps when killed by a signal, and QEMU
+#                                  runs in its own session (timeout(1) would
+#                                  leave it behind)
 #   node_cpio DIR OUT.cpio.gz      pack DIR (as the node's /) into an extra
 #                                  initrd for node_start --extra-initrd; an
 #                                  executable /etc/drover/rc.d/NAME in it runs
@@ -251,6 +256,12 @@ node_stop() {
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -f "$dir/pid" "$dir/initrd"
+}
+
+node_exit_on_signals() {
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
 }
 
 node_stop_all() {
