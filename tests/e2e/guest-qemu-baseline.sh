@@ -27,6 +27,8 @@ finish() {
 		fi
 	fi
 	node_stop_all
+	# A passing run leaves nothing behind; a failing one keeps its run dir.
+	[ "$failed" != 0 ] || rm -rf "$(node_dir "$name")"
 	rm -rf "$tmp"
 }
 trap finish EXIT

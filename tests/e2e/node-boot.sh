@@ -19,6 +19,8 @@ finish() {
 		node_log "$name" 40 | sed 's/^/  | /'
 	fi
 	node_stop_all
+	# A passing run leaves nothing behind; a failing one keeps its run dir.
+	[ "$failed" != 0 ] || rm -rf "$(node_dir "$name")"
 	rm -rf "$tmp"
 }
 trap finish EXIT
