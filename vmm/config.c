@@ -44,6 +44,7 @@ vmm_config_init(struct vmm_config *c)
 	c->console = VMM_CONSOLE_STDIO;
 	c->log_level = -1;
 	c->stop_timeout = VMM_DEFAULT_STOP_TIMEOUT;
+	c->seccomp = 1;
 }
 
 void
@@ -149,6 +150,40 @@ cfg_set_stop_timeout(struct vmm_config *c, const char *field, const char *v)
 	return cfg_set_stop_timeout_num(c, field, n, v);
 }
 
+/* UID:GID, numbers only (no name lookups in the VMM). */
+static int
+cfg_set_user(struct vmm_config *c, const char *field, const char *v)
+{
+	unsigned long u, g;
+	char *end;
+
+	errno = 0;
+	u = strtoul(v, &end, 10);
+	if (errno || end == v || *end != ':' || v[0] == '-')
+		return cfg_error(field, "'%s' is not UID:GID", v);
+	v = end + 1;
+	g = strtoul(v, &end, 10);
+	if (errno || end == v || *end != '\0' || v[0] == '-' ||
+	    u >= 0xffffffffUL || g >= 0xffffffffUL)
+		return cfg_error(field, "'%s' is not UID:GID", v);
+	c->has_user = 1;
+	c->uid = (unsigned)u;
+	c->gid = (unsigned)g;
+	return 0;
+}
+
+static int
+cfg_set_seccomp(struct vmm_config *c, const char *field, const char *v)
+{
+	if (strcmp(v, "on") == 0)
+		c->seccomp = 1;
+	else if (strcmp(v, "off") == 0)
+		c->seccomp = 0;
+	else
+		return cfg_error(field, "'%s' is not on or off", v);
+	return 0;
+}
+
 static int
 cfg_set_console(struct vmm_config *c, const char *field, const char *v)
 {
@@ -237,13 +272,13 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		return cfg_set_stop_timeout_num(c, field, json_integer_value(v),
 		    "value");
 	}
-	if (strcmp(key, "disk") == 0 || strcmp(key, "net") == 0 ||
-	    strcmp(key, "user") == 0)
+	if (strcmp(key, "disk") == 0 || strcmp(key, "net") == 0)
 		return cfg_unsupported(field);
 	if (strcmp(key, "kernel") && strcmp(key, "initrd") &&
 	    strcmp(key, "cmdline") && strcmp(key, "console") &&
 	    strcmp(key, "log") && strcmp(key, "log-level") &&
-	    strcmp(key, "control"))
+	    strcmp(key, "control") && strcmp(key, "user") &&
+	    strcmp(key, "seccomp"))
 		return cfg_error(field, "unknown field");
 	if ((err = json_str(v, field, &s)) < 0)
 		return err;
@@ -262,6 +297,10 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		return cfg_set_str(&c->log_file, field, s);
 	if (strcmp(key, "control") == 0)
 		return cfg_set_str(&c->control, field, s);
+	if (strcmp(key, "user") == 0)
+		return cfg_set_user(c, field, s);
+	if (strcmp(key, "seccomp") == 0)
+		return cfg_set_seccomp(c, field, s);
 	return cfg_set_log_level(c, field, s);
 }
 
@@ -342,6 +381,8 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_CONFIG,
 	OPT_STOP_TIMEOUT,
+	OPT_USER,
+	OPT_SECCOMP,
 };
 
 static const struct option cfg_opts[] = {
@@ -360,6 +401,8 @@ static const struct option cfg_opts[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -393,6 +436,10 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 		return cfg_set_log_level(c, "--log-level", arg);
 	case OPT_STOP_TIMEOUT:
 		return cfg_set_stop_timeout(c, "--stop-timeout", arg);
+	case OPT_USER:
+		return cfg_set_user(c, "--user", arg);
+	case OPT_SECCOMP:
+		return cfg_set_seccomp(c, "--seccomp", arg);
 	default:
 		return -EINVAL;
 	}
@@ -444,6 +491,7 @@ vmm_usage(FILE *f)
 "                  [--cpus N] [--disk path=FILE[,ro]] [--net tap=NAME|fd=N[,mac=MAC]]\n"
 "                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
 "                  [--log FILE] [--log-level LEVEL] [--stop-timeout SECS]\n"
+"                  [--user UID:GID] [--seccomp on|off]\n"
 "       drover-vmm --config vm.json [--log FILE] [--log-level LEVEL]\n"
 "       drover-vmm --help | --version\n"
 "\n"
@@ -466,6 +514,11 @@ vmm_usage(FILE *f)
 "  --log-level L     error, warn, info (default) or debug\n"
 "  --stop-timeout S  seconds the guest gets to shut down after SIGTERM or\n"
 "                    SIGINT (default 10); then the VM is stopped (status 5)\n"
+"  --user UID:GID    after set-up, before the guest runs, drop to this user\n"
+"                    and group (numeric; no supplementary groups)\n"
+"  --seccomp on|off  before the guest runs, allow only the system calls a\n"
+"                    running VM needs; any other kills the VMM with SIGSYS\n"
+"                    (default on; off is for debugging)\n"
 "  --config FILE     the whole VM as a JSON object with the flags' names as\n"
 "                    keys: {\"kernel\": \"vmlinuz\", \"mem\": \"256Mi\", \"cpus\": 2,\n"
 "                    \"cmdline\": \"console=ttyS0\", \"initrd\": ..., \"console\":\n"

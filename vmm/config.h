@@ -32,6 +32,9 @@ struct vmm_config {
 	char *control;			/* control socket path, or NULL */
 	int log_level;			/* -1: default */
 	unsigned stop_timeout;		/* s from SIGTERM to forced stop */
+	int has_user;			/* drop to uid/gid after set-up */
+	unsigned uid, gid;
+	int seccomp;			/* install the allow-list (default) */
 };
 
 /* What vmm_config_parse_args found. */

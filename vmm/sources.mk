@@ -9,6 +9,7 @@ VMM_SRC += vmm/vcpu.c
 VMM_SRC += vmm/bus.c
 VMM_SRC += vmm/console.c
 VMM_SRC += vmm/control.c
+VMM_SRC += vmm/sandbox.c
 VMM_SRC += vmm/uart8250.c
 VMM_SRC += vmm/i8042.c
 VMM_SRC += vmm/boottimer.c

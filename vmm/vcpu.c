@@ -377,6 +377,11 @@ vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/* Wait for the sandbox (vmm.c): no guest code runs before it. */
+	pthread_mutex_lock(&v->vm->lock);
+	while (!v->vm->released && !v->vm->stopping)
+		pthread_cond_wait(&v->vm->go, &v->vm->lock);
+	pthread_mutex_unlock(&v->vm->lock);
 	while (!vmm_is_stopping(v->vm)) {
 		v->stats.runs++;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -417,6 +422,15 @@ vmm_vcpus_start(struct vmm *vm)
 		vm->vcpus[i].started = 1;
 	}
 	return 0;
+}
+
+void
+vmm_vcpus_release(struct vmm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->released = 1;
+	pthread_cond_broadcast(&vm->go);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 /* Kick every vCPU out of KVM_RUN; callers have set vm->stopping. */

@@ -24,13 +24,16 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "boottimer.h"
 #include "console.h"
 #include "control.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vmm.h"
 
 #define VMM_KERNEL_MAX		(512ULL << 20)
@@ -51,6 +54,7 @@ vmm_request_exit(struct vmm *vm, int code, const char *why)
 	if (first) {
 		vm->stopping = 1;
 		vm->exit_code = code;
+		pthread_cond_broadcast(&vm->go);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	if (!first)
@@ -266,6 +270,7 @@ vmm_alloc(void)
 	vm->kvm_fd = vm->vm_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &vm->start);
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->go, NULL);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
 	vm->host = (struct vmm_dev_host){
 		.arg = vm,
@@ -341,6 +346,24 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 	return 0;
 }
 
+/*
+ * Give up what the running VM does not need, after set-up and before the
+ * first KVM_RUN: the user (--user), then every system call but the
+ * allow-list. DROVER_VMM_TEST_SECCOMP=1 then makes one forbidden call, so
+ * a test can see the filter kill the VMM (and only the VMM).
+ */
+static int
+vmm_sandbox(const struct vmm_config *cfg)
+{
+	if (cfg->has_user && sandbox_drop_user(cfg->uid, cfg->gid) < 0)
+		return -1;
+	if (cfg->seccomp && sandbox_seccomp() < 0)
+		return -1;
+	if (cfg->seccomp && getenv("DROVER_VMM_TEST_SECCOMP"))
+		(void)syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+	return 0;
+}
+
 /* Free what nothing can still use. A console input thread blocked in
  * read() may still call into the UART: then vm and the devices stay. */
 static void
@@ -383,6 +406,12 @@ vmm_run(const struct vmm_config *cfg)
 		vmm_request_exit(vm, VMM_EXIT_ERROR, "vCPU threads");
 		rc = VMM_EXIT_ERROR;
 	}
+	if (rc == 0 && vmm_sandbox(cfg) < 0) {
+		vmm_request_exit(vm, VMM_EXIT_ERROR, "sandbox");
+		rc = VMM_EXIT_ERROR;
+	}
+	if (rc == 0)
+		vmm_vcpus_release(vm);
 	if (rc == 0) {
 		log_debug("%u vCPUs running, %.3f ms after start", vm->ncpus,
 		    boottimer_since_ms(&vm->start));

@@ -85,6 +85,8 @@ struct vmm {
 	pthread_mutex_t lock;		/* the fields below */
 	int stopping;
 	int exit_code;
+	int released;			/* vCPUs may enter the guest */
+	pthread_cond_t go;		/* released or stopping changed */
 	int shutdown_asked;		/* Ctrl+Alt+Del sent; waiting */
 	struct timespec shutdown_deadline;	/* CLOCK_MONOTONIC */
 	unsigned stop_timeout;		/* seconds */
@@ -100,7 +102,9 @@ void vmm_irq_line(struct vmm *vm, unsigned irq, int level);
 /* vcpu.c: create and set up the vCPUs; start, stop and join them. */
 int vmm_vcpus_create(struct vmm *vm, unsigned n,
     const struct boot_entry *entry);
+/* Threads start and wait; vmm_vcpus_release lets them run the guest. */
 int vmm_vcpus_start(struct vmm *vm);
+void vmm_vcpus_release(struct vmm *vm);
 void vmm_vcpus_kick(struct vmm *vm);
 void vmm_vcpus_join(struct vmm *vm);
 void vmm_vcpus_destroy(struct vmm *vm);

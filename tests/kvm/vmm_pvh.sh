@@ -149,6 +149,24 @@ exec 3>&-
 check "kvm: a console reader that never reads does not stall the guest ($(( (t1 - t0) / 1000000 )) ms)" \
 	bash -c '[ "$0" = 3 ] && grep -q "VM stopping: i8042 reset" "$1"' "$rc" "$tmp/err"
 
+# The sandbox: a forbidden system call kills the VMM (SIGSYS), not us.
+DROVER_VMM_TEST_SECCOMP=1 "$vmm" --kernel "$payload" --mem 16Mi \
+	< /dev/null > "$tmp/out" 2> "$tmp/err"
+rc=$?
+check "kvm: seccomp: a forbidden system call kills the VMM with SIGSYS (status $rc)" \
+	test "$rc" = $((128 + 31))
+DROVER_VMM_TEST_SECCOMP=1 "$vmm" --kernel "$payload" --mem 16Mi --seccomp off \
+	< /dev/null > "$tmp/out" 2> "$tmp/err"
+rc=$?
+check "kvm: --seccomp off: the same call is harmless (status $rc)" test "$rc" = 3
+if [ "$(id -u)" = 0 ]; then
+	boot --user 65534:65534 --cmdline roundtrip
+	check "kvm: --user 65534:65534: the guest runs after the uid drop" \
+		bash -c 'grep -q "pio roundtrip ok" "$0" && [ "$1" = 3 ]' "$tmp/out" "$rc"
+else
+	echo "ok - kvm: --user # SKIP not root"
+fi
+
 # Start-to-exit wall time of the trivial payload, median of 20 runs.
 times=()
 for _ in $(seq 20); do

@@ -58,6 +58,13 @@ test_args_good(void **state)
 	    "0", NULL), 0);
 	assert_int_equal(c.stop_timeout, 0);
 	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "--user",
+	    "1000:100", "--seccomp", "off", NULL), 0);
+	assert_true(c.has_user);
+	assert_int_equal(c.uid, 1000);
+	assert_int_equal(c.gid, 100);
+	assert_int_equal(c.seccomp, 0);
+	vmm_config_free(&c);
 	assert_int_equal(parse(&c, &act, "--help", NULL), 0);
 	assert_int_equal(act, VMM_CONFIG_HELP);
 	vmm_config_free(&c);
@@ -80,7 +87,9 @@ test_args_bad(void **state)
 		{ "--console", "tcp:127.0.0.1:5555" }, { "--console", "serial" },
 		{ "--log-level", "loud" }, { "--kernel", "" },
 		{ "--stop-timeout", "-1" }, { "--stop-timeout", "3601" },
-		{ "--stop-timeout", "5s" },
+		{ "--stop-timeout", "5s" }, { "--user", "abc" },
+		{ "--user", "1000:" }, { "--user", "-1:0" }, { "--user", "1000" },
+		{ "--user", "1:2:3" }, { "--seccomp", "maybe" },
 	};
 
 	(void)state;
