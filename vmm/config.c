@@ -55,6 +55,7 @@ vmm_config_free(struct vmm_config *c)
 	free(c->cmdline);
 	free(c->log_file);
 	free(c->control);
+	free(c->console_path);
 	vmm_config_init(c);
 }
 
@@ -191,9 +192,16 @@ cfg_set_console(struct vmm_config *c, const char *field, const char *v)
 		c->console = VMM_CONSOLE_STDIO;
 	else if (strcmp(v, "none") == 0)
 		c->console = VMM_CONSOLE_NONE;
-	else if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "tcp:", 4) == 0)
-		return cfg_error(field, "'%s': unix and tcp consoles are not "
-		    "supported yet (use stdio)", v);
+	else if (strncmp(v, "unix:", 5) == 0) {
+		if (v[5] == '\0' || strlen(v + 5) >= 108)
+			return cfg_error(field, "'%s': the socket path must be "
+			    "1 to 107 bytes", v);
+		if (cfg_set_str(&c->console_path, field, v + 5) < 0)
+			return -EINVAL;
+		c->console = VMM_CONSOLE_UNIX;
+	} else if (strncmp(v, "tcp:", 4) == 0)
+		return cfg_error(field, "'%s': tcp consoles are not supported "
+		    "yet (use stdio or unix:PATH)", v);
 	else
 		return cfg_error(field, "'%s' is not stdio, none, unix:PATH "
 		    "or tcp:ADDR:PORT", v);
@@ -505,8 +513,10 @@ vmm_usage(FILE *f)
 "  --cpus N          vCPUs, 1 to 64 (default 1)\n"
 "  --disk SPEC       virtio-blk disk: path=FILE[,ro]      (not supported yet)\n"
 "  --net SPEC        virtio-net: tap=NAME or fd=N[,mac=MAC] (not supported yet)\n"
-"  --console SPEC    serial console (COM1): stdio (default) or none;\n"
-"                    unix:PATH and tcp:ADDR:PORT are not supported yet\n"
+"  --console SPEC    serial console (COM1): stdio (default), none, or\n"
+"                    unix:PATH (mode 0600; up to 8 clients read, each\n"
+"                    first gets the last 64 KiB; the first to type is the\n"
+"                    one writer); tcp:ADDR:PORT is not supported yet\n"
 "  --control PATH    control socket (unix, mode 0600): a client writes one\n"
 "                    line, \"status\", \"stop\" (as SIGTERM) or \"kill\", and\n"
 "                    reads one line of JSON\n"

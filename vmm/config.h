@@ -19,6 +19,7 @@
 enum vmm_console_kind {
 	VMM_CONSOLE_STDIO,
 	VMM_CONSOLE_NONE,
+	VMM_CONSOLE_UNIX,
 };
 
 struct vmm_config {
@@ -28,6 +29,7 @@ struct vmm_config {
 	uint64_t mem;
 	unsigned cpus;
 	enum vmm_console_kind console;
+	char *console_path;		/* VMM_CONSOLE_UNIX */
 	char *log_file;
 	char *control;			/* control socket path, or NULL */
 	int log_level;			/* -1: default */

@@ -1,14 +1,30 @@
-/* console.c: the console's ring buffer and its writer/reader threads. */
+/*
+ * console.c: the console's ring buffer, and its two host sides: stdio
+ * (a writer thread and a reader thread on fds) and a unix socket server
+ * (one thread; every client reads the output from its own place in the
+ * ring, one client at a time types into the guest).
+ */
 #include "console.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+
+struct console_client {
+	int fd;			/* -1: free slot */
+	uint64_t sent;		/* its place in the output */
+};
 
 struct console {
 	pthread_mutex_t lock;
@@ -24,6 +40,12 @@ struct console {
 	int have_writer, have_reader;
 	console_input_fn input;
 	void *input_arg;
+	/* unix socket server */
+	int listen_fd, wake_fd;
+	int server_idle;		/* waiting in poll: wake it */
+	int typist;			/* client slot that may type, or -1 */
+	struct console_client clients[CONSOLE_MAX_CLIENTS];
+	char path[108];
 };
 
 void
@@ -46,6 +68,14 @@ console_write(struct console *c, const uint8_t *buf, size_t n)
 		n -= chunk;
 	}
 	pthread_cond_signal(&c->cond);
+	if (c->server_idle) {
+		uint64_t one = 1;
+
+		c->server_idle = 0;	/* one wake-up per batch, not per byte */
+		if (write(c->wake_fd, &one, sizeof(one)) < 0) {
+			/* The counter is full: the server is awake anyway. */
+		}
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -142,10 +172,24 @@ console_reader(void *arg)
 	return NULL;
 }
 
+static struct console *
+console_alloc(void)
+{
+	struct console *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->listen_fd = c->wake_fd = -1;
+	c->typist = -1;
+	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	return c;
+}
+
 struct console *
 console_open(int out_fd, int in_fd, console_input_fn in, void *arg)
 {
-	struct console *c = calloc(1, sizeof(*c));
+	struct console *c = console_alloc();
 
 	if (c == NULL)
 		return NULL;
@@ -215,6 +259,10 @@ console_close(struct console *c, int timeout_ms)
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
 	pthread_cond_signal(&c->cond);
+	if (c->wake_fd >= 0 && write(c->wake_fd, &(uint64_t){ 1 },
+	    sizeof(uint64_t)) < 0) {
+		/* The counter is full: the server is awake anyway. */
+	}
 	while (!c->writer_done &&
 	    pthread_cond_timedwait(&c->drained, &c->lock, &until) == 0)
 		;
@@ -232,6 +280,13 @@ console_close(struct console *c, int timeout_ms)
 		    (unsigned long long)c->dropped);
 	/* A reader thread still blocked in read() keeps c (and its input
 	 * callback's argument) alive: the caller must not free those. */
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->path);
+	}
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	c->listen_fd = c->wake_fd = -1;
 	if (reader_live)
 		return 0;
 	pthread_cond_destroy(&c->cond);
@@ -239,4 +294,231 @@ console_close(struct console *c, int timeout_ms)
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 	return 1;
+}
+
+/* ---- unix socket server --------------------------------------------------- */
+
+static int
+console_listen(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);	/* left by a VMM that died */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (fchmod(fd, 0600) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0600) < 0 || listen(fd, CONSOLE_MAX_CLIENTS) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+console_client_close(struct console *c, int i)
+{
+	close(c->clients[i].fd);
+	c->clients[i].fd = -1;
+	if (c->typist == i)
+		c->typist = -1;
+}
+
+/* A new client first gets what the ring still holds (the history). */
+static void
+console_accept(struct console *c)
+{
+	int fd, i;
+
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (i = 0; i < CONSOLE_MAX_CLIENTS && c->clients[i].fd >= 0; i++)
+		;
+	if (i == CONSOLE_MAX_CLIENTS) {
+		log_warnx("console: more than %d clients; refused",
+		    CONSOLE_MAX_CLIENTS);
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->clients[i].fd = fd;
+	c->clients[i].sent = c->total > CONSOLE_RING ?
+	    c->total - CONSOLE_RING : 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Input from client i; only the client that typed first (and is still
+ * connected) reaches the guest: one writer at a time. */
+static void
+console_client_input(struct console *c, int i)
+{
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	uint8_t buf[256];
+	ssize_t n = read(c->clients[i].fd, buf, sizeof(buf));
+	size_t off = 0;
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		console_client_close(c, i);
+		return;
+	}
+	if (n < 0 || c->input == NULL)
+		return;
+	if (c->typist < 0)
+		c->typist = i;
+	if (c->typist != i)
+		return;
+	/* The UART buffer may be full: wait a little, at most 1 s. */
+	for (int tries = 0; off < (size_t)n && tries < 100; tries++) {
+		off += c->input(c->input_arg, buf + off, (size_t)n - off);
+		if (off < (size_t)n)
+			nanosleep(&pause, NULL);
+	}
+}
+
+static void
+console_client_output(struct console *c, int i)
+{
+	struct console_client *cl = &c->clients[i];
+	uint8_t chunk[4096];
+	size_t at, n;
+	ssize_t w;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->total - cl->sent > CONSOLE_RING) {	/* it fell behind */
+		c->dropped += c->total - cl->sent - CONSOLE_RING;
+		cl->sent = c->total - CONSOLE_RING;
+	}
+	at = (size_t)(cl->sent % CONSOLE_RING);
+	n = (size_t)(c->total - cl->sent);
+	if (n > CONSOLE_RING - at)
+		n = CONSOLE_RING - at;
+	if (n > sizeof(chunk))
+		n = sizeof(chunk);
+	memcpy(chunk, c->ring + at, n);
+	pthread_mutex_unlock(&c->lock);
+	if (n == 0)
+		return;
+	w = send(cl->fd, chunk, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (w < 0 && errno != EAGAIN && errno != EINTR) {
+		console_client_close(c, i);
+		return;
+	}
+	if (w > 0) {
+		pthread_mutex_lock(&c->lock);
+		cl->sent += (uint64_t)w;
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+/* Fill the poll set; returns its size. With the lock held. */
+static nfds_t
+console_pollset(struct console *c, struct pollfd *p, int *slot)
+{
+	nfds_t n = 2;
+
+	p[0] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
+	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++) {
+		if (c->clients[i].fd < 0)
+			continue;
+		slot[n] = i;
+		p[n] = (struct pollfd){ .fd = c->clients[i].fd, .events =
+		    (short)(POLLIN | (c->clients[i].sent < c->total ?
+		    POLLOUT : 0)) };
+		n++;
+	}
+	c->server_idle = 1;
+	return n;
+}
+
+static void
+console_server_flush(struct console *c)
+{
+	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
+		if (c->clients[i].fd >= 0) {
+			console_client_output(c, i);
+			if (c->clients[i].fd >= 0)
+				console_client_close(c, i);
+		}
+}
+
+static void *
+console_server(void *arg)
+{
+	struct console *c = arg;
+	struct pollfd p[2 + CONSOLE_MAX_CLIENTS];
+	int slot[2 + CONSOLE_MAX_CLIENTS];
+	uint64_t v;
+	nfds_t n;
+	int stop;
+
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		stop = c->stop;
+		n = console_pollset(c, p, slot);
+		pthread_mutex_unlock(&c->lock);
+		if (stop)
+			break;
+		if (poll(p, n, -1) < 0)
+			continue;
+		if ((p[1].revents & POLLIN) &&
+		    read(c->wake_fd, &v, sizeof(v)) < 0) {
+			/* Spurious: poll again. */
+		}
+		if (p[0].revents & POLLIN)
+			console_accept(c);
+		for (nfds_t k = 2; k < n; k++) {
+			if (p[k].revents & (POLLIN | POLLHUP | POLLERR))
+				console_client_input(c, slot[k]);
+			if ((p[k].revents & POLLOUT) &&
+			    c->clients[slot[k]].fd >= 0)
+				console_client_output(c, slot[k]);
+		}
+	}
+	console_server_flush(c);
+	pthread_mutex_lock(&c->lock);
+	c->writer_done = 1;
+	pthread_cond_broadcast(&c->drained);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+struct console *
+console_open_unix(const char *path, console_input_fn in, void *arg)
+{
+	struct console *c = console_alloc();
+
+	if (c == NULL)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->drained, NULL);
+	c->input = in;
+	c->input_arg = arg;
+	c->out_fd = c->in_fd = -1;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->listen_fd = console_listen(path);
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->listen_fd < 0 || c->wake_fd < 0 ||
+	    pthread_create(&c->writer, NULL, console_server, c) != 0) {
+		log_warn("console unix:%s", path);
+		if (c->listen_fd >= 0)
+			close(c->listen_fd);
+		if (c->wake_fd >= 0)
+			close(c->wake_fd);
+		free(c);
+		return NULL;
+	}
+	c->have_writer = 1;
+	return c;
 }

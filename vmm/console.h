@@ -1,6 +1,6 @@
 /*
- * console.h: the serial console's host side. Guest output goes into a
- * ring buffer (the last CONSOLE_RING bytes are always kept) and a writer
+ * console.h: the serial console's host side: stdio, or a unix socket
+ * that several clients may read. Guest output goes into a ring buffer (the last CONSOLE_RING bytes are always kept) and a writer
  * thread copies it to the output fd. A slow or absent reader never stalls
  * the guest: when the writer falls more than a ring behind, the oldest
  * unsent bytes are dropped and counted. Input, if any, is read by its own
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define CONSOLE_RING	(64 * 1024)
+#define CONSOLE_MAX_CLIENTS	8
 
 struct console;
 
@@ -22,6 +23,15 @@ typedef size_t (*console_input_fn)(void *arg, const uint8_t *buf, size_t n);
 
 /* out_fd: where output goes; in_fd: -1 for no input. NULL on failure. */
 struct console *console_open(int out_fd, int in_fd, console_input_fn in,
+    void *arg);
+/*
+ * Serve the console on a unix socket at path (mode 0600; a stale socket
+ * there is replaced). Every client gets the kept output, then everything
+ * new; a client that falls a whole ring behind loses the oldest bytes.
+ * The first client to type is the writer until it disconnects; the
+ * others' input is dropped. NULL on failure (logged).
+ */
+struct console *console_open_unix(const char *path, console_input_fn in,
     void *arg);
 /* Append guest output; never blocks on the output fd. */
 void console_write(struct console *c, const uint8_t *buf, size_t n);

@@ -89,3 +89,4 @@ $(BUILD)/fuzz/fuzz_vmm_config: tests/fuzz/fuzz_vmm_config.c vmm/config.c \
 
 # The control socket, driven by a C client against the real binary.
 KVM_TESTS += kvm_vmm_control
+KVM_TESTS += kvm_vmm_console

@@ -333,9 +333,13 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 		return VMM_EXIT_ERROR;
 	if (cfg->control && (vm->control = control_open(cfg->control)) == NULL)
 		return VMM_EXIT_ERROR;
-	if (cfg->console == VMM_CONSOLE_STDIO) {
+	if (cfg->console == VMM_CONSOLE_STDIO)
 		vm->console = console_open(STDOUT_FILENO, STDIN_FILENO,
 		    vmm_bus_console_input, vm);
+	else if (cfg->console == VMM_CONSOLE_UNIX)
+		vm->console = console_open_unix(cfg->console_path,
+		    vmm_bus_console_input, vm);
+	if (cfg->console != VMM_CONSOLE_NONE) {
 		if (vm->console == NULL) {
 			log_warn("console");
 			return VMM_EXIT_ERROR;

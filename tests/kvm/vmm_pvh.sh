@@ -41,7 +41,7 @@ usage() { # usage NAME EXPECTED-TEXT ARGS...
 }
 usage "--disk is refused" "--disk: not supported yet" --kernel "$payload" --disk path=x
 usage "--net is refused" "--net: not supported yet" --kernel "$payload" --net tap=t0
-usage "unix console is refused" "not supported yet" --kernel "$payload" --console unix:/tmp/s
+usage "tcp console is refused" "not supported yet" --kernel "$payload" --console tcp:127.0.0.1:4444
 usage "bad --mem" "--mem: '12Q' is not a quantity" --kernel "$payload" --mem 12Q
 usage "tiny --mem" "--mem: '1Mi' is out of range" --kernel "$payload" --mem 1Mi
 usage "bad --cpus" "--cpus: 'two' is not a whole number" --kernel "$payload" --cpus two

@@ -83,8 +83,7 @@ test_args_bad(void **state)
 		{ "--mem", "4097Ki" }, { "--mem", "-8Mi" }, { "--cpus", "0" },
 		{ "--cpus", "65" }, { "--cpus", "1x" }, { "--cpus", "" },
 		{ "--disk", "path=a.img" }, { "--net", "tap=t0" },
-{ "--console", "unix:/tmp/s" },
-		{ "--console", "tcp:127.0.0.1:5555" }, { "--console", "serial" },
+{ "--console", "tcp:127.0.0.1:5555" }, { "--console", "serial" },
 		{ "--log-level", "loud" }, { "--kernel", "" },
 		{ "--stop-timeout", "-1" }, { "--stop-timeout", "3601" },
 		{ "--stop-timeout", "5s" }, { "--user", "abc" },
@@ -143,7 +142,7 @@ test_json_bad(void **state)
 		"{\"disk\": [{\"path\": \"a\"}]}", "{\"net\": []}",
 "{\"user\": 1000}",
 		"{\"kernel\": \"a\", \"kernel\": \"b\"}",
-		"{\"console\": \"unix:/x\"}", "{\"log-level\": \"loud\"}",
+		"{\"console\": \"tcp:1.2.3.4:5\"}", "{\"console\": \"unix:\"}", "{\"log-level\": \"loud\"}",
 		"{\"stop-timeout\": \"10\"}", "{\"stop-timeout\": -5}",
 	};
 	struct vmm_config c;

@@ -14,6 +14,7 @@
  *   spin       never end (halt with interrupts off): the host stops it
  *   ctrlaltdel poll the i8042 until Del is pressed (Ctrl+Alt+Del is how
  *              the VMM asks for a shutdown), then reset
+ *   echo       echo console input in upper case until 'q' arrives
  *   triple     end with a triple fault instead of a reset
  */
 #include <stdint.h>
@@ -218,6 +219,24 @@ wait_ctrl_alt_del(void)
 }
 
 static void
+echo(void)
+{
+	char ch;
+
+	puts_("echo ready\n");
+	for (;;) {
+		while (!(inb(COM1 + 5) & 1))	/* LSR: data ready */
+			__asm__ volatile("pause");
+		ch = (char)inb(COM1);
+		if (ch == 'q')
+			break;
+		if (ch >= 'a' && ch <= 'z')
+			ch = (char)(ch - 'a' + 'A');
+		putc_(ch);
+	}
+}
+
+static void
 triple_fault(void)
 {
 	static const struct { uint16_t limit; uint32_t base; }
@@ -252,6 +271,8 @@ payload_main(const struct start_info *si)
 		flood();
 	if (has_word(cmdline, "ctrlaltdel"))
 		wait_ctrl_alt_del();
+	if (has_word(cmdline, "echo"))
+		echo();
 	puts_("bye\n");
 	if (has_word(cmdline, "spin"))
 		for (;;)
