@@ -11,6 +11,7 @@
 #include "boottimer.h"
 #include "i8042.h"
 #include "log.h"
+#include "pci.h"
 #include "uart8250.h"
 #include "vmm.h"
 
@@ -19,6 +20,7 @@ static const struct vmm_dev_ops *const vmm_dev_table[VMM_DEV_COUNT] = {
 	[VMM_DEV_UART] = &uart8250_ops,
 	[VMM_DEV_I8042] = &i8042_ops,
 	[VMM_DEV_BOOTTIMER] = &boottimer_ops,
+	[VMM_DEV_PCI] = &pci_host_ops,
 };
 
 struct vmm_io_range {
@@ -33,6 +35,7 @@ static const struct vmm_io_range vmm_io_map[] = {
 	{ VMM_SPACE_PIO, I8042_DATA_PORT, I8042_PORT_SPAN, VMM_DEV_I8042 },
 	{ VMM_SPACE_PIO, UART8250_COM1_BASE, 8, VMM_DEV_UART },
 	{ VMM_SPACE_PIO, BOOTTIMER_PORT, 1, VMM_DEV_BOOTTIMER },
+	{ VMM_SPACE_PIO, PCI_CONFIG_PORT, PCI_CONFIG_SPAN, VMM_DEV_PCI },
 	{ VMM_SPACE_MMIO, BOOTTIMER_MMIO, BOOTTIMER_MMIO_LEN,
 	    VMM_DEV_BOOTTIMER },
 };

@@ -13,6 +13,7 @@ VMM_SRC += vmm/sandbox.c
 VMM_SRC += vmm/uart8250.c
 VMM_SRC += vmm/i8042.c
 VMM_SRC += vmm/boottimer.c
+VMM_SRC += vmm/pci.c
 VMM_SRC += boot/boot.c
 VMM_SRC += boot/e820.c
 VMM_SRC += boot/mptable.c
@@ -27,7 +28,7 @@ VMM_SRC += common/libver_vmm.c
 
 # The boot loaders and device models the unit tests and fuzzers link.
 VMM_BOOT_SRC := boot/boot.c boot/e820.c boot/mptable.c boot/pvh.c boot/bzimage.c
-VMM_DEV_SRC := vmm/uart8250.c vmm/i8042.c vmm/boottimer.c vmm/console.c
+VMM_DEV_SRC := vmm/uart8250.c vmm/i8042.c vmm/boottimer.c vmm/console.c vmm/pci.c
 
 # ---- unit tests (cmocka, no KVM) ---------------------------------------------
 UNIT_TESTS += unit_vmm_boot unit_vmm_devices unit_vmm_config
@@ -70,13 +71,18 @@ TEST_EXTRA += $(TEST_BIN)/payloads/pvh.elf $(TEST_BIN)/kvm_vmm_pvh
 TEST_EXTRA += $(TEST_BIN)/payloads/bzImage $(TEST_BIN)/payloads/bzImage32
 
 # ---- libFuzzer targets ------------------------------------------------------------
-FUZZ_TARGETS += fuzz_boot_pvh fuzz_boot_bzimage fuzz_vmm_config
+FUZZ_TARGETS += fuzz_boot_pvh fuzz_boot_bzimage fuzz_vmm_config fuzz_vmm_pci
 $(BUILD)/fuzz/fuzz_boot_pvh: tests/fuzz/fuzz_boot_pvh.c $(VMM_BOOT_SRC)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
 
 $(BUILD)/fuzz/fuzz_boot_bzimage: tests/fuzz/fuzz_boot_bzimage.c $(VMM_BOOT_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
+$(BUILD)/fuzz/fuzz_vmm_pci: tests/fuzz/fuzz_vmm_pci.c vmm/pci.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^

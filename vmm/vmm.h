@@ -37,6 +37,7 @@ enum vmm_dev_id {
 	VMM_DEV_UART,
 	VMM_DEV_I8042,
 	VMM_DEV_BOOTTIMER,
+	VMM_DEV_PCI,
 	VMM_DEV_COUNT,
 };
 

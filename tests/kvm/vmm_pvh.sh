@@ -75,6 +75,11 @@ check "kvm: e820 map in hvm_start_info" \
 check "kvm: boot timer logs the time since start" log_has "boot-timer mark 123 (boot complete): .* ms since VMM start"
 check "kvm: i8042 reset exits with status 3" test "$rc" = 3
 
+boot --cmdline pci
+check "kvm: PCI configuration mechanism #1 answers" has "pci conf1 ok"
+check "kvm: PCI 00:00.0 is the host bridge; 00:01.0 is absent" \
+	bash -c 'grep -q "pci 00:00.0 0x12378086" "$0" && grep -q "pci 00:01.0 0xffffffff" "$0"' "$tmp/out"
+
 ncpu=2
 max=$(getconf _NPROCESSORS_ONLN)
 boot --cpus $ncpu --cmdline smp

@@ -18,6 +18,7 @@
 #include "console.h"
 #include "exitcode.h"
 #include "i8042.h"
+#include "pci.h"
 #include "uart8250.h"
 
 struct fake {
@@ -267,6 +268,82 @@ test_i8042_ctrl_alt_del(void **state)
 	i8042_ops.destroy(k);
 }
 
+/* ---- PCI host bridge ---------------------------------------------------- */
+
+static uint32_t
+cfg_read32(void *h, uint32_t addr)
+{
+	uint32_t v;
+
+	pci_host_ops.write(h, 0, (const uint8_t *)&addr, 4);
+	pci_host_ops.read(h, 4, (uint8_t *)&v, 4);
+	return v;
+}
+
+static void
+cfg_write32(void *h, uint32_t addr, uint32_t v)
+{
+	pci_host_ops.write(h, 0, (const uint8_t *)&addr, 4);
+	pci_host_ops.write(h, 4, (const uint8_t *)&v, 4);
+}
+
+static void
+test_pci(void **state)
+{
+	struct fake f;
+	struct vmm_dev_host hst = fake_host(&f);
+	void *h = pci_host_ops.create(&hst);
+	struct pci_function fn;
+	uint32_t v = 0;
+	uint16_t w = 0;
+
+	(void)state;
+	/* Linux's type-1 probe: the latch reads back. */
+	cfg_write32(h, 0x80000000, 0);
+	pci_host_ops.read(h, 0, (uint8_t *)&v, 4);
+	assert_int_equal(v, 0x80000000);
+	assert_int_equal(cfg_read32(h, 0x80000000), 0x12378086);
+	assert_int_equal(cfg_read32(h, 0x80000008) >> 8, 0x060000);
+	assert_int_equal(cfg_read32(h, 0x80000800), 0xffffffff); /* 00:01.0 */
+	assert_int_equal(cfg_read32(h, 0x00000000), 0xffffffff); /* disabled */
+	assert_int_equal(cfg_read32(h, 0x80010000), 0xffffffff); /* bus 1 */
+	assert_int_equal(cfg_read32(h, 0x80000100), 0xffffffff); /* fn 1 */
+	/* read-only IDs stay; the command register's enables change */
+	cfg_write32(h, 0x80000000, 0);
+	assert_int_equal(cfg_read32(h, 0x80000000), 0x12378086);
+	cfg_write32(h, 0x80000004, 0xffffffff);
+	assert_int_equal(cfg_read32(h, 0x80000004) & 0xffff, 0x0007);
+	/* a 16-bit read at 0xcfe: bytes 2-3 of the dword */
+	pci_host_ops.write(h, 0, (const uint8_t *)&(uint32_t){ 0x80000000 }, 4);
+	pci_host_ops.read(h, 6, (uint8_t *)&w, 2);
+	assert_int_equal(w, 0x1237);
+	/* widths that cross the window are refused (all ones) */
+	v = 0;
+	pci_host_ops.read(h, 6, (uint8_t *)&v, 4);
+	assert_int_equal(v, 0xffffffff);
+	/* BAR sizing on an added device */
+	memset(&fn, 0, sizeof(fn));
+	fn.cfg[0] = 0xf4;
+	fn.cfg[1] = 0x1a;
+	fn.wmask[0x10] = 0x00;		/* 4 KiB memory BAR: bits 31:12 */
+	fn.wmask[0x11] = 0xf0;
+	fn.wmask[0x12] = 0xff;
+	fn.wmask[0x13] = 0xff;
+	assert_int_equal(pci_add_device(h, 3, &fn), 0);
+	assert_int_equal(pci_add_device(h, 3, &fn), -EBUSY);
+	assert_int_equal(pci_add_device(h, 0, &fn), -EINVAL);
+	assert_int_equal(pci_add_device(h, 32, &fn), -EINVAL);
+	cfg_write32(h, 0x80001810, 0xffffffff);
+	assert_int_equal(cfg_read32(h, 0x80001810), 0xfffff000);
+	assert_non_null(pci_get_function(h, 3));
+	assert_null(pci_get_function(h, 4));
+	/* byte writes to 0xcf8-0xcfb do not move the latch */
+	pci_host_ops.write(h, 3, (const uint8_t *)"\x01", 1);
+	pci_host_ops.read(h, 0, (uint8_t *)&v, 4);
+	assert_int_equal(v, 0x80001810);
+	pci_host_ops.destroy(h);
+}
+
 /* ---- boot timer --------------------------------------------------------- */
 
 static void
@@ -339,6 +416,7 @@ main(void)
 		cmocka_unit_test(test_i8042_irq),
 		cmocka_unit_test(test_i8042_ctrl_alt_del),
 		cmocka_unit_test(test_boottimer),
+		cmocka_unit_test(test_pci),
 		cmocka_unit_test(test_console_ring),
 	};
 

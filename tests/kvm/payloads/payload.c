@@ -14,6 +14,8 @@
  *   spin       never end (halt with interrupts off): the host stops it
  *   ctrlaltdel poll the i8042 until Del is pressed (Ctrl+Alt+Del is how
  *              the VMM asks for a shutdown), then reset
+ *   pci        probe PCI configuration mechanism #1 and print 00:00.0's
+ *              and 00:01.0's vendor/device dword
  *   echo       echo console input in upper case until 'q' arrives
  *   triple     end with a triple fault instead of a reset
  */
@@ -218,6 +220,34 @@ wait_ctrl_alt_del(void)
 	puts_("ctrl-alt-del received\n");
 }
 
+static inline void
+outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint32_t
+inl(uint16_t port)
+{
+	uint32_t v;
+
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static void
+pci(void)
+{
+	outl(0xcf8, 0x80000000);
+	puts_(inl(0xcf8) == 0x80000000 ? "pci conf1 ok\n" : "pci conf1 BAD\n");
+	puts_("pci 00:00.0 ");
+	puthex(inl(0xcfc));
+	outl(0xcf8, 0x80000800);
+	puts_("\npci 00:01.0 ");
+	puthex(inl(0xcfc));
+	putc_('\n');
+}
+
 static void
 echo(void)
 {
@@ -273,6 +303,8 @@ payload_main(const struct start_info *si)
 		wait_ctrl_alt_del();
 	if (has_word(cmdline, "echo"))
 		echo();
+	if (has_word(cmdline, "pci"))
+		pci();
 	puts_("bye\n");
 	if (has_word(cmdline, "spin"))
 		for (;;)
