@@ -56,6 +56,7 @@ vmm_config_free(struct vmm_config *c)
 	free(c->log_file);
 	free(c->control);
 	free(c->console_path);
+	free(c->console_log);
 	vmm_config_init(c);
 }
 
@@ -286,7 +287,7 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 	    strcmp(key, "cmdline") && strcmp(key, "console") &&
 	    strcmp(key, "log") && strcmp(key, "log-level") &&
 	    strcmp(key, "control") && strcmp(key, "user") &&
-	    strcmp(key, "seccomp"))
+	    strcmp(key, "seccomp") && strcmp(key, "console-log"))
 		return cfg_error(field, "unknown field");
 	if ((err = json_str(v, field, &s)) < 0)
 		return err;
@@ -307,6 +308,8 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		return cfg_set_str(&c->control, field, s);
 	if (strcmp(key, "user") == 0)
 		return cfg_set_user(c, field, s);
+	if (strcmp(key, "console-log") == 0)
+		return cfg_set_str(&c->console_log, field, s);
 	if (strcmp(key, "seccomp") == 0)
 		return cfg_set_seccomp(c, field, s);
 	return cfg_set_log_level(c, field, s);
@@ -391,6 +394,7 @@ enum {
 	OPT_STOP_TIMEOUT,
 	OPT_USER,
 	OPT_SECCOMP,
+	OPT_CONSOLE_LOG,
 };
 
 static const struct option cfg_opts[] = {
@@ -411,6 +415,7 @@ static const struct option cfg_opts[] = {
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -448,6 +453,8 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 		return cfg_set_user(c, "--user", arg);
 	case OPT_SECCOMP:
 		return cfg_set_seccomp(c, "--seccomp", arg);
+	case OPT_CONSOLE_LOG:
+		return cfg_set_str(&c->console_log, "--console-log", arg);
 	default:
 		return -EINVAL;
 	}
@@ -499,7 +506,7 @@ vmm_usage(FILE *f)
 "                  [--cpus N] [--disk path=FILE[,ro]] [--net tap=NAME|fd=N[,mac=MAC]]\n"
 "                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
 "                  [--log FILE] [--log-level LEVEL] [--stop-timeout SECS]\n"
-"                  [--user UID:GID] [--seccomp on|off]\n"
+"                  [--user UID:GID] [--seccomp on|off] [--console-log FILE]\n"
 "       drover-vmm --config vm.json [--log FILE] [--log-level LEVEL]\n"
 "       drover-vmm --help | --version\n"
 "\n"
@@ -517,6 +524,7 @@ vmm_usage(FILE *f)
 "                    unix:PATH (mode 0600; up to 8 clients read, each\n"
 "                    first gets the last 64 KiB; the first to type is the\n"
 "                    one writer); tcp:ADDR:PORT is not supported yet\n"
+"  --console-log F   also append the console output to file F\n"
 "  --control PATH    control socket (unix, mode 0600): a client writes one\n"
 "                    line, \"status\", \"stop\" (as SIGTERM) or \"kill\", and\n"
 "                    reads one line of JSON\n"

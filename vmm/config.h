@@ -30,6 +30,7 @@ struct vmm_config {
 	unsigned cpus;
 	enum vmm_console_kind console;
 	char *console_path;		/* VMM_CONSOLE_UNIX */
+	char *console_log;		/* also append output here */
 	char *log_file;
 	char *control;			/* control socket path, or NULL */
 	int log_level;			/* -1: default */

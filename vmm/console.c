@@ -38,6 +38,10 @@ struct console {
 	int stop, writer_done, out_broken, reader_done;
 	pthread_t writer, reader;
 	int have_writer, have_reader;
+	/* the optional log file: its own thread and place in the output */
+	int log_fd, log_done, log_broken, have_logger;
+	uint64_t log_sent;
+	pthread_t logger;
 	console_input_fn input;
 	void *input_arg;
 	/* unix socket server */
@@ -67,7 +71,7 @@ console_write(struct console *c, const uint8_t *buf, size_t n)
 		buf += chunk;
 		n -= chunk;
 	}
-	pthread_cond_signal(&c->cond);
+	pthread_cond_broadcast(&c->cond);	/* writer and logger */
 	if (c->server_idle) {
 		uint64_t one = 1;
 
@@ -79,69 +83,106 @@ console_write(struct console *c, const uint8_t *buf, size_t n)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* With the lock held: skip what the ring no longer holds. */
+/* With the lock held: skip what the ring no longer holds for a reader
+ * at *sent. */
 static void
-console_catch_up(struct console *c)
+console_catch_up(struct console *c, uint64_t *sent)
 {
-	if (c->total - c->sent > CONSOLE_RING) {
-		c->dropped += c->total - c->sent - CONSOLE_RING;
-		c->sent = c->total - CONSOLE_RING;
+	if (c->total - *sent > CONSOLE_RING) {
+		c->dropped += c->total - *sent - CONSOLE_RING;
+		*sent = c->total - CONSOLE_RING;
 	}
 }
 
 static ssize_t
-console_write_out(struct console *c, const uint8_t *p, size_t n)
+console_write_fd(int fd, const uint8_t *p, size_t n)
 {
 	ssize_t w;
 
 	do
-		w = write(c->out_fd, p, n);
+		w = write(fd, p, n);
 	while (w < 0 && errno == EINTR);
 	return w;
 }
 
 /*
- * The writer copies a chunk out under the lock, then writes it without the
- * lock: the guest may overwrite the ring meanwhile, never the chunk.
+ * Copy the output to fd from *sent on, until stopped and caught up. A
+ * chunk is copied out under the lock and written without it: the guest
+ * may overwrite the ring meanwhile, never the chunk. With the lock held
+ * on entry and on return.
  */
-static void *
-console_writer(void *arg)
+static void
+console_drain(struct console *c, int fd, uint64_t *sent, int *broken)
 {
-	struct console *c = arg;
 	uint8_t chunk[4096];
 	size_t at, n;
 	ssize_t w;
 
-	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (c->sent == c->total && !c->stop)
+		while (*sent == c->total && !c->stop)
 			pthread_cond_wait(&c->cond, &c->lock);
-		if (c->sent == c->total)
+		if (*sent == c->total)
 			break;		/* stopping, and all sent */
-		console_catch_up(c);
-		at = (size_t)(c->sent % CONSOLE_RING);
-		n = (size_t)(c->total - c->sent);
+		console_catch_up(c, sent);
+		at = (size_t)(*sent % CONSOLE_RING);
+		n = (size_t)(c->total - *sent);
 		if (n > CONSOLE_RING - at)
 			n = CONSOLE_RING - at;
 		if (n > sizeof(chunk))
 			n = sizeof(chunk);
 		memcpy(chunk, c->ring + at, n);
 		pthread_mutex_unlock(&c->lock);
-		w = c->out_broken ? (ssize_t)n : console_write_out(c, chunk, n);
+		w = *broken ? (ssize_t)n : console_write_fd(fd, chunk, n);
 		pthread_mutex_lock(&c->lock);
 		if (w < 0) {
-			/* The reader went away: keep the guest going. */
+			/* The reader or disk went away: keep the guest going. */
 			log_warn("console output");
-			c->out_broken = 1;
+			*broken = 1;
 			w = (ssize_t)n;
 		}
-		c->sent += (uint64_t)w;
+		*sent += (uint64_t)w;
 		pthread_cond_broadcast(&c->drained);
 	}
+}
+
+static void *
+console_writer(void *arg)
+{
+	struct console *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	console_drain(c, c->out_fd, &c->sent, &c->out_broken);
 	c->writer_done = 1;
 	pthread_cond_broadcast(&c->drained);
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
+}
+
+static void *
+console_logger(void *arg)
+{
+	struct console *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	console_drain(c, c->log_fd, &c->log_sent, &c->log_broken);
+	c->log_done = 1;
+	pthread_cond_broadcast(&c->drained);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int
+console_set_log(struct console *c, int fd)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	c->log_fd = fd;
+	c->log_sent = c->total > CONSOLE_RING ? c->total - CONSOLE_RING : 0;
+	err = pthread_create(&c->logger, NULL, console_logger, c);
+	c->have_logger = err == 0;
+	pthread_mutex_unlock(&c->lock);
+	return -err;
 }
 
 static void *
@@ -179,7 +220,7 @@ console_alloc(void)
 
 	if (c == NULL)
 		return NULL;
-	c->listen_fd = c->wake_fd = -1;
+	c->listen_fd = c->wake_fd = c->log_fd = -1;
 	c->typist = -1;
 	for (int i = 0; i < CONSOLE_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
@@ -200,11 +241,14 @@ console_open(int out_fd, int in_fd, console_input_fn in, void *arg)
 	c->in_fd = in_fd;
 	c->input = in;
 	c->input_arg = arg;
-	if (pthread_create(&c->writer, NULL, console_writer, c) != 0) {
+	if (out_fd < 0) {
+		c->writer_done = 1;	/* no output: ring (and log) only */
+	} else if (pthread_create(&c->writer, NULL, console_writer, c) != 0) {
 		free(c);
 		return NULL;
+	} else {
+		c->have_writer = 1;
 	}
-	c->have_writer = 1;
 	if (in_fd >= 0 && in != NULL &&
 	    pthread_create(&c->reader, NULL, console_reader, c) == 0) {
 		c->have_reader = 1;
@@ -258,15 +302,15 @@ console_close(struct console *c, int timeout_ms)
 	}
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
-	pthread_cond_signal(&c->cond);
+	pthread_cond_broadcast(&c->cond);
 	if (c->wake_fd >= 0 && write(c->wake_fd, &(uint64_t){ 1 },
 	    sizeof(uint64_t)) < 0) {
 		/* The counter is full: the server is awake anyway. */
 	}
-	while (!c->writer_done &&
+	while ((!c->writer_done || (c->have_logger && !c->log_done)) &&
 	    pthread_cond_timedwait(&c->drained, &c->lock, &until) == 0)
 		;
-	done = c->writer_done;
+	done = c->writer_done && (!c->have_logger || c->log_done);
 	reader_live = c->have_reader && !c->reader_done;
 	pthread_mutex_unlock(&c->lock);
 	if (!done) {
@@ -274,7 +318,12 @@ console_close(struct console *c, int timeout_ms)
 		log_warnx("console output not drained after %d ms", timeout_ms);
 		return 0;
 	}
-	pthread_join(c->writer, NULL);
+	if (c->have_writer)
+		pthread_join(c->writer, NULL);
+	if (c->have_logger) {
+		pthread_join(c->logger, NULL);
+		close(c->log_fd);
+	}
 	if (c->dropped)
 		log_info("console: %llu bytes dropped (slow reader)",
 		    (unsigned long long)c->dropped);

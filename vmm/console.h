@@ -21,7 +21,8 @@ struct console;
 /* Returns how many bytes it took. Called from the input thread. */
 typedef size_t (*console_input_fn)(void *arg, const uint8_t *buf, size_t n);
 
-/* out_fd: where output goes; in_fd: -1 for no input. NULL on failure. */
+/* out_fd: where output goes (-1: nowhere, the ring and log only); in_fd:
+ * -1 for no input. NULL on failure. */
 struct console *console_open(int out_fd, int in_fd, console_input_fn in,
     void *arg);
 /*
@@ -33,6 +34,9 @@ struct console *console_open(int out_fd, int in_fd, console_input_fn in,
  */
 struct console *console_open_unix(const char *path, console_input_fn in,
     void *arg);
+/* Also append the output to fd (a log file), from its own thread; the
+ * console closes fd. 0 or -errno. */
+int console_set_log(struct console *c, int fd);
 /* Append guest output; never blocks on the output fd. */
 void console_write(struct console *c, const uint8_t *buf, size_t n);
 /* Copy the newest kept output (up to n bytes) into buf; returns count. */

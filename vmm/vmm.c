@@ -319,6 +319,39 @@ vmm_wait(struct vmm *vm, int sig_fd)
 	}
 }
 
+/* The console's host side, and its log file. -1 on failure (logged). */
+static int
+vmm_console(struct vmm *vm, const struct vmm_config *cfg)
+{
+	int fd;
+
+	if (cfg->console == VMM_CONSOLE_STDIO)
+		vm->console = console_open(STDOUT_FILENO, STDIN_FILENO,
+		    vmm_bus_console_input, vm);
+	else if (cfg->console == VMM_CONSOLE_UNIX)
+		vm->console = console_open_unix(cfg->console_path,
+		    vmm_bus_console_input, vm);
+	else if (cfg->console_log)
+		vm->console = console_open(-1, -1, NULL, NULL);
+	else
+		return 0;
+	if (vm->console == NULL) {
+		log_warn("console");
+		return -1;
+	}
+	if (cfg->console_log == NULL)
+		return 0;
+	fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0640);
+	if (fd < 0 || console_set_log(vm->console, fd) < 0) {
+		log_warn("--console-log %s", cfg->console_log);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 {
@@ -333,18 +366,8 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 		return VMM_EXIT_ERROR;
 	if (cfg->control && (vm->control = control_open(cfg->control)) == NULL)
 		return VMM_EXIT_ERROR;
-	if (cfg->console == VMM_CONSOLE_STDIO)
-		vm->console = console_open(STDOUT_FILENO, STDIN_FILENO,
-		    vmm_bus_console_input, vm);
-	else if (cfg->console == VMM_CONSOLE_UNIX)
-		vm->console = console_open_unix(cfg->console_path,
-		    vmm_bus_console_input, vm);
-	if (cfg->console != VMM_CONSOLE_NONE) {
-		if (vm->console == NULL) {
-			log_warn("console");
-			return VMM_EXIT_ERROR;
-		}
-	}
+	if (vmm_console(vm, cfg) < 0)
+		return VMM_EXIT_ERROR;
 	if (vmm_vcpus_create(vm, cfg->cpus, &entry) < 0)
 		return VMM_EXIT_ERROR;
 	return 0;

@@ -75,6 +75,14 @@ check "kvm: e820 map in hvm_start_info" \
 check "kvm: boot timer logs the time since start" log_has "boot-timer mark 123 (boot complete): .* ms since VMM start"
 check "kvm: i8042 reset exits with status 3" test "$rc" = 3
 
+rm -f "$tmp/console.log"
+boot --cmdline logged --console-log "$tmp/console.log"
+check "kvm: --console-log keeps a copy of the output" \
+	bash -c 'grep -q "cmdline: logged" "$0" && grep -q "cmdline: logged" "$1"' "$tmp/out" "$tmp/console.log"
+boot --cmdline quiet --console none --console-log "$tmp/console.log"
+check "kvm: --console none with --console-log: the log only" \
+	bash -c '! grep -q . "$0" && grep -q "cmdline: quiet" "$1"' "$tmp/out" "$tmp/console.log"
+
 boot --cmdline pci
 check "kvm: PCI configuration mechanism #1 answers" has "pci conf1 ok"
 check "kvm: PCI 00:00.0 is the host bridge; 00:01.0 is absent" \
