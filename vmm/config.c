@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "boot.h"
+#include "console.h"
 #include "log.h"
 #include "quantity.h"
 
@@ -189,6 +191,8 @@ cfg_set_seccomp(struct vmm_config *c, const char *field, const char *v)
 static int
 cfg_set_console(struct vmm_config *c, const char *field, const char *v)
 {
+	struct sockaddr_in sa;
+
 	if (strcmp(v, "stdio") == 0)
 		c->console = VMM_CONSOLE_STDIO;
 	else if (strcmp(v, "none") == 0)
@@ -200,9 +204,14 @@ cfg_set_console(struct vmm_config *c, const char *field, const char *v)
 		if (cfg_set_str(&c->console_path, field, v + 5) < 0)
 			return -EINVAL;
 		c->console = VMM_CONSOLE_UNIX;
-	} else if (strncmp(v, "tcp:", 4) == 0)
-		return cfg_error(field, "'%s': tcp consoles are not supported "
-		    "yet (use stdio or unix:PATH)", v);
+	} else if (strncmp(v, "tcp:", 4) == 0) {
+		if (console_parse_tcp(v + 4, &sa) < 0)
+			return cfg_error(field, "'%s' is not tcp:PORT or "
+			    "tcp:IPV4:PORT", v);
+		if (cfg_set_str(&c->console_path, field, v + 4) < 0)
+			return -EINVAL;
+		c->console = VMM_CONSOLE_TCP;
+	}
 	else
 		return cfg_error(field, "'%s' is not stdio, none, unix:PATH "
 		    "or tcp:ADDR:PORT", v);
@@ -520,10 +529,11 @@ vmm_usage(FILE *f)
 "  --cpus N          vCPUs, 1 to 64 (default 1)\n"
 "  --disk SPEC       virtio-blk disk: path=FILE[,ro]      (not supported yet)\n"
 "  --net SPEC        virtio-net: tap=NAME or fd=N[,mac=MAC] (not supported yet)\n"
-"  --console SPEC    serial console (COM1): stdio (default), none, or\n"
-"                    unix:PATH (mode 0600; up to 8 clients read, each\n"
-"                    first gets the last 64 KiB; the first to type is the\n"
-"                    one writer); tcp:ADDR:PORT is not supported yet\n"
+"  --console SPEC    serial console (COM1): stdio (default), none,\n"
+"                    unix:PATH (mode 0600) or tcp:[IPV4:]PORT (127.0.0.1\n"
+"                    unless an address is given; no authentication). On a\n"
+"                    socket up to 8 clients read, each first gets the last\n"
+"                    64 KiB; the first to type is the one writer\n"
 "  --console-log F   also append the console output to file F\n"
 "  --control PATH    control socket (unix, mode 0600): a client writes one\n"
 "                    line, \"status\", \"stop\" (as SIGTERM) or \"kill\", and\n"

@@ -20,6 +20,7 @@ enum vmm_console_kind {
 	VMM_CONSOLE_STDIO,
 	VMM_CONSOLE_NONE,
 	VMM_CONSOLE_UNIX,
+	VMM_CONSOLE_TCP,
 };
 
 struct vmm_config {
@@ -29,7 +30,7 @@ struct vmm_config {
 	uint64_t mem;
 	unsigned cpus;
 	enum vmm_console_kind console;
-	char *console_path;		/* VMM_CONSOLE_UNIX */
+	char *console_path;		/* unix: path; tcp: [ADDR:]PORT */
 	char *console_log;		/* also append output here */
 	char *log_file;
 	char *control;			/* control socket path, or NULL */

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -331,7 +333,8 @@ console_close(struct console *c, int timeout_ms)
 	 * callback's argument) alive: the caller must not free those. */
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
-		unlink(c->path);
+		if (c->path[0])
+			unlink(c->path);
 	}
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
@@ -542,27 +545,35 @@ console_server(void *arg)
 	return NULL;
 }
 
-struct console *
-console_open_unix(const char *path, console_input_fn in, void *arg)
+/* Start the server on a listening socket (closed on failure). */
+static struct console *
+console_open_server(int listen_fd, const char *unix_path, const char *what,
+    console_input_fn in, void *arg)
 {
 	struct console *c = console_alloc();
 
-	if (c == NULL)
+	if (c == NULL || listen_fd < 0) {
+		log_warn("console %s", what);
+		if (listen_fd >= 0)
+			close(listen_fd);
+		free(c);
 		return NULL;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->drained, NULL);
 	c->input = in;
 	c->input_arg = arg;
 	c->out_fd = c->in_fd = -1;
-	snprintf(c->path, sizeof(c->path), "%s", path);
-	c->listen_fd = console_listen(path);
+	snprintf(c->path, sizeof(c->path), "%s", unix_path ? unix_path : "");
+	c->listen_fd = listen_fd;
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->listen_fd < 0 || c->wake_fd < 0 ||
+	if (c->wake_fd < 0 ||
 	    pthread_create(&c->writer, NULL, console_server, c) != 0) {
-		log_warn("console unix:%s", path);
-		if (c->listen_fd >= 0)
-			close(c->listen_fd);
+		log_warn("console %s", what);
+		close(c->listen_fd);
+		if (c->path[0])
+			unlink(c->path);
 		if (c->wake_fd >= 0)
 			close(c->wake_fd);
 		free(c);
@@ -570,4 +581,56 @@ console_open_unix(const char *path, console_input_fn in, void *arg)
 	}
 	c->have_writer = 1;
 	return c;
+}
+
+struct console *
+console_open_unix(const char *path, console_input_fn in, void *arg)
+{
+	return console_open_server(console_listen(path), path, path, in, arg);
+}
+
+/* "PORT" (on 127.0.0.1) or "ADDR:PORT", IPv4. */
+int
+console_parse_tcp(const char *spec, struct sockaddr_in *sa)
+{
+	const char *colon = strrchr(spec, ':'), *port_s = colon ? colon + 1 :
+	    spec;
+	char addr[INET_ADDRSTRLEN];
+	unsigned long port;
+	char *end;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	errno = 0;
+	port = strtoul(port_s, &end, 10);
+	if (errno || end == port_s || *end || port == 0 || port > 65535 ||
+	    *port_s == '-' || *port_s == '+')
+		return -EINVAL;
+	sa->sin_port = htons((uint16_t)port);
+	if (colon == NULL)
+		return 0;
+	if ((size_t)(colon - spec) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, spec, (size_t)(colon - spec));
+	addr[colon - spec] = '\0';
+	return inet_pton(AF_INET, addr, &sa->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+struct console *
+console_open_tcp(const char *spec, console_input_fn in, void *arg)
+{
+	struct sockaddr_in sa;
+	int fd = -1, one = 1;
+
+	if (console_parse_tcp(spec, &sa) == 0)
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    0);
+	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) < 0 || bind(fd, (struct sockaddr *)&sa,
+	    sizeof(sa)) < 0 || listen(fd, CONSOLE_MAX_CLIENTS) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return console_open_server(fd, NULL, spec, in, arg);
 }

@@ -34,6 +34,16 @@ struct console *console_open(int out_fd, int in_fd, console_input_fn in,
  */
 struct console *console_open_unix(const char *path, console_input_fn in,
     void *arg);
+/*
+ * The same on a TCP listener: spec is "PORT" (127.0.0.1) or "ADDR:PORT"
+ * (IPv4). Anyone who can connect can type: keep it on loopback or behind
+ * a firewall. NULL on failure (logged).
+ */
+struct console *console_open_tcp(const char *spec, console_input_fn in,
+    void *arg);
+struct sockaddr_in;
+/* Parse a tcp console spec. 0 or -EINVAL. */
+int console_parse_tcp(const char *spec, struct sockaddr_in *sa);
 /* Also append the output to fd (a log file), from its own thread; the
  * console closes fd. 0 or -errno. */
 int console_set_log(struct console *c, int fd);

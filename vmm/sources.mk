@@ -34,7 +34,7 @@ VMM_DEV_SRC := vmm/uart8250.c vmm/i8042.c vmm/boottimer.c vmm/console.c vmm/pci.
 UNIT_TESTS += unit_vmm_boot unit_vmm_devices unit_vmm_config
 $(TEST_BIN)/unit_vmm_boot: $(call objs,$(VMM_BOOT_SRC))
 $(TEST_BIN)/unit_vmm_devices: $(call objs,$(VMM_DEV_SRC))
-$(TEST_BIN)/unit_vmm_config: $(call objs,vmm/config.c)
+$(TEST_BIN)/unit_vmm_config: $(call objs,vmm/config.c $(VMM_DEV_SRC))
 
 # ---- KVM tests: tiny PVH payloads booted by the real drover-vmm ---------------
 # The payload: freestanding 32-bit code with the PVH ELF note, linked at
@@ -88,7 +88,7 @@ $(BUILD)/fuzz/fuzz_vmm_pci: tests/fuzz/fuzz_vmm_pci.c vmm/pci.c
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
 
 $(BUILD)/fuzz/fuzz_vmm_config: tests/fuzz/fuzz_vmm_config.c vmm/config.c \
-		common/log.c config/quantity.c
+		vmm/console.c common/log.c config/quantity.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson

@@ -331,6 +331,9 @@ vmm_console(struct vmm *vm, const struct vmm_config *cfg)
 	else if (cfg->console == VMM_CONSOLE_UNIX)
 		vm->console = console_open_unix(cfg->console_path,
 		    vmm_bus_console_input, vm);
+	else if (cfg->console == VMM_CONSOLE_TCP)
+		vm->console = console_open_tcp(cfg->console_path,
+		    vmm_bus_console_input, vm);
 	else if (cfg->console_log)
 		vm->console = console_open(-1, -1, NULL, NULL);
 	else

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,9 +91,8 @@ wait_exit(pid_t pid)
 }
 
 static pid_t
-start_vmm(void)
+start_vmm(const char *console)
 {
-	char console[128];
 	pid_t pid = fork();
 	int null;
 
@@ -100,16 +101,57 @@ start_vmm(void)
 	null = open("/dev/null", O_RDWR);
 	dup2(null, 0);
 	dup2(null, 1);
-	snprintf(console, sizeof(console), "unix:%s", sock);
 	execl(vmm_path, "drover-vmm", "--kernel", payload, "--mem", "16Mi",
 	    "--cmdline", "echo", "--console", console, (char *)NULL);
 	_exit(127);
 }
 
+static int
+tcp_connect(struct client *c, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timespec ms25 = { 0, 25 * 1000 * 1000 };
+
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < 200; i++) {
+		c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c->fd >= 0 && connect(c->fd, (struct sockaddr *)&sa,
+		    sizeof(sa)) == 0)
+			return 0;
+		close(c->fd);
+		nanosleep(&ms25, NULL);
+	}
+	c->fd = -1;
+	return -1;
+}
+
+/* The same server on TCP (loopback): output, input, exit. */
+static void
+tcp_console(void)
+{
+	int port = 20000 + (int)(getpid() % 20000);
+	struct client t;
+	char spec[64];
+	pid_t pid;
+	int rc;
+
+	snprintf(spec, sizeof(spec), "tcp:127.0.0.1:%d", port);
+	pid = start_vmm(spec);
+	kt_check(tcp_connect(&t, port) == 0 && client_wait(&t, "echo ready"),
+	    "console: tcp client sees the output", "got '%s'", t.buf);
+	kt_check(write(t.fd, "tq", 2) == 2 && client_wait(&t, "Tbye"),
+	    "console: tcp client types into the guest", "got '%s'", t.buf);
+	rc = wait_exit(pid);
+	kt_check(rc == 3, "console: tcp VM ends with status 3", "got %d", rc);
+	close(t.fd);
+}
+
 int
 main(int argc, char **argv)
 {
-	char self[PATH_MAX], *dir;
+	char self[PATH_MAX], *dir, spec[128];
 	struct client a, b;
 	pid_t pid;
 	int rc;
@@ -129,7 +171,8 @@ main(int argc, char **argv)
 	snprintf(payload, sizeof(payload), "%s/payloads/pvh.elf", dir);
 	snprintf(sock, sizeof(sock), "/tmp/drover-vmm-con-%d.sock",
 	    (int)getpid());
-	pid = start_vmm();
+	snprintf(spec, sizeof(spec), "unix:%s", sock);
+	pid = start_vmm(spec);
 	kt_check(client_connect(&a) == 0 && client_wait(&a, "echo ready"),
 	    "console: a client sees the guest's output", "got '%s'", a.buf);
 	kt_check(client_connect(&b) == 0 && client_wait(&b, "hello from pvh") &&
@@ -155,5 +198,6 @@ main(int argc, char **argv)
 	close(a.fd);
 	close(b.fd);
 	unlink(sock);
+	tcp_console();
 	return kt_status();
 }

@@ -41,7 +41,7 @@ usage() { # usage NAME EXPECTED-TEXT ARGS...
 }
 usage "--disk is refused" "--disk: not supported yet" --kernel "$payload" --disk path=x
 usage "--net is refused" "--net: not supported yet" --kernel "$payload" --net tap=t0
-usage "tcp console is refused" "not supported yet" --kernel "$payload" --console tcp:127.0.0.1:4444
+usage "bad tcp console" "is not tcp:PORT" --kernel "$payload" --console tcp:host:99999
 usage "bad --mem" "--mem: '12Q' is not a quantity" --kernel "$payload" --mem 12Q
 usage "tiny --mem" "--mem: '1Mi' is out of range" --kernel "$payload" --mem 1Mi
 usage "bad --cpus" "--cpus: 'two' is not a whole number" --kernel "$payload" --cpus two
@@ -190,4 +190,9 @@ for _ in $(seq 20); do
 done
 median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 10p)
 echo "# trivial PVH payload start-to-exit: median ${median} us of 20 runs ($vmm)"
+if [ -x /usr/bin/time ]; then
+	rss=$(/usr/bin/time -f %M "$vmm" --kernel "$payload" --mem 16Mi \
+		< /dev/null 2>&1 > /dev/null | tail -n 1)
+	echo "# trivial PVH payload peak RSS: ${rss} KiB ($vmm)"
+fi
 exit $failed

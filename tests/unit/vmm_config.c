@@ -52,6 +52,14 @@ test_args_good(void **state)
 	assert_int_equal(c.mem, 1ULL << 30);
 	assert_int_equal(c.console, VMM_CONSOLE_NONE);
 	assert_int_equal(c.cpus, 1);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "--console",
+	    "tcp:4444", NULL), 0);
+	assert_int_equal(c.console, VMM_CONSOLE_TCP);
+	assert_string_equal(c.console_path, "4444");
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "--console",
+	    "tcp:0.0.0.0:4444", NULL), 0);
 	assert_int_equal(c.stop_timeout, VMM_DEFAULT_STOP_TIMEOUT);
 	vmm_config_free(&c);
 	assert_int_equal(parse(&c, &act, "--kernel", "k", "--stop-timeout",
@@ -83,7 +91,9 @@ test_args_bad(void **state)
 		{ "--mem", "4097Ki" }, { "--mem", "-8Mi" }, { "--cpus", "0" },
 		{ "--cpus", "65" }, { "--cpus", "1x" }, { "--cpus", "" },
 		{ "--disk", "path=a.img" }, { "--net", "tap=t0" },
-{ "--console", "tcp:127.0.0.1:5555" }, { "--console", "serial" },
+		{ "--console", "tcp:127.0.0.1:0" }, { "--console", "serial" },
+		{ "--console", "tcp:localhost:5555" }, { "--console", "tcp:" },
+		{ "--console", "tcp:1.2.3.4:70000" }, { "--console", "unix:" },
 		{ "--log-level", "loud" }, { "--kernel", "" },
 		{ "--stop-timeout", "-1" }, { "--stop-timeout", "3601" },
 		{ "--stop-timeout", "5s" }, { "--user", "abc" },
@@ -142,7 +152,7 @@ test_json_bad(void **state)
 		"{\"disk\": [{\"path\": \"a\"}]}", "{\"net\": []}",
 "{\"user\": 1000}",
 		"{\"kernel\": \"a\", \"kernel\": \"b\"}",
-		"{\"console\": \"tcp:1.2.3.4:5\"}", "{\"console\": \"unix:\"}", "{\"log-level\": \"loud\"}",
+		"{\"console\": \"tcp:1.2.3.4:x\"}", "{\"console\": \"unix:\"}", "{\"log-level\": \"loud\"}",
 		"{\"stop-timeout\": \"10\"}", "{\"stop-timeout\": -5}",
 	};
 	struct vmm_config c;
