@@ -562,12 +562,16 @@ vmm_usage(FILE *f)
 "or --stop-timeout seconds without a shutdown, stops the VM at once.\n"
 "\n"
 "Exit status:\n"
-"  0  the guest powered off, or shut down (reset) after SIGTERM/SIGINT\n"
+"  0  the guest powered off, or shut down (reset) after SIGTERM/SIGINT or\n"
+"     a control \"stop\"\n"
 "  1  VMM error\n"
 "  2  usage error (bad flag or config; nothing was started)\n"
-"  3  the guest asked for a reboot: i8042 reset, or a triple fault\n"
+"  3  the guest asked for a reboot: i8042 reset, or a triple fault (on\n"
+"     PVM hosts a triple fault can surface as an emulation failure: 4)\n"
 "  4  the guest crashed: KVM internal error or failed entry\n"
 "  5  stopped by the host: the guest did not shut down in time after\n"
-"     SIGTERM/SIGINT, or a second signal came\n",
+"     SIGTERM/SIGINT, or a second signal came, or a control \"kill\"\n"
+"  killed by SIGSYS (159 in a shell): the seccomp filter stopped a system\n"
+"     call the VMM should never make\n",
 	    f);
 }

@@ -15,13 +15,19 @@
  *                         event of type RESET, or a triple fault (KVM
  *                         reports it as KVM_EXIT_SHUTDOWN and cannot tell
  *                         it from a deliberate reset, which Linux does
- *                         with "reboot=t")
+ *                         with "reboot=t"). On PVM hosts (no hardware
+ *                         virtualisation) a triple fault may come back
+ *                         as an emulation failure instead: status 4
  *   4  VMM_EXIT_CRASH     the guest crashed: KVM internal error (e.g. an
  *                         emulation failure), failed VM entry, a KVM crash
  *                         system event, or an exit KVM should never give
  *   5  VMM_EXIT_STOPPED   the host stopped the VM: the guest had not shut
  *                         down --stop-timeout seconds after SIGTERM or
  *                         SIGINT, or a second signal came
+ *
+ * Killed by SIGSYS (a shell shows 159): the seccomp allow-list
+ * (sandbox.c) stopped a system call the running VMM should never make:
+ * a VMM bug or a compromise. Never a guest action by itself.
  *
  * Without ACPI an x86 Linux guest cannot power itself off ("poweroff" only
  * halts it); a guest that should end its VM runs "reboot" (reboot=k, the
