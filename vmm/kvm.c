@@ -85,12 +85,21 @@ vmm_kvm_memory(struct vmm *vm, uint64_t ram_size)
 	    vm->mem.low_size, vm->mem.high_size);
 }
 
-/* The PIC, IOAPIC and LAPICs in the kernel; then the PIT (which needs
- * the irqchip first), with its speaker port as a dummy. */
+/*
+ * The PIC, IOAPIC and LAPICs in the kernel; then the PIT (which needs
+ * the irqchip first), with its speaker port as a dummy, and with tick
+ * reinjection off (QEMU's lost_tick_policy=discard): a tick the guest
+ * missed is dropped rather than replayed in a burst; Linux keeps time
+ * with the TSC or kvm-clock, not by counting PIT ticks. Turning it off
+ * waits for SRCU grace periods, but so does destroying a VM that still
+ * has it on, and there they are longer: the trivial payload's
+ * start-to-exit went from a median of 26 ms to 22 ms on this host.
+ */
 static int
 vmm_kvm_irqchip(struct vmm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_reinject_control reinject = { .pit_reinject = 0 };
 
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_GPA) < 0)
 		log_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
@@ -105,6 +114,8 @@ vmm_kvm_irqchip(struct vmm *vm)
 		log_warn("KVM_CREATE_PIT2");
 		return -errno;
 	}
+	if (ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &reinject) < 0)
+		log_debug("KVM_REINJECT_CONTROL: %s", strerror(errno));
 	return 0;
 }
 
