@@ -11,7 +11,8 @@ die() { printf '[%s] error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 
 # deb_version PKG: candidate version of a binary package (apt-get update done by deps).
 deb_version() {
-	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
+	# awk reads to the end: an early exit would SIGPIPE apt-cache (pipefail).
+	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ && v == "" {v = $2} END {print v}'
 }
 
 # deb_fetch PKG: download PKG's .deb into the cache once; print its path.

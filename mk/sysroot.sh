@@ -80,7 +80,7 @@ version_of() { awk -v p="$1" '$1 == p {print $2}' <<<"$VERSIONS"; }
 # src_stanza PKG VERSION: PKG's Sources index stanza for VERSION.
 src_stanza() {
 	apt-cache showsrc --only-source "$1" |
-		awk -v v="$2" 'BEGIN {RS = ""; ORS = "\n\n"} index($0 "\n", "\nVersion: " v "\n") {print; exit}'
+		awk -v v="$2" 'BEGIN {RS = ""; ORS = "\n\n"} index($0 "\n", "\nVersion: " v "\n") && !done {print; done = 1}'
 }
 
 # fetch_src PKG VERSION: download PKG's source files into the cache once

@@ -118,49 +118,9 @@ install_modules() {
 }
 
 # ---- userland -------------------------------------------------------------------
-# node_deb_extract PKG: like mk/common.sh's deb_extract (same cache layout),
-# but robust to two problems there: a version with an epoch (apt-get download
-# names the file PKG_EPOCH%3aVERSION_ARCH.deb, deb_fetch looks for
-# PKG_VERSION_*) and `apt-cache policy | awk '{...; exit}'` failing with
-# SIGPIPE under pipefail now and then.
-node_deb_extract() {
-	local pkg=$1 ver dir f out
-	ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ { v = $2 } END { print v }')
-	[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "no candidate version for $pkg (run make deps)"
-	dir=$DROVER_CACHE/debs
-	mkdir -p "$dir"
-	f=$(find "$dir" -maxdepth 1 \( -name "${pkg}_${ver/:/%3a}_*.deb" -o -name "${pkg}_${ver#*:}_*.deb" \) | sort | sed -n 1p)
-	if [ -z "$f" ]; then
-		(cd "$dir" && apt-get download "$pkg=$ver" >&2) || die "apt-get download $pkg=$ver failed"
-		f=$(find "$dir" -maxdepth 1 \( -name "${pkg}_${ver/:/%3a}_*.deb" -o -name "${pkg}_${ver#*:}_*.deb" \) | sort | sed -n 1p)
-		[ -n "$f" ] || die "apt-get download $pkg=$ver: no .deb in $dir"
-	fi
-	out=$DROVER_CACHE/x/$(basename "$f" .deb)
-	if [ ! -e "$out/.done" ]; then
-		rm -rf "$out.tmp"
-		mkdir -p "$out.tmp"
-		dpkg-deb -x "$f" "$out.tmp"
-		touch "$out.tmp/.done"
-		rm -rf "$out"
-		mv "$out.tmp" "$out"
-	fi
-	printf '%s\n' "$out"
-}
-
-# kernel_dir: boot/kernel.sh, retried: its `apt-cache depends | awk exit`
-# can die of SIGPIPE under pipefail.
-kernel_dir() {
-	local i d
-	for i in 1 2 3; do
-		d=$("$root/boot/kernel.sh") && { printf '%s\n' "$d"; return 0; }
-		msg "boot/kernel.sh failed (attempt $i)"
-	done
-	die "boot/kernel.sh failed"
-}
-
 install_busybox() {
 	local stage=$1 bb a
-	bb=$(node_deb_extract busybox-static)/bin/busybox
+	bb=$(deb_extract busybox-static)/bin/busybox
 	[ -x "$bb" ] || die "busybox-static has no bin/busybox"
 	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,var/log,var/lib/drover/guest}
 	install -m 0755 "$bb" "$stage/bin/busybox"
@@ -227,7 +187,7 @@ main() {
 		return 0
 	fi
 	rm -f "$out/.inputs"
-	kdir=$(kernel_dir)
+	kdir=$("$root/boot/kernel.sh")
 	kver=$(ls "$kdir/lib/modules")
 	[ -f "$kdir/boot/vmlinuz-$kver" ] || die "no single kernel in $kdir (found: $kver)"
 	tmp=$(mktemp -d "$out/.build.XXXXXX")
