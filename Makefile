@@ -165,6 +165,8 @@ guest: deps
 node: static guest
 	$(Q)boot/node/build.sh $(BUILD)/node $(BUILD)/static $(BUILD)/guest
 
+# The demo uses the official CirrOS tarball from ../shared when there is one.
+demo: CIRROS_ROOTFS ?= $(abspath $(wildcard ../shared/cirros/cirros-0.5.3-rootfs-x86_64.tar.xz))
 demo: node
 	$(Q)tests/node/demo
 
