@@ -147,17 +147,26 @@ console_drain(struct console *c, int fd, uint64_t *sent, int *broken)
 	}
 }
 
+/* A drain thread's body: drain to fd, then say it is done. */
+static void *
+console_drain_thread(struct console *c, int fd, uint64_t *sent, int *broken,
+    int *done)
+{
+	pthread_mutex_lock(&c->lock);
+	console_drain(c, fd, sent, broken);
+	*done = 1;
+	pthread_cond_broadcast(&c->drained);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
 static void *
 console_writer(void *arg)
 {
 	struct console *c = arg;
 
-	pthread_mutex_lock(&c->lock);
-	console_drain(c, c->out_fd, &c->sent, &c->out_broken);
-	c->writer_done = 1;
-	pthread_cond_broadcast(&c->drained);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
+	return console_drain_thread(c, c->out_fd, &c->sent, &c->out_broken,
+	    &c->writer_done);
 }
 
 static void *
@@ -165,12 +174,8 @@ console_logger(void *arg)
 {
 	struct console *c = arg;
 
-	pthread_mutex_lock(&c->lock);
-	console_drain(c, c->log_fd, &c->log_sent, &c->log_broken);
-	c->log_done = 1;
-	pthread_cond_broadcast(&c->drained);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
+	return console_drain_thread(c, c->log_fd, &c->log_sent, &c->log_broken,
+	    &c->log_done);
 }
 
 int
