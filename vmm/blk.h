@@ -1,0 +1,46 @@
+/*
+ * blk.h: block back ends, apart from the virtio-blk front end. A back end
+ * is a const struct blk_backend_ops (blk_raw.c: a raw file; qcow2 with a
+ * backing file is the next one, issue 4) listed in blk_backends[] (blk.c
+ * is not needed: the table is in blk_raw.c until a second one arrives).
+ *
+ * All offsets and lengths are in bytes; the front end checks requests
+ * against size before calling, so a back end sees only in-range I/O.
+ */
+#ifndef DROVER_VMM_BLK_H
+#define DROVER_VMM_BLK_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct blk_backend;
+
+struct blk_backend_ops {
+	const char *name;
+	/* Open path (read-only if ro). 0 and *out set, or -errno (logged). */
+	int (*open)(const char *path, int ro, struct blk_backend **out);
+	/* Read or write the whole iovec at off: bytes, or -errno. */
+	ssize_t (*preadv)(struct blk_backend *b, const struct iovec *iov,
+	    int n, uint64_t off);
+	ssize_t (*pwritev)(struct blk_backend *b, const struct iovec *iov,
+	    int n, uint64_t off);
+	/* Make written data durable. 0 or -errno. */
+	int (*flush)(struct blk_backend *b);
+	/* Drop [off, off + len): reads then return zeros. 0 or -errno
+	 * (-EOPNOTSUPP if the file system cannot). */
+	int (*discard)(struct blk_backend *b, uint64_t off, uint64_t len);
+	void (*close)(struct blk_backend *b);
+};
+
+/* Every back end starts with this. */
+struct blk_backend {
+	const struct blk_backend_ops *ops;
+	uint64_t size;		/* bytes the guest sees */
+	int ro;
+	int can_discard;
+};
+
+extern const struct blk_backend_ops blk_raw_ops;
+
+#endif
