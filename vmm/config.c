@@ -2,8 +2,8 @@
  * config.c: drover-vmm's command line and its JSON config file. Both set
  * the same fields through the same setters, so a value is checked the same
  * way wherever it comes from; errors name the flag ("--mem") or the JSON
- * field ("vm.json: mem"). Options that exist in the interface but are not
- * built yet are refused, never ignored.
+ * field ("vm.json: mem"). Unknown options and fields are refused, never
+ * ignored.
  */
 #include "config.h"
 
@@ -47,6 +47,7 @@ vmm_config_init(struct vmm_config *c)
 	c->log_level = -1;
 	c->stop_timeout = VMM_DEFAULT_STOP_TIMEOUT;
 	c->seccomp = 1;
+	c->rng = 1;
 }
 
 void
@@ -59,6 +60,12 @@ vmm_config_free(struct vmm_config *c)
 	free(c->control);
 	free(c->console_path);
 	free(c->console_log);
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		free(c->disk[i].path);
+		free(c->disk[i].serial);
+	}
+	for (unsigned i = 0; i < c->nnets; i++)
+		free(c->net[i].tap);
 	vmm_config_init(c);
 }
 
@@ -177,18 +184,6 @@ cfg_set_user(struct vmm_config *c, const char *field, const char *v)
 }
 
 static int
-cfg_set_seccomp(struct vmm_config *c, const char *field, const char *v)
-{
-	if (strcmp(v, "on") == 0)
-		c->seccomp = 1;
-	else if (strcmp(v, "off") == 0)
-		c->seccomp = 0;
-	else
-		return cfg_error(field, "'%s' is not on or off", v);
-	return 0;
-}
-
-static int
 cfg_set_console(struct vmm_config *c, const char *field, const char *v)
 {
 	struct sockaddr_in sa;
@@ -231,9 +226,217 @@ cfg_set_log_level(struct vmm_config *c, const char *field, const char *v)
 }
 
 static int
-cfg_unsupported(const char *field)
+cfg_set_onoff(int *dst, const char *field, const char *v)
 {
-	return cfg_error(field, "not supported yet by this drover-vmm");
+	if (strcmp(v, "on") == 0)
+		*dst = 1;
+	else if (strcmp(v, "off") == 0)
+		*dst = 0;
+	else
+		return cfg_error(field, "'%s' is not on or off", v);
+	return 0;
+}
+
+/* ---- disks and NICs -------------------------------------------------------- */
+
+int
+vmm_config_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (s[i * 3] == '+' || s[i * 3] == '-' || s[i * 3] == ' ' ||
+		    s[i * 3 + 1] == ' ')
+			return -EINVAL;
+		mac[i] = (uint8_t)v[i];
+	}
+	/* A multicast address cannot be a NIC's own. */
+	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+/* A tap fd number: a small non-negative integer, not stdio. */
+static int
+cfg_parse_fd(const char *v, int *fd)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end != '\0' || v[0] == '-' || n < 3 ||
+	    n > 65535)
+		return -EINVAL;
+	*fd = (int)n;
+	return 0;
+}
+
+static int
+cfg_serial_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > VMM_SERIAL_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static struct vmm_disk_config *
+cfg_new_disk(struct vmm_config *c, const char *field)
+{
+	struct vmm_disk_config *d;
+
+	if (c->ndisks >= VMM_MAX_DISKS) {
+		cfg_error(field, "at most %d disks", VMM_MAX_DISKS);
+		return NULL;
+	}
+	d = &c->disk[c->ndisks++];
+	memset(d, 0, sizeof(*d));
+	return d;
+}
+
+static struct vmm_net_config *
+cfg_new_net(struct vmm_config *c, const char *field)
+{
+	struct vmm_net_config *n;
+
+	if (c->nnets >= VMM_MAX_NETS) {
+		cfg_error(field, "at most %d network devices", VMM_MAX_NETS);
+		return NULL;
+	}
+	n = &c->net[c->nnets++];
+	memset(n, 0, sizeof(*n));
+	n->fd = -1;
+	return n;
+}
+
+/* One KEY=VALUE (or flag) of a disk spec or JSON disk object. */
+static int
+cfg_disk_key(struct vmm_disk_config *d, const char *field, const char *key,
+    const char *val)
+{
+	if (strcmp(key, "path") == 0 && val)
+		return cfg_set_str(&d->path, field, val);
+	if (strcmp(key, "ro") == 0 && val == NULL) {
+		d->ro = 1;
+		return 0;
+	}
+	if (strcmp(key, "serial") == 0 && val) {
+		if (!cfg_serial_ok(val))
+			return cfg_error(field, "serial '%s' must be 1 to %d "
+			    "printable characters without spaces", val,
+			    VMM_SERIAL_MAX);
+		return cfg_set_str(&d->serial, field, val);
+	}
+	return cfg_error(field, "unknown disk option '%s' (path=FILE, ro, "
+	    "serial=ID)", key);
+}
+
+static int
+cfg_net_key(struct vmm_net_config *n, const char *field, const char *key,
+    const char *val)
+{
+	if (strcmp(key, "tap") == 0 && val) {
+		if (strlen(val) == 0 || strlen(val) >= 16 || strchr(val, '/'))
+			return cfg_error(field, "tap name '%s' must be 1 to 15 "
+			    "bytes without '/'", val);
+		return cfg_set_str(&n->tap, field, val);
+	}
+	if (strcmp(key, "fd") == 0 && val) {
+		if (cfg_parse_fd(val, &n->fd) < 0)
+			return cfg_error(field, "fd '%s' is not an open file "
+			    "descriptor number (3 to 65535)", val);
+		return 0;
+	}
+	if (strcmp(key, "mac") == 0 && val) {
+		if (vmm_config_parse_mac(val, n->mac) < 0)
+			return cfg_error(field, "mac '%s' is not a unicast "
+			    "address like 52:54:00:12:34:56", val);
+		n->has_mac = 1;
+		return 0;
+	}
+	return cfg_error(field, "unknown network option '%s' (tap=NAME, fd=N, "
+	    "mac=MAC)", key);
+}
+
+/* Split "a=1,b,c=3" and feed each item to one of the key functions. */
+static int
+cfg_spec(const char *field, const char *spec, void *obj,
+    int (*key)(void *, const char *, const char *, const char *))
+{
+	char *copy, *item, *save = NULL, *eq;
+	int err = 0;
+
+	if ((copy = strdup(spec)) == NULL)
+		return cfg_error(field, "out of memory");
+	for (item = strtok_r(copy, ",", &save); item && err == 0;
+	    item = strtok_r(NULL, ",", &save)) {
+		if ((eq = strchr(item, '=')) != NULL)
+			*eq++ = '\0';
+		err = key(obj, field, item, eq);
+	}
+	free(copy);
+	return err;
+}
+
+static int
+cfg_disk_key_v(void *o, const char *f, const char *k, const char *v)
+{
+	return cfg_disk_key(o, f, k, v);
+}
+
+static int
+cfg_net_key_v(void *o, const char *f, const char *k, const char *v)
+{
+	return cfg_net_key(o, f, k, v);
+}
+
+static int
+cfg_check_disk(const struct vmm_disk_config *d, const char *field)
+{
+	if (d->path == NULL)
+		return cfg_error(field, "path=FILE is required");
+	return 0;
+}
+
+static int
+cfg_check_net(const struct vmm_net_config *n, const char *field)
+{
+	if ((n->tap == NULL) == (n->fd < 0))
+		return cfg_error(field, "give exactly one of tap=NAME and fd=N");
+	return 0;
+}
+
+static int
+cfg_add_disk(struct vmm_config *c, const char *field, const char *spec)
+{
+	struct vmm_disk_config *d = cfg_new_disk(c, field);
+	int err;
+
+	if (d == NULL)
+		return -EINVAL;
+	if ((err = cfg_spec(field, spec, d, cfg_disk_key_v)) < 0)
+		return err;
+	return cfg_check_disk(d, field);
+}
+
+static int
+cfg_add_net(struct vmm_config *c, const char *field, const char *spec)
+{
+	struct vmm_net_config *n = cfg_new_net(c, field);
+	int err;
+
+	if (n == NULL)
+		return -EINVAL;
+	if ((err = cfg_spec(field, spec, n, cfg_net_key_v)) < 0)
+		return err;
+	return cfg_check_net(n, field);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -274,6 +477,90 @@ json_cpus(struct vmm_config *c, char *field, json_t *v)
 	return cfg_set_cpus_num(c, field, json_integer_value(v), text);
 }
 
+/* A JSON disk: {"path": "disk.raw", "ro": true, "serial": "ID"}. */
+static int
+json_disk_obj(struct vmm_disk_config *d, const char *field, json_t *o)
+{
+	const char *key;
+	json_t *v;
+	int err;
+
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "ro") == 0) {
+			if (!json_is_boolean(v))
+				return cfg_error(field, "ro must be true or "
+				    "false");
+			d->ro = json_is_true(v);
+			continue;
+		}
+		if (!json_is_string(v))
+			return cfg_error(field, "%s must be a string", key);
+		if ((err = cfg_disk_key(d, field, key,
+		    json_string_value(v))) < 0)
+			return err;
+	}
+	return cfg_check_disk(d, field);
+}
+
+/* A JSON NIC: {"tap": "tap0", "mac": "52:54:00:12:34:56"} or "fd": 3. */
+static int
+json_net_obj(struct vmm_net_config *n, const char *field, json_t *o)
+{
+	const char *key;
+	char num[24];
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "fd") == 0 && json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%lld",
+			    (long long)json_integer_value(v));
+			if (cfg_net_key(n, field, key, num) < 0)
+				return -EINVAL;
+			continue;
+		}
+		if (strcmp(key, "fd") == 0)
+			return cfg_error(field, "fd must be a number");
+		if (!json_is_string(v))
+			return cfg_error(field, "%s must be a string", key);
+		if (cfg_net_key(n, field, key, json_string_value(v)) < 0)
+			return -EINVAL;
+	}
+	return cfg_check_net(n, field);
+}
+
+/* "disk"/"net": a list of objects or spec strings (or just one). */
+static int
+json_devices(struct vmm_config *c, const char *field, json_t *v, int disk)
+{
+	char item[160];
+	size_t i, n = json_is_array(v) ? json_array_size(v) : 1;
+	json_t *e;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		e = json_is_array(v) ? json_array_get(v, i) : v;
+		snprintf(item, sizeof(item), "%s[%zu]", field, i);
+		if (json_is_string(e))
+			err = disk ? cfg_add_disk(c, item, json_string_value(e)) :
+			    cfg_add_net(c, item, json_string_value(e));
+		else if (!json_is_object(e))
+			err = cfg_error(item, "must be an object or a spec "
+			    "string");
+		else if (disk) {
+			struct vmm_disk_config *d = cfg_new_disk(c, item);
+
+			err = d ? json_disk_obj(d, item, e) : -EINVAL;
+		} else {
+			struct vmm_net_config *nc = cfg_new_net(c, item);
+
+			err = nc ? json_net_obj(nc, item, e) : -EINVAL;
+		}
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 static int
 json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 {
@@ -291,8 +578,13 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		    "value");
 	}
 	if (strcmp(key, "disk") == 0 || strcmp(key, "net") == 0)
-		return cfg_unsupported(field);
+		return json_devices(c, field, v, key[0] == 'd');
+	if (strcmp(key, "rng") == 0 && json_is_boolean(v)) {
+		c->rng = json_is_true(v);
+		return 0;
+	}
 	if (strcmp(key, "kernel") && strcmp(key, "initrd") &&
+	    strcmp(key, "rng") &&
 	    strcmp(key, "cmdline") && strcmp(key, "console") &&
 	    strcmp(key, "log") && strcmp(key, "log-level") &&
 	    strcmp(key, "control") && strcmp(key, "user") &&
@@ -320,7 +612,9 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 	if (strcmp(key, "console-log") == 0)
 		return cfg_set_str(&c->console_log, field, s);
 	if (strcmp(key, "seccomp") == 0)
-		return cfg_set_seccomp(c, field, s);
+		return cfg_set_onoff(&c->seccomp, field, s);
+	if (strcmp(key, "rng") == 0)
+		return cfg_set_onoff(&c->rng, field, s);
 	return cfg_set_log_level(c, field, s);
 }
 
@@ -404,6 +698,7 @@ enum {
 	OPT_USER,
 	OPT_SECCOMP,
 	OPT_CONSOLE_LOG,
+	OPT_RNG,
 };
 
 static const struct option cfg_opts[] = {
@@ -425,6 +720,7 @@ static const struct option cfg_opts[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+	{ "rng", required_argument, NULL, OPT_RNG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -445,9 +741,11 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 	case OPT_CPUS:
 		return cfg_set_cpus(c, "--cpus", arg);
 	case OPT_DISK:
-		return cfg_unsupported("--disk");
+		return cfg_add_disk(c, "--disk", arg);
 	case OPT_NET:
-		return cfg_unsupported("--net");
+		return cfg_add_net(c, "--net", arg);
+	case OPT_RNG:
+		return cfg_set_onoff(&c->rng, "--rng", arg);
 	case OPT_CONTROL:
 		return cfg_set_str(&c->control, "--control", arg);
 	case OPT_CONSOLE:
@@ -461,7 +759,7 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 	case OPT_USER:
 		return cfg_set_user(c, "--user", arg);
 	case OPT_SECCOMP:
-		return cfg_set_seccomp(c, "--seccomp", arg);
+		return cfg_set_onoff(&c->seccomp, "--seccomp", arg);
 	case OPT_CONSOLE_LOG:
 		return cfg_set_str(&c->console_log, "--console-log", arg);
 	default:
@@ -516,6 +814,7 @@ vmm_usage(FILE *f)
 "                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
 "                  [--log FILE] [--log-level LEVEL] [--stop-timeout SECS]\n"
 "                  [--user UID:GID] [--seccomp on|off] [--console-log FILE]\n"
+"                  [--rng on|off]\n"
 "       drover-vmm --config vm.json [--log FILE] [--log-level LEVEL]\n"
 "       drover-vmm --help | --version\n"
 "\n"
@@ -527,8 +826,14 @@ vmm_usage(FILE *f)
 "  --mem SIZE        guest RAM as a quantity, e.g. 256Mi (default 256Mi;\n"
 "                    at least 4Mi, a multiple of 4 KiB)\n"
 "  --cpus N          vCPUs, 1 to 64 (default 1)\n"
-"  --disk SPEC       virtio-blk disk: path=FILE[,ro]      (not supported yet)\n"
-"  --net SPEC        virtio-net: tap=NAME or fd=N[,mac=MAC] (not supported yet)\n"
+"  --disk SPEC       a virtio-blk disk on a raw file (repeat for more, up to 8):\n"
+"                    path=FILE[,ro][,serial=ID]; ro offers VIRTIO_BLK_F_RO and\n"
+"                    opens FILE read-only; ID is up to 20 printable bytes\n"
+"  --net SPEC        a virtio-net NIC (up to 4): tap=NAME (an existing or new\n"
+"                    tap; creating one needs CAP_NET_ADMIN) or fd=N (an open\n"
+"                    tap fd inherited from the caller), [,mac=MAC] (default:\n"
+"                    a random locally administered address)\n"
+"  --rng on|off      a virtio-rng device fed by getrandom() (default on)\n"
 "  --console SPEC    serial console (COM1): stdio (default), none,\n"
 "                    unix:PATH (mode 0600) or tcp:[IPV4:]PORT (127.0.0.1\n"
 "                    unless an address is given; no authentication). On a\n"
@@ -550,12 +855,17 @@ vmm_usage(FILE *f)
 "  --config FILE     the whole VM as a JSON object with the flags' names as\n"
 "                    keys: {\"kernel\": \"vmlinuz\", \"mem\": \"256Mi\", \"cpus\": 2,\n"
 "                    \"cmdline\": \"console=ttyS0\", \"initrd\": ..., \"console\":\n"
-"                    \"stdio\", \"log\": ..., \"log-level\": ..., \"stop-timeout\": 10}\n"
+"                    \"stdio\", \"log\": ..., \"log-level\": ..., \"stop-timeout\": 10,\n"
+"                    \"disk\": [{\"path\": \"d.raw\", \"ro\": true, \"serial\": \"ID\"}],\n"
+"                    \"net\": [{\"tap\": \"tap0\", \"mac\": \"52:54:00:12:34:56\"}],\n"
+"                    \"rng\": true} (a disk or NIC may also be a spec string)\n"
 "  --version         print the version and linked libraries\n"
 "\n"
 "Guest devices: 8250 UART on COM1 (0x3f8, IRQ 4), i8042 at 0x60/0x64 (its\n"
 "reset command ends the VM), boot-timer port 0x440 and MMIO 0xd0000000\n"
-"(a byte written there logs the time since the VMM started).\n"
+"(a byte written there logs the time since the VMM started); on PCI bus 0\n"
+"(configuration mechanism #1 at 0xcf8), virtio-pci modern devices with\n"
+"MSI-X: first the disks, then the NICs, then the rng.\n"
 "\n"
 "Stopping: SIGTERM or SIGINT presses Ctrl+Alt+Del on the i8042 keyboard; a\n"
 "Linux guest's init then shuts down and resets the machine. A second signal,\n"

@@ -16,6 +16,25 @@
 #define VMM_DEFAULT_STOP_TIMEOUT 10		/* seconds */
 #define VMM_MAX_STOP_TIMEOUT	3600
 
+#define VMM_MAX_DISKS		8
+#define VMM_MAX_NETS		4
+#define VMM_SERIAL_MAX		20	/* VIRTIO_BLK_ID_BYTES */
+
+/* One virtio-blk disk: --disk path=FILE[,ro][,serial=ID]. */
+struct vmm_disk_config {
+	char *path;
+	int ro;
+	char *serial;			/* NULL: none */
+};
+
+/* One virtio-net NIC: --net tap=NAME|fd=N[,mac=MAC]. */
+struct vmm_net_config {
+	char *tap;			/* tap name, or NULL with fd */
+	int fd;				/* inherited tap fd, or -1 */
+	uint8_t mac[6];
+	int has_mac;			/* else a random local MAC */
+};
+
 enum vmm_console_kind {
 	VMM_CONSOLE_STDIO,
 	VMM_CONSOLE_NONE,
@@ -39,6 +58,11 @@ struct vmm_config {
 	int has_user;			/* drop to uid/gid after set-up */
 	unsigned uid, gid;
 	int seccomp;			/* install the allow-list (default) */
+	struct vmm_disk_config disk[VMM_MAX_DISKS];
+	unsigned ndisks;
+	struct vmm_net_config net[VMM_MAX_NETS];
+	unsigned nnets;
+	int rng;			/* a virtio-rng device (default on) */
 };
 
 /* What vmm_config_parse_args found. */
@@ -64,5 +88,7 @@ int vmm_config_parse_json(struct vmm_config *c, const char *text,
 /* Final checks once every source has been read. 0 or -EINVAL. */
 int vmm_config_validate(const struct vmm_config *c);
 void vmm_usage(FILE *f);
+/* Parse "52:54:00:12:34:56" into mac. 0 or -EINVAL. */
+int vmm_config_parse_mac(const char *s, uint8_t mac[6]);
 
 #endif

@@ -39,8 +39,9 @@ usage() { # usage NAME EXPECTED-TEXT ARGS...
 	check "usage: $name exits 2 naming the problem" \
 		bash -c '[ "$0" = 2 ] && grep -q -- "$1" "$2"' "$rc" "$want" "$tmp/err"
 }
-usage "--disk is refused" "--disk: not supported yet" --kernel "$payload" --disk path=x
-usage "--net is refused" "--net: not supported yet" --kernel "$payload" --net tap=t0
+usage "--disk needs a path" "--disk: path=FILE is required" --kernel "$payload" --disk ro
+usage "--net needs tap or fd" "--net: give exactly one of tap=NAME and fd=N" --kernel "$payload" --net mac=52:54:00:12:34:56
+usage "--net bad MAC" "is not a unicast address" --kernel "$payload" --net tap=t0,mac=01:02:03:04:05:06
 usage "bad tcp console" "is not tcp:PORT" --kernel "$payload" --console tcp:host:99999
 usage "bad --mem" "--mem: '12Q' is not a quantity" --kernel "$payload" --mem 12Q
 usage "tiny --mem" "--mem: '1Mi' is out of range" --kernel "$payload" --mem 1Mi

@@ -18,12 +18,12 @@
 static int
 parse(struct vmm_config *c, enum vmm_config_action *act, ...)
 {
-	char *argv[16] = { "drover-vmm" };
+	char *argv[32] = { "drover-vmm" };
 	int argc = 1;
 	va_list ap;
 
 	va_start(ap, act);
-	while (argc < 15 && (argv[argc] = va_arg(ap, char *)) != NULL)
+	while (argc < 31 && (argv[argc] = va_arg(ap, char *)) != NULL)
 		argc++;
 	va_end(ap);
 	vmm_config_init(c);
@@ -90,7 +90,15 @@ test_args_bad(void **state)
 		{ "--mem", "12Q" }, { "--mem", "1Mi" }, { "--mem", "2Ti" },
 		{ "--mem", "4097Ki" }, { "--mem", "-8Mi" }, { "--cpus", "0" },
 		{ "--cpus", "65" }, { "--cpus", "1x" }, { "--cpus", "" },
-		{ "--disk", "path=a.img" }, { "--net", "tap=t0" },
+		{ "--disk", "ro" }, { "--disk", "path=a,rw" },
+		{ "--disk", "path=a,serial=has space" },
+		{ "--disk", "path=a,serial=123456789012345678901" },
+		{ "--disk", "path=" }, { "--net", "mac=52:54:00:12:34:56" },
+		{ "--net", "tap=t0,fd=4" }, { "--net", "tap=t0,mac=01:00:00:00:00:01" },
+		{ "--net", "tap=t0,mac=52:54:00:12:34" }, { "--net", "fd=1" },
+		{ "--net", "fd=x" }, { "--net", "tap=0123456789abcdef" },
+		{ "--net", "tap=a/b" }, { "--net", "tap=t0,mac=52:54:00:12:34:5g" },
+		{ "--rng", "yes" },
 		{ "--console", "tcp:127.0.0.1:0" }, { "--console", "serial" },
 		{ "--console", "tcp:localhost:5555" }, { "--console", "tcp:" },
 		{ "--console", "tcp:1.2.3.4:70000" }, { "--console", "unix:" },
@@ -143,13 +151,68 @@ test_json(void **state)
 }
 
 static void
+test_devices(void **state)
+{
+	struct vmm_config c;
+	enum vmm_config_action act;
+
+	(void)state;
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "--disk",
+	    "path=a.raw", "--disk", "path=b.raw,ro,serial=SN-1", "--net",
+	    "tap=tap0,mac=52:54:00:ab:cd:ef", "--net", "fd=7", "--rng", "off",
+	    NULL), 0);
+	assert_int_equal(c.ndisks, 2);
+	assert_string_equal(c.disk[0].path, "a.raw");
+	assert_int_equal(c.disk[0].ro, 0);
+	assert_null(c.disk[0].serial);
+	assert_int_equal(c.disk[1].ro, 1);
+	assert_string_equal(c.disk[1].serial, "SN-1");
+	assert_int_equal(c.nnets, 2);
+	assert_string_equal(c.net[0].tap, "tap0");
+	assert_int_equal(c.net[0].has_mac, 1);
+	assert_int_equal(c.net[0].mac[5], 0xef);
+	assert_int_equal(c.net[1].fd, 7);
+	assert_int_equal(c.net[1].has_mac, 0);
+	assert_int_equal(c.rng, 0);
+	vmm_config_free(&c);
+	assert_int_equal(json(&c, "{\"kernel\": \"k\", \"disk\": [{\"path\": "
+	    "\"a\", \"ro\": true, \"serial\": \"X\"}, \"path=b\"], \"net\": "
+	    "{\"fd\": 5, \"mac\": \"02:00:00:00:00:01\"}, \"rng\": false}"), 0);
+	assert_int_equal(c.ndisks, 2);
+	assert_int_equal(c.disk[0].ro, 1);
+	assert_string_equal(c.disk[1].path, "b");
+	assert_int_equal(c.nnets, 1);
+	assert_int_equal(c.net[0].fd, 5);
+	assert_int_equal(c.net[0].mac[0], 2);
+	assert_int_equal(c.rng, 0);
+	vmm_config_free(&c);
+	vmm_config_init(&c);
+	assert_int_equal(c.rng, 1);	/* default */
+	/* One disk more than the limit is refused. */
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "--disk", "path=1",
+	    "--disk", "path=2", "--disk", "path=3", "--disk", "path=4",
+	    "--disk", "path=5", "--disk", "path=6", "--disk", "path=7",
+	    "--disk", "path=8", NULL), 0);
+	assert_int_equal(c.ndisks, VMM_MAX_DISKS);
+	vmm_config_free(&c);
+	assert_int_equal(parse(&c, &act, "--kernel", "k", "--disk", "path=1",
+	    "--disk", "path=2", "--disk", "path=3", "--disk", "path=4",
+	    "--disk", "path=5", "--disk", "path=6", "--disk", "path=7",
+	    "--disk", "path=8", "--disk", "path=9", NULL), -EINVAL);
+	vmm_config_free(&c);
+}
+
+static void
 test_json_bad(void **state)
 {
 	static const char *bad[] = {
 		"", "[]", "{", "{\"kernel\": 1}", "{\"cpus\": \"2\"}",
 		"{\"cpus\": 1.5}", "{\"mem\": true}", "{\"mem\": -1}",
 		"{\"mem\": 1e300}", "{\"colour\": \"blue\"}",
-		"{\"disk\": [{\"path\": \"a\"}]}", "{\"net\": []}",
+		"{\"disk\": [{\"ro\": true}]}", "{\"disk\": [{\"path\": 1}]}",
+		"{\"disk\": [{\"path\": \"a\", \"ro\": \"yes\"}]}", "{\"disk\": [3]}",
+		"{\"net\": [{\"tap\": \"t\", \"fd\": 4}]}", "{\"net\": [{\"fd\": \"4\"}]}",
+		"{\"net\": [{\"tap\": \"t\", \"colour\": \"red\"}]}", "{\"rng\": 1}",
 "{\"user\": 1000}",
 		"{\"kernel\": \"a\", \"kernel\": \"b\"}",
 		"{\"console\": \"tcp:1.2.3.4:x\"}", "{\"console\": \"unix:\"}", "{\"log-level\": \"loud\"}",
@@ -203,6 +266,7 @@ main(void)
 		cmocka_unit_test(test_args_bad),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_json_bad),
+		cmocka_unit_test(test_devices),
 		cmocka_unit_test(test_config_alone),
 	};
 
