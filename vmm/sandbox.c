@@ -80,6 +80,17 @@ static const int sandbox_allowed[] = {
 	SYS_rseq,		/* after the filter is in place (glibc) */
 	SYS_exit,		/* thread exit */
 	SYS_exit_group,		/* process exit */
+	SYS_preadv,		/* virtio-blk reads (raw back end) */
+	SYS_pwritev,		/* virtio-blk writes */
+	SYS_pread64,		/* the same, single-segment path of libc */
+	SYS_pwrite64,
+	SYS_fdatasync,		/* virtio-blk flush */
+	SYS_fallocate,		/* virtio-blk discard (punch a hole) */
+	SYS_readv,		/* virtio-net: frames from the tap */
+	SYS_writev,		/* virtio-net: frames to the tap */
+	SYS_getrandom,		/* virtio-rng */
+	SYS_epoll_wait,		/* device I/O threads */
+	SYS_epoll_pwait,	/* the same, where libc uses epoll_pwait */
 #ifdef __SANITIZE_ADDRESS__
 	/* Sanitizer builds only: LeakSanitizer's exit-time scan stops the
 	 * world with a ptrace'd helper and reads /proc/self. */
@@ -98,6 +109,9 @@ static const unsigned long sandbox_ioctls[] = {
 	KVM_IRQ_LINE,		/* UART and keyboard interrupts */
 	KVM_GET_REGS,		/* crash reports */
 	KVM_GET_SREGS,
+	KVM_SET_GSI_ROUTING,	/* the guest programs an MSI-X vector */
+	KVM_IOEVENTFD,		/* the guest enables or resets a queue */
+	KVM_SIGNAL_MSI,		/* MSIs where there is no irqfd */
 };
 
 #define NSYS (sizeof(sandbox_allowed) / sizeof(sandbox_allowed[0]))
