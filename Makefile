@@ -8,6 +8,7 @@
 #   make test     sanitizer build + unit, KVM, fuzz-smoke, guest and node tests
 #   make demo     boot the node and a CirrOS guest inside it
 #   make fuzz     libFuzzer targets in build/fuzz/
+#   make bench    benchmarks against QEMU and pread/pwrite (tests/bench/run)
 #   make deps     install build and test dependencies (apt-get)
 #
 # Third-party libraries: Debian -dev packages for the glibc build, except
@@ -91,7 +92,8 @@ TEST_BIN := $(BUILD)/asan/tests
 include vmm/sources.mk
 
 # ---- top-level targets -------------------------------------------------------
-.PHONY: all static guest node test demo fuzz deps clean distclean tests bins help
+.PHONY: all static guest node test demo fuzz deps clean distclean tests bins help \
+	bench bench-bins
 
 all: deps
 	$(Q)$(MAKE) --no-print-directory VARIANT=dev bins
@@ -148,6 +150,28 @@ $(TEST_BIN)/kvm_%: $(O)/tests/kvm/%.o $(O)/tests/kvm/kvmtest.o $(LIB_OBJ)
 test: deps
 	$(Q)tests/run
 
+# ---- benchmarks (tests/bench): figures, not tests; not part of make test -------
+# The node (static binaries, guest) for cirros-node.sh, then the helpers
+# (dev variant), then every tests/bench/*.sh and a summary table.
+BENCH := $(BUILD)/bench
+bench: node
+	$(Q)$(MAKE) --no-print-directory VARIANT=dev bench-bins
+	$(Q)tests/bench/run
+
+bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat
+
+# The KVM tests' PVH payload, built apart from the sanitizer tree.
+$(BENCH)/pvh.elf: $(PAYLOAD_DIR)/entry.S $(PAYLOAD_DIR)/payload.c $(PAYLOAD_DIR)/payload.ld
+	@mkdir -p $(dir $@)
+	@echo "  PAYLOAD $@"
+	$(Q)gcc $(PAYLOAD_FLAGS) -o $@ $(PAYLOAD_DIR)/entry.S $(PAYLOAD_DIR)/payload.c
+
+# Static (musl): wait4's ru_maxrss counts the child's size before exec.
+$(BENCH)/runstat: tests/bench/runstat.c
+	@mkdir -p $(dir $@)
+	@echo "  CC[musl] $@"
+	$(Q)musl-gcc -static -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -o $@ $<
+
 # libFuzzer targets: clang, ASan+UBSan, one per parser of untrusted input.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -Icommon -Iconfig -Ivmm -Iagent -Iboot -Inet
@@ -178,6 +202,6 @@ distclean:
 	rm -rf $(BUILD)
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
