@@ -14,6 +14,7 @@ VMM_SRC += vmm/uart8250.c
 VMM_SRC += vmm/i8042.c
 VMM_SRC += vmm/boottimer.c
 VMM_SRC += vmm/pci.c
+VMM_SRC += vmm/virtq.c
 VMM_SRC += boot/boot.c
 VMM_SRC += boot/e820.c
 VMM_SRC += boot/mptable.c
@@ -35,6 +36,8 @@ UNIT_TESTS += unit_vmm_boot unit_vmm_devices unit_vmm_config
 $(TEST_BIN)/unit_vmm_boot: $(call objs,$(VMM_BOOT_SRC))
 $(TEST_BIN)/unit_vmm_devices: $(call objs,$(VMM_DEV_SRC))
 $(TEST_BIN)/unit_vmm_config: $(call objs,vmm/config.c $(VMM_DEV_SRC))
+UNIT_TESTS += unit_vmm_virtq
+$(TEST_BIN)/unit_vmm_virtq: $(call objs,vmm/virtq.c)
 
 # ---- KVM tests: tiny PVH payloads booted by the real drover-vmm ---------------
 # The payload: freestanding 32-bit code with the PVH ELF note, linked at

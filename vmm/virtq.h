@@ -46,6 +46,8 @@ struct virtq {
 	uint16_t used_idx;	/* our copy of used->idx */
 	uint16_t signalled_used;	/* used_idx at the last interrupt */
 	int signalled_valid;
+	int no_notify;		/* virtq_set_notify(q, m, 0) in force */
+	const char *err;	/* why the last virtq_pop/push failed */
 };
 
 /* A descriptor chain taken from the avail ring. */
@@ -63,16 +65,20 @@ void virtq_reset(struct virtq *q);
 /*
  * Take the next available chain: 1 and *c filled, 0 if the ring is empty,
  * -EINVAL if the queue is not ready or the driver broke the rules
- * (nothing is taken then).
+ * (nothing is taken then; q->err says which rule, for virtio_dev_broken).
+ * With EVENT_IDX and notifications on, avail_event follows last_avail.
  */
 int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_chain *c);
-/* Hand chain head back with len bytes written into its "in" segments. */
+/* Hand chain head back with len bytes written into its "in" segments.
+ * 0, or -EINVAL (queue not ready, or head out of range: a device bug). */
 int virtq_push(struct virtq *q, const struct gmem *m, uint16_t head,
     uint32_t len);
-/* Whether the driver wants an interrupt now (flags or used_event). */
+/* Whether the driver wants an interrupt now (flags or used_event); call
+ * once after a batch of virtq_push, it records what it signalled. */
 int virtq_should_signal(struct virtq *q, const struct gmem *m);
 /* Tell the driver whether we want notifications (VIRTQ_USED_F_NO_NOTIFY,
- * or avail_event with EVENT_IDX). */
+ * or avail_event with EVENT_IDX). Ends with a full fence: after turning
+ * notifications on, check virtq_has_avail again before sleeping. */
 void virtq_set_notify(struct virtq *q, const struct gmem *m, int on);
 /* 1 if the avail ring has chains we have not taken. */
 int virtq_has_avail(const struct virtq *q, const struct gmem *m);
