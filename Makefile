@@ -151,9 +151,11 @@ test: deps
 	$(Q)tests/run
 
 # ---- benchmarks (tests/bench): figures, not tests; not part of make test -------
-# The node (static binaries, guest) for cirros-node.sh, then the helpers
-# (dev variant), then every tests/bench/*.sh and a summary table.
+# The node (static binaries, guest; CirrOS from ../shared as for make demo)
+# for cirros-node.sh, then the helpers (dev variant), then every
+# tests/bench/*.sh and a summary table.
 BENCH := $(BUILD)/bench
+bench: CIRROS_ROOTFS ?= $(abspath $(wildcard ../shared/cirros/cirros-0.5.3-rootfs-x86_64.tar.xz))
 bench: node
 	$(Q)$(MAKE) --no-print-directory VARIANT=dev bench-bins
 	$(Q)tests/bench/run
