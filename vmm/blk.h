@@ -1,11 +1,14 @@
 /*
  * blk.h: block back ends, apart from the virtio-blk front end. A back end
- * is a const struct blk_backend_ops (blk_raw.c: a raw file; qcow2 with a
- * backing file is the next one, issue 4) listed in blk_backends[] (blk.c
- * is not needed: the table is in blk_raw.c until a second one arrives).
+ * is a const struct blk_backend_ops: blk_raw_ops (blk_raw.c) serves a raw
+ * file or a block device; qcow2 with a backing file comes next (issue 4,
+ * blk_qcow2.c with its own blk_qcow2_ops). The caller picks the ops by the
+ * image format and calls ops->open; no table is needed until there is a
+ * choice to make at run time.
  *
  * All offsets and lengths are in bytes; the front end checks requests
  * against size before calling, so a back end sees only in-range I/O.
+ * Calls on one back end never run concurrently (the device lock).
  */
 #ifndef DROVER_VMM_BLK_H
 #define DROVER_VMM_BLK_H
@@ -27,8 +30,9 @@ struct blk_backend_ops {
 	    int n, uint64_t off);
 	/* Make written data durable. 0 or -errno. */
 	int (*flush)(struct blk_backend *b);
-	/* Drop [off, off + len): reads then return zeros. 0 or -errno
-	 * (-EOPNOTSUPP if the file system cannot). */
+	/* Drop [off, off + len) (only called when can_discard): reads of
+	 * the range then return zeros. 0 or -errno (-EOPNOTSUPP if the file
+	 * system or device cannot after all). */
 	int (*discard)(struct blk_backend *b, uint64_t off, uint64_t len);
 	void (*close)(struct blk_backend *b);
 };
@@ -37,8 +41,8 @@ struct blk_backend_ops {
 struct blk_backend {
 	const struct blk_backend_ops *ops;
 	uint64_t size;		/* bytes the guest sees */
-	int ro;
-	int can_discard;
+	int ro;			/* opened read-only */
+	int can_discard;	/* discard works (probed at open) */
 };
 
 extern const struct blk_backend_ops blk_raw_ops;

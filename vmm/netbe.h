@@ -37,7 +37,8 @@ struct net_backend {
 };
 
 /* Open tap NAME (needs CAP_NET_ADMIN unless it is persistent and ours), or
- * adopt fd (a tap fd passed in). 0 and *out set, or -errno (logged). */
+ * adopt fd (a tap fd passed in: the back end closes it from then on; on
+ * failure it stays the caller's). 0 and *out set, or -errno (logged). */
 int net_tap_open_name(const char *name, struct net_backend **out);
 int net_tap_open_fd(int fd, struct net_backend **out);
 

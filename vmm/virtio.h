@@ -88,6 +88,8 @@ enum virtio_kind {
 	VIRTIO_KIND_COUNT,
 };
 extern const struct virtio_dev_ops *const virtio_frontends[VIRTIO_KIND_COUNT];
+extern const struct virtio_dev_ops virtio_blk_ops, virtio_net_ops,
+    virtio_rng_ops;
 
 /* What the VMM provides to a device: memory and interrupts. */
 struct virtio_host {
