@@ -15,6 +15,7 @@ VMM_SRC += vmm/i8042.c
 VMM_SRC += vmm/boottimer.c
 VMM_SRC += vmm/pci.c
 VMM_SRC += vmm/virtq.c
+VMM_SRC += vmm/virtio.c
 VMM_SRC += boot/boot.c
 VMM_SRC += boot/e820.c
 VMM_SRC += boot/mptable.c
@@ -38,6 +39,8 @@ $(TEST_BIN)/unit_vmm_devices: $(call objs,$(VMM_DEV_SRC))
 $(TEST_BIN)/unit_vmm_config: $(call objs,vmm/config.c $(VMM_DEV_SRC))
 UNIT_TESTS += unit_vmm_virtq
 $(TEST_BIN)/unit_vmm_virtq: $(call objs,vmm/virtq.c)
+UNIT_TESTS += unit_vmm_virtio
+$(TEST_BIN)/unit_vmm_virtio: $(call objs,vmm/virtio.c vmm/virtq.c)
 
 # ---- KVM tests: tiny PVH payloads booted by the real drover-vmm ---------------
 # The payload: freestanding 32-bit code with the PVH ELF note, linked at

@@ -3,8 +3,8 @@
  *
  *  - front ends (virtio_blk.c, virtio_net.c, virtio_rng.c): a
  *    const struct virtio_dev_ops each, listed in virtio_frontends[]
- *    (virtio.c); they turn chains into back-end calls and know nothing of
- *    PCI or KVM;
+ *    (virtio_table.c); they turn chains into back-end calls and know
+ *    nothing of PCI or KVM;
  *  - the device core (virtio.c): feature negotiation, device status,
  *    queue state, and the device's I/O thread, which waits on the queues'
  *    kick eventfds and the front end's back-end fd;
@@ -17,7 +17,17 @@
  *
  * Locking: struct virtio_dev.lock is held for every transport access
  * (vCPU threads) and while the I/O thread calls into the front end, so a
- * front end never runs concurrently with itself or with a reset.
+ * front end never runs concurrently with itself or with a reset. Lock
+ * order: the bus's PCI device lock, then vd->lock; the I/O thread takes
+ * only vd->lock, and virtio code never takes the PCI lock.
+ *
+ * Front ends run on the device's I/O thread: a kick (the notify register,
+ * through KVM's ioeventfd or virtio_dev_kick) wakes it, it calls
+ * queue_notify. Without the thread (unit tests), virtio_dev_kick calls
+ * queue_notify itself. queue_notify is called only while the device is
+ * live (DRIVER_OK set, NEEDS_RESET clear) and the queue enabled; after
+ * DRIVER_OK every enabled queue gets one kick, for buffers the driver
+ * made available before it.
  */
 #ifndef DROVER_VMM_VIRTIO_H
 #define DROVER_VMM_VIRTIO_H
@@ -29,6 +39,7 @@
 #include "virtq.h"
 
 #define VIRTIO_MAX_QUEUES	4
+#define VIRTIO_CONFIG_MAX	0x1000	/* bytes of device config, at most */
 
 /* Device IDs (5). */
 #define VIRTIO_ID_NET		1
@@ -58,8 +69,10 @@ struct virtio_dev_ops {
 	uint16_t device_id;		/* VIRTIO_ID_* */
 	uint16_t pci_class;		/* class << 8 | subclass */
 	unsigned nqueues;		/* <= VIRTIO_MAX_QUEUES */
-	uint32_t config_size;		/* bytes of device config */
-	/* Device-specific feature bits offered (bits 0..23). */
+	uint32_t config_size;		/* bytes of device config (<= 4 KiB) */
+	/* Device-specific feature bits offered (bits 0..23; others are
+	 * dropped: the core offers VERSION_1, RING_EVENT_IDX and
+	 * INDIRECT_DESC itself). NULL: none. */
 	uint64_t (*features)(void *fe);
 	/* Device config space; off + len <= config_size (checked). */
 	void (*config_read)(void *fe, uint32_t off, uint8_t *data,
@@ -72,7 +85,11 @@ struct virtio_dev_ops {
 	/* The driver made buffers available on queue q (I/O thread). */
 	void (*queue_notify)(void *fe, unsigned q);
 	/* A back-end fd the I/O thread should wait on (readable), or -1;
-	 * event() runs when it is. NULL if none. */
+	 * event() runs when it is (POLLIN, POLLERR or POLLHUP), whatever the
+	 * device status. Asked again before every wait: return -1 while
+	 * event() could not make progress (e.g. no receive buffers), or the
+	 * thread spins; a queue_notify then brings it back. Both NULL if
+	 * none. */
 	int (*event_fd)(void *fe);
 	void (*event)(void *fe);
 	/* Device reset (status 0): drop every in-flight reference. */
@@ -88,6 +105,7 @@ enum virtio_kind {
 	VIRTIO_KIND_COUNT,
 };
 extern const struct virtio_dev_ops *const virtio_frontends[VIRTIO_KIND_COUNT];
+/* The front ends (virtio_blk.c, virtio_net.c, virtio_rng.c). */
 extern const struct virtio_dev_ops virtio_blk_ops, virtio_net_ops,
     virtio_rng_ops;
 
@@ -127,8 +145,10 @@ struct virtio_dev {
 	pthread_t thread;
 	int thread_started;
 	void *transport;		/* virtio_pci state */
-	/* Interrupt a queue or config change: set by the transport. */
+	/* Interrupt a queue or config change: set by the transport (NULL:
+	 * none). vector may be VIRTIO_MSI_NO_VECTOR or out of range. */
 	void (*interrupt)(struct virtio_dev *vd, uint16_t vector, int isr_bit);
+	unsigned broken_logged;		/* virtio_dev_broken warnings so far */
 };
 
 /* Front-end constructors (each file's own). NULL on failure (logged). */
@@ -140,13 +160,15 @@ void *virtio_blk_create(struct blk_backend *be, const char *serial);
 void *virtio_net_create(struct net_backend *nb, const uint8_t mac[6]);
 void *virtio_rng_create(void);
 
-/* Set up vd around front end fe (created by its own *_create). 0/-errno. */
+/* Set up vd around front end fe (created by its own *_create). 0/-errno;
+ * on failure fe is still the caller's. */
 int virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
     void *fe, const struct virtio_host *host);
 /* Start / stop the I/O thread. */
 int virtio_dev_start_thread(struct virtio_dev *vd);
 void virtio_dev_stop_thread(struct virtio_dev *vd);
-/* Stop the thread, destroy the front end, close fds. */
+/* Stop the thread, destroy the front end, close fds. Destroy the
+ * transport (virtio_pci_destroy) first. */
 void virtio_dev_destroy(struct virtio_dev *vd);
 
 /* For the transport (called with lock held). */
@@ -154,6 +176,10 @@ void virtio_dev_set_status(struct virtio_dev *vd, uint8_t status);
 void virtio_dev_reset(struct virtio_dev *vd);
 /* The driver notified queue q (MMIO exit path, no ioeventfd). */
 void virtio_dev_kick(struct virtio_dev *vd, unsigned q);
+/* queue_enable written 1 (4.1.4.3): check the size the driver chose (a
+ * power of 2, <= VIRTQ_MAX_SIZE), take the negotiated EVENT_IDX, mark it
+ * ready. 0 or -EINVAL (the queue stays disabled). */
+int virtio_dev_queue_enable(struct virtio_dev *vd, unsigned q);
 
 /* For front ends (lock held). */
 /* Queue q if the driver enabled it, else NULL. */
