@@ -46,5 +46,7 @@ struct blk_backend {
 };
 
 extern const struct blk_backend_ops blk_raw_ops;
+/* qcow2 (blk_qcow2.c); its pinned-backing API is in blk_qcow2.h. */
+extern const struct blk_backend_ops blk_qcow2_ops;
 
 #endif
