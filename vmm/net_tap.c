@@ -12,8 +12,12 @@
  * It must be a tap (IFF_TAP); IFF_VNET_HDR gets TUNSETVNETHDRSZ 12, and
  * without it we strip the header on send and put a zero one in front on
  * receive; without IFF_NO_PI we add and strip the 4-byte struct tun_pi
- * too. The fd is made non-blocking and close-on-exec (the file status
- * flags are shared with whoever else holds the file).
+ * too. TUNGETIFF cannot say which: it reports IFF_NOFILTER, the same bit
+ * as IFF_NO_PI (0x1000), whenever no filter is attached; so IFF_NO_PI
+ * comes from /sys/class/net/NAME/tun_flags, and if sysfs is missing we
+ * assume it (agents should set it). The fd is made non-blocking and
+ * close-on-exec (the file status flags are shared with whoever else holds
+ * the file).
  *
  * Either way TUNSETOFFLOAD 0: no checksum or segmentation offloads, so the
  * kernel hands us only whole, checksummed frames of at most the tap's MTU
@@ -216,6 +220,38 @@ static const struct net_backend_ops net_tap_ops = {
 	.close = net_tap_close,
 };
 
+/* The tap's real TUNSETIFF flags from sysfs: 0 and *flags, or -errno. */
+static int
+net_tap_sysfs_flags(const char *name, unsigned *flags)
+{
+	char path[64 + IFNAMSIZ];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", name);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -errno;
+	n = fscanf(f, "%x", flags);
+	fclose(f);
+	return n == 1 ? 0 : -EINVAL;
+}
+
+/* Whether frames on tap name carry a struct tun_pi (see the top). */
+static int
+net_tap_has_pi(const char *name)
+{
+	unsigned flags;
+	int err = net_tap_sysfs_flags(name, &flags);
+
+	if (err < 0) {
+		log_debug("tap %s: no sysfs tun_flags (%s): assuming IFF_NO_PI",
+		    name, strerror(-err));
+		return 0;
+	}
+	return (flags & IFF_NO_PI) == 0;
+}
+
 /* O_NONBLOCK and FD_CLOEXEC on fd. 0 or -errno. */
 static int
 net_tap_fd_flags(int fd)
@@ -325,7 +361,7 @@ net_tap_open_fd(int fd, struct net_backend **out)
 	snprintf(t->name, sizeof(t->name), "%.*s", IFNAMSIZ - 1,
 	    ifr.ifr_name);
 	t->vnet = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
-	t->pi = (ifr.ifr_flags & IFF_NO_PI) == 0;
+	t->pi = net_tap_has_pi(t->name);
 	err = net_tap_fd_flags(fd);
 	if (err < 0) {
 		log_warnx("tap %s: fcntl: %s", t->name, strerror(-err));

@@ -16,6 +16,11 @@ VMM_SRC += vmm/boottimer.c
 VMM_SRC += vmm/pci.c
 VMM_SRC += vmm/virtq.c
 VMM_SRC += vmm/virtio.c
+VMM_SRC += vmm/virtio_blk.c
+VMM_SRC += vmm/virtio_net.c
+VMM_SRC += vmm/virtio_rng.c
+VMM_SRC += vmm/blk_raw.c
+VMM_SRC += vmm/net_tap.c
 VMM_SRC += boot/boot.c
 VMM_SRC += boot/e820.c
 VMM_SRC += boot/mptable.c
@@ -41,6 +46,12 @@ UNIT_TESTS += unit_vmm_virtq
 $(TEST_BIN)/unit_vmm_virtq: $(call objs,vmm/virtq.c)
 UNIT_TESTS += unit_vmm_virtio
 $(TEST_BIN)/unit_vmm_virtio: $(call objs,vmm/virtio.c vmm/virtq.c)
+# The front ends, driven by a simulated driver (tests/unit/vdrv.c).
+VMM_VIRTIO_SIM := vmm/virtio.c vmm/virtq.c tests/unit/vdrv.c
+UNIT_TESTS += unit_vmm_virtio_blk unit_vmm_virtio_net unit_vmm_virtio_rng
+$(TEST_BIN)/unit_vmm_virtio_blk: $(call objs,$(VMM_VIRTIO_SIM) vmm/virtio_blk.c vmm/blk_raw.c)
+$(TEST_BIN)/unit_vmm_virtio_net: $(call objs,$(VMM_VIRTIO_SIM) vmm/virtio_net.c vmm/net_tap.c)
+$(TEST_BIN)/unit_vmm_virtio_rng: $(call objs,$(VMM_VIRTIO_SIM) vmm/virtio_rng.c)
 
 # ---- KVM tests: tiny PVH payloads booted by the real drover-vmm ---------------
 # The payload: freestanding 32-bit code with the PVH ELF note, linked at

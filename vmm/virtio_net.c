@@ -32,7 +32,8 @@
  * no longer polls it; it asks for a receive-queue notification
  * (virtq_set_notify) and resumes on the next one. While buffers last,
  * receive-queue notifications are off. A guest that stops reading costs
- * nothing.
+ * nothing. event_fd is -1 too before DRIVER_OK, while the device needs a
+ * reset, and once the back end has failed (link down, config interrupt).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -115,6 +116,14 @@ virtio_net_skip(const struct iovec *src, unsigned n, uint64_t off,
 		off = 0;
 	}
 	return k;
+}
+
+/* Started and not broken: event() runs whatever the status (virtio.h). */
+static int
+virtio_net_live(const struct virtio_net *vn)
+{
+	return vn->vd != NULL &&
+	    !(vn->vd->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 /* The back end failed for good: stop using it, tell the driver. */
@@ -278,7 +287,7 @@ virtio_net_rx(struct virtio_net *vn)
 	const struct gmem *m;
 	int used = 0, broken = 0;
 
-	if (vn->vd == NULL || vn->be_dead || vn->rx_stalled)
+	if (!virtio_net_live(vn) || vn->be_dead || vn->rx_stalled)
 		return;
 	q = virtio_queue(vn->vd, VIRTIO_NET_RXQ);
 	if (q == NULL) {
@@ -336,7 +345,7 @@ virtio_net_event_fd(void *fe)
 {
 	struct virtio_net *vn = fe;
 
-	if (vn->vd == NULL || vn->rx_stalled || vn->be_dead)
+	if (!virtio_net_live(vn) || vn->rx_stalled || vn->be_dead)
 		return -1;
 	return vn->nb->ops->fd(vn->nb);
 }
