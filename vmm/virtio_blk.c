@@ -33,18 +33,23 @@
  * plus the status byte: in_len for a read that succeeds, 1 otherwise
  * (the Linux driver ignores it for block devices).
  *
- * Driving it without PCI or KVM (unit tests, benchmarks): see
- * tests/unit/vdriver.h, a simulated driver. In short:
- *   1. guest RAM: any host buffer described by a struct gmem;
- *   2. fe = virtio_blk_create(be, serial) with be from blk_raw_ops.open;
+ * Driving it without PCI or KVM (unit tests, benchmarks): tests/unit/vdrv.c
+ * is a simulated driver that does this, and tests/bench/blkbench.c does
+ * it inline. In short:
+ *   1. guest RAM: any host mapping described by a struct gmem;
+ *   2. be from blk_raw_ops.open(path, ro, &be), fe = virtio_blk_create(be,
+ *      serial) (fe owns be);
  *   3. virtio_dev_init(&vd, &virtio_blk_ops, fe, &host) with a struct
- *      virtio_host whose msi_* and ioeventfd hooks are stubs;
- *   4. set vd.vq[0] (size, desc/avail/used GPAs, ready = 1) and call
- *      virtio_dev_set_status through ACKNOWLEDGE, DRIVER, FEATURES_OK,
- *      DRIVER_OK (which calls ops->start);
- *   5. build requests in guest RAM, bump avail->idx, and call
- *      virtio_blk_ops.queue_notify(fe, 0) with vd.lock held (or
- *      virtio_dev_kick with the I/O thread running); read used->ring.
+ *      virtio_host whose msi_* and ioeventfd hooks are stubs; set
+ *      vd.interrupt to count completions;
+ *   4. virtio_dev_set_status through ACKNOWLEDGE, DRIVER; set
+ *      vd.guest_features; FEATURES_OK; fill vd.vq[0] (size, desc, avail
+ *      and used GPAs) and call virtio_dev_queue_enable(&vd, 0); DRIVER_OK
+ *      (which calls ops->start);
+ *   5. build requests in guest RAM, publish them in the avail ring, and
+ *      call virtio_dev_kick(&vd, 0) (or virtio_blk_ops.queue_notify(fe,
+ *      0)) with vd.lock held: without the I/O thread the requests are
+ *      served right there; completions are in the used ring.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -442,10 +442,7 @@ test_discard(void **state)
 	uint32_t cnt[2] = { 16, 8 }, cnts[40];
 	uint8_t got[16 * 512];
 
-	if (!f->can_discard) {
-		skip();
-		return;
-	}
+	assert_true(f->can_discard);	/* main() leaves it out otherwise */
 	assert_int_equal(discard(f, sec, cnt, 0, 2), S_OK);
 	assert_int_equal(pread(f->fd, got, 16 * 512, 64 * 512), 16 * 512);
 	for (size_t i = 0; i < 16 * 512; i++)
@@ -766,6 +763,24 @@ test_reset(void **state)
 	vdrv_kick(&f->d, 0);
 }
 
+/* Whether the raw back end can discard on a file in /tmp. */
+static int
+discard_works(void)
+{
+	struct fix f;
+	struct blk_backend *be;
+	int ok = 0;
+
+	make_disk(&f);
+	if (blk_raw_ops.open(f.path, 0, &be) == 0) {
+		ok = be->can_discard;
+		be->ops->close(be);
+	}
+	close(f.fd);
+	unlink(f.path);
+	return ok;
+}
+
 static void
 quiet(enum log_level level, const char *line, void *arg)
 {
@@ -777,7 +792,7 @@ quiet(enum log_level level, const char *line, void *arg)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_features_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write, setup, teardown),
@@ -802,8 +817,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 	};
 
+	size_t n = sizeof(tests) / sizeof(tests[0]);
+
 	/* Malicious requests are logged as warnings: keep the TAP clean. */
 	log_set_sink(quiet, NULL);
-	return cmocka_run_group_tests_name("vmm_virtio_blk", tests, NULL,
+	/* No hole punching where the test file lives (cmocka's skip() reads
+	 * as a failure to tests/run): leave test_discard out, say so. */
+	if (!discard_works()) {
+		for (size_t i = 0, k = 0; i < n; i++)
+			if (tests[i].test_func != test_discard)
+				tests[k++] = tests[i];
+		printf("ok - test_discard # SKIP no hole punching in /tmp\n");
+		fflush(stdout);
+		n--;
+	}
+	return _cmocka_run_group_tests("vmm_virtio_blk", tests, n, NULL,
 	    NULL);
 }

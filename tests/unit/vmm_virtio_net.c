@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -520,13 +521,26 @@ struct tapfix {
 	int ifindex;
 };
 
+/* Open /dev/net/tun ourselves as an agent would (flags for TUNSETIFF). */
+static int tap_raw_open(const char *name, short flags);
+
+/* Can we make a tap and a packet socket here (root, CAP_NET_ADMIN and
+ * CAP_NET_RAW, /dev/net/tun)? Try both. */
 static int
 tap_usable(void)
 {
-	return geteuid() == 0 && access("/dev/net/tun", R_OK | W_OK) == 0;
+	int fd = tap_raw_open("", IFF_TAP | IFF_NO_PI), s;
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return 0;
+	close(s);
+	return 1;
 }
 
-/* Open /dev/net/tun ourselves as an agent would (flags for TUNSETIFF). */
 static int
 tap_raw_open(const char *name, short flags)
 {
@@ -687,10 +701,6 @@ test_tap_by_name(void **state)
 	int fd, sz = 0;
 
 	(void)state;
-	if (!tap_usable()) {
-		skip();
-		return;
-	}
 	tap_name(name, sizeof(name), "n");
 	assert_int_equal(net_tap_open_name(name, &nb), 0);
 	fd = nb->ops->fd(nb);
@@ -723,10 +733,6 @@ test_tap_fd_plain(void **state)
 	int fd;
 
 	(void)state;
-	if (!tap_usable()) {
-		skip();
-		return;
-	}
 	tap_name(name, sizeof(name), "p");
 	fd = tap_raw_open(name, IFF_TAP | IFF_NO_PI);
 	assert_true(fd >= 0);
@@ -750,10 +756,6 @@ test_tap_fd_pi(void **state)
 	int fd, sz = 0;
 
 	(void)state;
-	if (!tap_usable()) {
-		skip();
-		return;
-	}
 	tap_name(name, sizeof(name), "i");
 	fd = tap_raw_open(name, IFF_TAP | IFF_VNET_HDR);
 	assert_true(fd >= 0);
@@ -768,11 +770,10 @@ test_tap_fd_pi(void **state)
 
 /* Not a tap: refused, the fd stays the caller's. */
 static void
-test_tap_fd_bad(void **state)
+test_tap_fd_notatap(void **state)
 {
 	struct net_backend *nb;
-	char name[IFNAMSIZ];
-	int p[2], fd;
+	int p[2];
 
 	(void)state;
 	assert_int_equal(pipe(p), 0);
@@ -781,11 +782,17 @@ test_tap_fd_bad(void **state)
 	close(p[0]);
 	close(p[1]);
 	assert_int_equal(net_tap_open_fd(-1, &nb), -EINVAL);
-	if (!tap_usable()) {
-		skip();
-		return;
-	}
-	/* A tun (layer 3), and an unattached /dev/net/tun fd. */
+}
+
+/* A tun (layer 3), and an unattached /dev/net/tun fd: refused. */
+static void
+test_tap_fd_tun(void **state)
+{
+	struct net_backend *nb;
+	char name[IFNAMSIZ];
+	int fd;
+
+	(void)state;
 	tap_name(name, sizeof(name), "u");
 	fd = tap_raw_open(name, IFF_TUN | IFF_NO_PI);
 	assert_true(fd >= 0);
@@ -814,10 +821,6 @@ test_tap_device(void **state)
 	ssize_t r = -1;
 
 	(void)state;
-	if (!tap_usable()) {
-		skip();
-		return;
-	}
 	tap_name(name, sizeof(name), "d");
 	assert_int_equal(net_tap_open_name(name, &nb), 0);
 	fe = virtio_net_create(nb, test_mac);
@@ -873,6 +876,55 @@ test_tap_device(void **state)
 	vdrv_fini(&d);
 }
 
+/* With the device's I/O thread: a guest without receive buffers costs no
+ * CPU (the thread does not poll the back end), and a receive-queue kick
+ * brings the waiting frames in. */
+static void
+test_io_thread_stall(void **state)
+{
+	struct fix *f = *state;
+	struct timespec t0, t1;
+	uint32_t len;
+	uint64_t b[3];
+	double busy;
+	int got = 0;
+
+	assert_int_equal(virtio_dev_start_thread(&f->d.vd), 0);
+	for (int i = 0; i < 50; i++)
+		wire_send(f, 60 + i, (uint8_t)i);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	usleep(200 * 1000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	busy = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(busy < 0.05);	/* a spinning thread would use 0.2 s */
+	assert_true(readable(f->devfd));
+	for (int i = 0; i < 3; i++)
+		b[i] = post_rx(f, RXBUF);
+	vdrv_kick(&f->d, RXQ);		/* through the kick eventfd */
+	for (int tries = 0; tries < 500 && got < 3; tries++) {
+		pthread_mutex_lock(&f->d.vd.lock);
+		if (vdrv_used(&f->d, RXQ, &len) >= 0) {
+			assert_int_equal(len, 60 + got);
+			got++;
+		}
+		pthread_mutex_unlock(&f->d.vd.lock);
+		if (got < 3)
+			usleep(1000);
+	}
+	assert_int_equal(got, 3);
+	for (int i = 0; i < 3; i++)
+		assert_rx(f, b[i], (size_t)(60 + i), (uint8_t)i);
+	/* Stalled again: still idle. */
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	usleep(100 * 1000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	busy = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(busy < 0.05);
+	virtio_dev_stop_thread(&f->d.vd);
+}
+
 static void
 quiet(enum log_level level, const char *line, void *arg)
 {
@@ -895,14 +947,28 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rx_malicious, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_dead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_io_thread_stall, setup, teardown),
+		cmocka_unit_test(test_tap_fd_notatap),
+		/* Real taps from here on: root and /dev/net/tun. */
 		cmocka_unit_test(test_tap_by_name),
 		cmocka_unit_test(test_tap_fd_plain),
 		cmocka_unit_test(test_tap_fd_pi),
-		cmocka_unit_test(test_tap_fd_bad),
+		cmocka_unit_test(test_tap_fd_tun),
 		cmocka_unit_test(test_tap_device),
 	};
+	size_t n = sizeof(tests) / sizeof(tests[0]), ntap = 5;
 
 	log_set_sink(quiet, NULL);
-	return cmocka_run_group_tests_name("vmm_virtio_net", tests, NULL,
+	/* cmocka reports a skip as "not ok ... # SKIP", which tests/run
+	 * would count as a failure: leave the tap tests out instead, and say
+	 * so in TAP. */
+	if (!tap_usable()) {
+		for (size_t i = n - ntap; i < n; i++)
+			printf("ok - %s # SKIP cannot make taps here\n",
+			    tests[i].name);
+		fflush(stdout);
+		n -= ntap;
+	}
+	return _cmocka_run_group_tests("vmm_virtio_net", tests, n, NULL,
 	    NULL);
 }
