@@ -28,16 +28,19 @@ struct vmm_io_range {
 	uint64_t base;
 	uint64_t len;
 	enum vmm_dev_id dev;
+	/* NULL: dev's own ops; else these, on dev's state and lock. */
+	const struct vmm_dev_ops *ops;
 };
 
 /* Who answers where. Ranges never overlap. */
 static const struct vmm_io_range vmm_io_map[] = {
-	{ VMM_SPACE_PIO, I8042_DATA_PORT, I8042_PORT_SPAN, VMM_DEV_I8042 },
-	{ VMM_SPACE_PIO, UART8250_COM1_BASE, 8, VMM_DEV_UART },
-	{ VMM_SPACE_PIO, BOOTTIMER_PORT, 1, VMM_DEV_BOOTTIMER },
-	{ VMM_SPACE_PIO, PCI_CONFIG_PORT, PCI_CONFIG_SPAN, VMM_DEV_PCI },
+	{ VMM_SPACE_PIO, I8042_DATA_PORT, I8042_PORT_SPAN, VMM_DEV_I8042, NULL },
+	{ VMM_SPACE_PIO, UART8250_COM1_BASE, 8, VMM_DEV_UART, NULL },
+	{ VMM_SPACE_PIO, BOOTTIMER_PORT, 1, VMM_DEV_BOOTTIMER, NULL },
+	{ VMM_SPACE_PIO, PCI_CONFIG_PORT, PCI_CONFIG_SPAN, VMM_DEV_PCI, NULL },
 	{ VMM_SPACE_MMIO, BOOTTIMER_MMIO, BOOTTIMER_MMIO_LEN,
-	    VMM_DEV_BOOTTIMER },
+	    VMM_DEV_BOOTTIMER, NULL },
+	{ VMM_SPACE_MMIO, PCI_MMIO_BASE, PCI_MMIO_SIZE, VMM_DEV_PCI, &pci_mmio_ops },
 };
 
 int
@@ -95,6 +98,7 @@ vmm_bus_access(struct vmm *vm, enum vmm_space space, uint64_t addr,
     uint8_t *data, unsigned len, int is_write)
 {
 	const struct vmm_io_range *r = vmm_bus_find(space, addr, len);
+	const struct vmm_dev_ops *ops;
 	struct vmm_dev *d;
 
 	if (r == NULL || vm->dev[r->dev].state == NULL) {
@@ -103,11 +107,12 @@ vmm_bus_access(struct vmm *vm, enum vmm_space space, uint64_t addr,
 		return 0;
 	}
 	d = &vm->dev[r->dev];
+	ops = r->ops ? r->ops : d->ops;
 	pthread_mutex_lock(&d->lock);
 	if (is_write)
-		d->ops->write(d->state, addr - r->base, data, len);
+		ops->write(d->state, addr - r->base, data, len);
 	else
-		d->ops->read(d->state, addr - r->base, data, len);
+		ops->read(d->state, addr - r->base, data, len);
 	pthread_mutex_unlock(&d->lock);
 	return 1;
 }

@@ -16,6 +16,8 @@ VMM_SRC += vmm/boottimer.c
 VMM_SRC += vmm/pci.c
 VMM_SRC += vmm/virtq.c
 VMM_SRC += vmm/virtio.c
+VMM_SRC += vmm/virtio_pci.c
+VMM_SRC += vmm/virtio_table.c
 VMM_SRC += vmm/virtio_blk.c
 VMM_SRC += vmm/virtio_net.c
 VMM_SRC += vmm/virtio_rng.c
@@ -46,6 +48,8 @@ UNIT_TESTS += unit_vmm_virtq
 $(TEST_BIN)/unit_vmm_virtq: $(call objs,vmm/virtq.c)
 UNIT_TESTS += unit_vmm_virtio
 $(TEST_BIN)/unit_vmm_virtio: $(call objs,vmm/virtio.c vmm/virtq.c)
+UNIT_TESTS += unit_vmm_virtio_pci
+$(TEST_BIN)/unit_vmm_virtio_pci: $(call objs,vmm/virtio_pci.c vmm/virtio.c vmm/virtq.c vmm/pci.c)
 # The front ends, driven by a simulated driver (tests/unit/vdrv.c).
 VMM_VIRTIO_SIM := vmm/virtio.c vmm/virtq.c tests/unit/vdrv.c
 UNIT_TESTS += unit_vmm_virtio_blk unit_vmm_virtio_net unit_vmm_virtio_rng
