@@ -23,6 +23,7 @@ VMM_SRC += vmm/virtio_net.c
 VMM_SRC += vmm/virtio_rng.c
 VMM_SRC += vmm/blk_raw.c
 VMM_SRC += vmm/net_tap.c
+VMM_SRC += vmm/devices.c
 VMM_SRC += boot/boot.c
 VMM_SRC += boot/e820.c
 VMM_SRC += boot/mptable.c

@@ -367,11 +367,16 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 		return rc;
 	if (vmm_bus_create(vm) < 0)
 		return VMM_EXIT_ERROR;
+	if (vmm_devices_create(vm, cfg) < 0)
+		return VMM_EXIT_ERROR;
 	if (cfg->control && (vm->control = control_open(cfg->control)) == NULL)
 		return VMM_EXIT_ERROR;
 	if (vmm_console(vm, cfg) < 0)
 		return VMM_EXIT_ERROR;
 	if (vmm_vcpus_create(vm, cfg->cpus, &entry) < 0)
+		return VMM_EXIT_ERROR;
+	/* Before the sandbox: it applies to these threads too (TSYNC). */
+	if (vmm_devices_start(vm) < 0)
 		return VMM_EXIT_ERROR;
 	return 0;
 }
@@ -405,6 +410,8 @@ vmm_teardown(struct vmm *vm)
 	vm->control = NULL;
 	console_gone = console_close(vm->console, VMM_CONSOLE_DRAIN_MS);
 
+	/* The vCPUs are joined: stop the I/O threads before guest RAM goes. */
+	vmm_devices_destroy(vm);
 	vmm_vcpus_destroy(vm);
 	vmm_kvm_close(vm);
 	if (!console_gone)

@@ -25,6 +25,7 @@
 
 struct console;
 struct control;
+struct vmm_devices;
 
 /* Address spaces of the device table. */
 enum vmm_space {
@@ -82,6 +83,7 @@ struct vmm {
 	struct vmm_dev dev[VMM_DEV_COUNT];
 	struct console *console;
 	struct control *control;
+	struct vmm_devices *devices;	/* virtio devices (devices.c) */
 
 	pthread_mutex_t lock;		/* the fields below */
 	int stopping;
@@ -125,6 +127,13 @@ int vmm_bus_access(struct vmm *vm, enum vmm_space space, uint64_t addr,
 void vmm_bus_ctrl_alt_del(struct vmm *vm);
 /* Console input into the UART (the console's input callback). */
 size_t vmm_bus_console_input(void *vm, const uint8_t *buf, size_t n);
+
+/* devices.c: the virtio devices the config names, on PCI bus 0, with
+ * ioeventfd and irqfd. 0 or -errno (logged). */
+int vmm_devices_create(struct vmm *vm, const struct vmm_config *cfg);
+int vmm_devices_start(struct vmm *vm);	/* their I/O threads */
+void vmm_devices_stop(struct vmm *vm);
+void vmm_devices_destroy(struct vmm *vm);
 
 /* vmm.c: the lifecycle. */
 /* Ask the VM to end with code; the first request wins. Thread-safe. */
