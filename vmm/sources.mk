@@ -109,6 +109,18 @@ $(BUILD)/fuzz/fuzz_vmm_pci: tests/fuzz/fuzz_vmm_pci.c vmm/pci.c
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
 
+FUZZ_TARGETS += fuzz_virtq fuzz_virtio_pci
+$(BUILD)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c vmm/virtq.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
+$(BUILD)/fuzz/fuzz_virtio_pci: tests/fuzz/fuzz_virtio_pci.c vmm/virtio_pci.c \
+		vmm/virtio.c vmm/virtq.c vmm/pci.c common/log.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
 $(BUILD)/fuzz/fuzz_vmm_config: tests/fuzz/fuzz_vmm_config.c vmm/config.c \
 		vmm/console.c common/log.c config/quantity.c
 	@mkdir -p $(dir $@)
