@@ -807,6 +807,22 @@ q_rc_set(struct blk_qcow2 *q, uint64_t ci, uint64_t v, int depth)
 	return 0;
 }
 
+/* Cluster ci's refcount in *v. 0 or -errno. */
+static int
+q_rc_get(struct blk_qcow2 *q, uint64_t ci, uint64_t *v)
+{
+	uint64_t idx;
+	int i = q_rc_block(q, ci, 0, 0, &idx);
+
+	*v = 0;
+	if (i == -ENOENT)
+		return 0;
+	if (i < 0)
+		return i;
+	*v = q_rc_read(q, q->rbc.slot[i].buf, idx);
+	return 0;
+}
+
 /* Decrement cluster ci's refcount: the new value, or -errno. */
 static int64_t
 q_rc_dec(struct blk_qcow2 *q, uint64_t ci)
@@ -1279,12 +1295,22 @@ static int
 q_l2_prepare(struct blk_qcow2 *q, uint64_t l1i, uint64_t *off)
 {
 	int i = q_l2_load(q, l1i, off), err;
+	uint64_t rc;
 
 	if (i >= 0) {
-		if (!(ld64(q->l1 + 8 * l1i) & QCOW2_COPIED))
-			return q_corrupt(q, "L2 table %#llx is shared (an "
-			    "internal snapshot?): cannot write",
-			    (unsigned long long)*off);
+		if (ld64(q->l1 + 8 * l1i) & QCOW2_COPIED)
+			return 0;
+		/* No COPIED flag: writable only if nothing else uses it
+		 * (then the flag is set, as qemu-img check -r would). */
+		err = q_rc_get(q, *off >> q->cb, &rc);
+		if (err < 0)
+			return err;
+		if (rc != 1)
+			return q_corrupt(q, "L2 table %#llx has refcount "
+			    "%llu (an internal snapshot?): cannot write",
+			    (unsigned long long)*off, (unsigned long long)rc);
+		st64(q->l1 + 8 * l1i, *off | QCOW2_COPIED);
+		q_l1_dirty(q, (uint32_t)l1i);
 		return 0;
 	}
 	if (i != -ENOENT)
@@ -1496,8 +1522,8 @@ struct qhdr {
 	int has_backing_fmt;
 };
 
-/* The fields of the header ("Header"); buf holds min(file, cluster) bytes
- * but at least 112 (zero-padded). */
+/* The fields of the header ("Header"); buf holds the first 112 bytes of
+ * the file (zero-padded). */
 static int
 q_parse_header(struct blk_qcow2 *q, const uint8_t *buf, uint64_t fsize,
     struct qhdr *h)
@@ -1735,18 +1761,19 @@ static int
 q_load_header(struct blk_qcow2 *q, uint64_t fsize, struct qhdr *h,
     uint8_t **hbuf)
 {
+	uint8_t first[112] = { 0 };
 	uint64_t len;
 	int err;
 
-	*hbuf = calloc(1, (size_t)1 << QCOW2_MAX_CLUSTER_BITS);
-	if (*hbuf == NULL)
-		return -ENOMEM;
-	err = q_pread(q, *hbuf, min64(fsize, 112), 0);
+	err = q_pread(q, first, min64(fsize, sizeof(first)), 0);
 	if (err == 0)
-		err = q_parse_header(q, *hbuf, fsize, h);
+		err = q_parse_header(q, first, fsize, h);
 	if (err < 0)
 		return err;
 	len = min64(fsize, 1ull << h->cluster_bits);
+	*hbuf = calloc(1, len);
+	if (*hbuf == NULL)
+		return -ENOMEM;
 	err = q_pread(q, *hbuf, len, 0);
 	if (err == 0)
 		err = q_check_layout(q, h, fsize);

@@ -21,7 +21,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tool=${QCOW2TOOL:-$here/qcow2tool}
-tmp=$(mktemp -d)
+# tmpfs when there is one (kill -9 needs no real fsync), else $TMPDIR.
+tmp=$(mktemp -d -p /dev/shm 2> /dev/null || mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 failed=0
