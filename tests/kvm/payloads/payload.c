@@ -17,6 +17,8 @@
  *   pci        probe PCI configuration mechanism #1 and print 00:00.0's
  *              and 00:01.0's vendor/device dword
  *   echo       echo console input in upper case until 'q' arrives
+ *   virtio     drive the first virtio-blk disk through PCI, a virtqueue
+ *              and MSI-X (virtio.c)
  *   triple     end with a triple fault instead of a reset
  */
 #include <stdint.h>
@@ -55,7 +57,12 @@ inb(uint16_t port)
 	return v;
 }
 
-static void
+void putc_(char c);
+void puts_(const char *s);
+void puthex(uint64_t v);
+void virtio_test(void);
+
+void
 putc_(char c)
 {
 	while (!(inb(COM1 + 5) & 0x20))	/* LSR: THR empty */
@@ -63,14 +70,14 @@ putc_(char c)
 	outb(COM1, (uint8_t)c);
 }
 
-static void
+void
 puts_(const char *s)
 {
 	while (*s)
 		putc_(*s++);
 }
 
-static void
+void
 puthex(uint64_t v)
 {
 	int started = 0;
@@ -305,6 +312,8 @@ payload_main(const struct start_info *si)
 		echo();
 	if (has_word(cmdline, "pci"))
 		pci();
+	if (has_word(cmdline, "virtio"))
+		virtio_test();
 	puts_("bye\n");
 	if (has_word(cmdline, "spin"))
 		for (;;)
