@@ -450,6 +450,13 @@ q_pwrite(struct blk_qcow2 *q, const void *buf, size_t len, uint64_t off)
 	return q_io(q, 1, &v, 1, off);
 }
 
+/* Where the file's clusters end: nothing is read at or past this. */
+static uint64_t
+q_file_limit(const struct blk_qcow2 *q)
+{
+	return (q->file_end + q->cmask) & ~q->cmask;
+}
+
 static int
 q_sync(struct blk_qcow2 *q)
 {
@@ -526,6 +533,11 @@ qcache_get(struct blk_qcow2 *q, struct qcache *c, uint64_t off, int mode)
 			return i;
 		c->slot[i].off = 0;
 		if (mode == QC_LOAD) {
+			/* New tables stay cached until written: one to load
+			 * must be in the file. */
+			if (off > q_file_limit(q) - q->cs)
+				return q_corrupt(q, "table at %#llx past the "
+				    "end of the file", (unsigned long long)off);
 			err = q_pread(q, c->slot[i].buf, q->cs, off);
 			if (err < 0)
 				return err;
@@ -683,7 +695,8 @@ q_rt_grow(struct blk_qcow2 *q, uint64_t ti, int depth)
 		/* Room for the refcount blocks that count the new table. */
 		last = ((off + (clusters + (clusters >> q->rb_bits) + 4) *
 		    q->cs) >> q->cb) >> q->rb_bits;
-		if (ti < clusters * per && last < clusters * per)
+		if ((ti < clusters * per && last < clusters * per) ||
+		    clusters * q->cs > QCOW2_MAX_RT_BYTES)
 			break;
 		clusters++;
 	}
@@ -1060,7 +1073,7 @@ q_entry(struct blk_qcow2 *q, uint64_t e, struct qrun *r)
 	}
 	host = e & QCOW2_OFFSET_MASK;
 	if ((e & QCOW2_L2_RESERVED) || (host & q->cmask) ||
-	    (host && (host < q->cs || host >= q->alloc_end)))
+	    (host && (host < q->cs || host >= q_file_limit(q))))
 		return q_corrupt(q, "L2 entry %#llx: reserved bits, unaligned "
 		    "or outside the file", (unsigned long long)e);
 	if (e & QCOW2_ZERO) {

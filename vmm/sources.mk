@@ -153,4 +153,4 @@ FUZZ_TARGETS += fuzz_qcow2
 $(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRC) common/log.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lz
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lz -Wl,--wrap=preadv

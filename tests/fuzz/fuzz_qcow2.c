@@ -6,6 +6,10 @@
  * error, never a crash or an access outside the back end's buffers
  * (ASan), whatever its header, tables and compressed data say. An image
  * that names a backing file gets a 64 KiB raw one.
+ *
+ * Linked with --wrap=preadv: every read the back end makes (they all go
+ * through preadv) must end inside the file, rounded up to the image's
+ * cluster size (a last cluster may be short); one that does not aborts.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "blk.h"
@@ -21,9 +27,32 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+ssize_t __real_preadv(int fd, const struct iovec *iov, int n, off_t off);
+ssize_t __wrap_preadv(int fd, const struct iovec *iov, int n, off_t off);
 
 static char backing_path[64];
 static uint8_t buf[3 * 65536];
+static uint64_t slack;		/* cluster size of the current input */
+
+ssize_t
+__wrap_preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	uint64_t len = 0, end;
+	struct stat st;
+
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (fstat(fd, &st) == 0 && len) {
+		end = ((uint64_t)st.st_size + slack - 1) / slack * slack;
+		if ((uint64_t)off > end || len > end - (uint64_t)off) {
+			fprintf(stderr, "read [%lld, +%llu) outside a file of "
+			    "%lld bytes\n", (long long)off,
+			    (unsigned long long)len, (long long)st.st_size);
+			abort();
+		}
+	}
+	return __real_preadv(fd, iov, n, off);
+}
 
 static void
 quiet(enum log_level level, const char *line, void *arg)
@@ -120,6 +149,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* backing_file_offset (header bytes 8-15) set: give it a backing. */
 	for (size_t i = 8; i < 16 && i < size; i++)
 		has_backing |= data[i] != 0;
+	slack = 1;
+	if (size >= 24 && data[20] == 0 && data[21] == 0 && data[22] == 0 &&
+	    data[23] >= 9 && data[23] <= 21)
+		slack = 1ull << data[23];
 	fd = memfile(data, size, path, sizeof(path));
 	if (fd < 0)
 		return 0;
