@@ -27,6 +27,10 @@ Q := $(if $(filter 1,$(V)),,@)
 LIB_SRC :=
 LIB_SRC += common/log.c
 LIB_SRC += config/quantity.c
+LIB_SRC += config/yamljson.c config/yamlemit.c config/ferr.c config/schema.c
+LIB_SRC += config/schema_kinds.c config/validate_meta.c config/validate_selector.c
+LIB_SRC += config/validate_vmi.c config/validate_vmi2.c config/validate_hpa.c
+LIB_SRC += config/defaults.c config/manifest.c
 
 # drover-vmm's sources, its tests and payloads: vmm/sources.mk.
 VMM_SRC :=
@@ -147,6 +151,13 @@ $(TEST_BIN)/kvm_%: $(O)/tests/kvm/%.o $(O)/tests/kvm/kvmtest.o $(LIB_OBJ)
 	@echo "  LD[$(VARIANT)] $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The config golden tests' driver (tests/golden/config.sh runs it).
+$(TEST_BIN)/config_check: $(O)/tests/golden/config-check.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+TEST_EXTRA += $(TEST_BIN)/config_check
+
 test: deps
 	$(Q)tests/run
 
@@ -183,6 +194,13 @@ $(BUILD)/fuzz/fuzz_quantity: tests/fuzz/fuzz_quantity.c config/quantity.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
+FUZZ_TARGETS += fuzz_manifest
+CONFIG_SRC := $(filter config/%.c,$(LIB_SRC)) common/log.c
+$(BUILD)/fuzz/fuzz_manifest: tests/fuzz/fuzz_manifest.c $(CONFIG_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lyaml -ljansson -lm
 
 # ---- images ------------------------------------------------------------------
 guest: deps

@@ -356,8 +356,8 @@ manifest_admit(json_t *obj, unsigned flags, json_t **status)
 	if (schema_result_init(&r, m->builtin) < 0)
 		return fail(status, NULL);
 	if (stage_decode(m, obj, flags, &r, status) < 0 ||
-	    stage_validate(m, obj, &r, status) < 0 ||
 	    stage_defaults(m, obj, status) < 0 ||
+	    stage_validate(m, obj, &r, status) < 0 ||
 	    stage_admit(m, obj, &r, status) < 0)
 		goto out;
 	if (flags & MANIFEST_CREATE)
@@ -452,11 +452,13 @@ vmi_meta(const json_t *vmirs, const json_t *tmeta)
 		base = manifest_str(tmeta, "generateName");
 	if (base == NULL || base[0] == '\0')
 		base = manifest_str(vmirs, "metadata.name");
+	if (base == NULL || base[0] == '\0')	/* not named by the store yet */
+		base = manifest_str(vmirs, "metadata.generateName");
 	snprintf(gen, sizeof(gen), "%s", base ? base : "");
-	ref = json_pack("{s:s, s:s, s:s?, s:b, s:b}", "apiVersion",
+	ref = json_pack("{s:s, s:s, s:s, s:b, s:b}", "apiVersion",
 	    "kubevirt.io/v1", "kind", "VirtualMachineInstanceReplicaSet", "name",
-	    manifest_str(vmirs, "metadata.name"), "controller", 1,
-	    "blockOwnerDeletion", 1);
+	    manifest_str(vmirs, "metadata.name") ? manifest_str(vmirs,
+	    "metadata.name") : "", "controller", 1, "blockOwnerDeletion", 1);
 	if (meta == NULL || ref == NULL)
 		goto fail;
 	json_object_del(meta, "name");

@@ -22,18 +22,20 @@
  *      `K in version "v1" cannot be handled as a K: strict decoding error:
  *      unknown field "spec.foo"`; without it they are dropped (pruned);
  *      for built-in kinds (HPA) a wrong JSON type is a 400 here too;
- *   3. schema and metadata validation: 422 Invalid `K.group "name" is
+ *   3. defaults (VMI spec for a VMI, replicas for a VMIRS, HPA defaults),
+ *      before validation as in the API server (decoding defaults, then
+ *      mutating webhooks);
+ *   4. schema and metadata validation: 422 Invalid `K.group "name" is
  *      invalid: field: Invalid value: ...` (types, required members,
  *      quantity patterns, DNS-1123 names, labels, annotations, owners);
  *      for the HPA also Kubernetes' spec rules;
- *   4. defaults (VMI spec for a VMI, replicas for a VMIRS, HPA defaults);
  *   5. KubeVirt's admitters: 422 Invalid `admission webhook
  *      "virtualmachinereplicaset-validator.kubevirt.io" denied the request:
  *      selector does not match labels.` (or ...instances-create-validator
  *      for a VMI); Drover's own limits (unsupported volumes, devices,
  *      buses, bindings) are causes of this stage, worded
  *      "FIELD is not supported by Drover: what to use instead".
- * The object is only changed by stages 2 (pruning) and 4 (defaults), and
+ * The object is only changed by stages 2 (pruning) and 3 (defaults), and
  * the caller stores it only when manifest_admit() returns 0.
  */
 #ifndef DROVER_MANIFEST_H
