@@ -45,6 +45,7 @@ CTL_SRC += agent/droverctl.c
 CTL_SRC += common/libver_agent.c
 
 UNIT_TESTS := unit_quantity unit_log
+UNIT_TESTS += unit_config_yamljson unit_config_manifest
 KVM_TESTS := kvm_smoke
 FUZZ_TARGETS := fuzz_quantity
 
