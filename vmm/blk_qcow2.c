@@ -74,9 +74,12 @@
  * partial ones.
  *
  * Threads: a back end is called by one device I/O thread at a time (the
- * device lock is held, blk.h), so there is no locking here. The I/O paths
- * call malloc only to grow a cache past its target while every slot is
- * dirty, and to grow the refcount table.
+ * device lock is held, blk.h), so there is no locking here.
+ *
+ * System calls after open (for the sandbox): preadv, pwritev, fdatasync,
+ * fallocate (punching freed clusters), and malloc's, which runs only to
+ * grow a cache past its target while every slot is dirty, the list of
+ * clusters to free, or the refcount table.
  */
 #include "blk_qcow2.h"
 
