@@ -22,6 +22,24 @@
 
 #define CPUID_MAX_ENTRIES 1024
 
+/*
+ * What KVM emulates but KVM_GET_SUPPORTED_CPUID leaves for the VMM to
+ * announce (api.rst, KVM_GET_SUPPORTED_CPUID): the TSC-deadline mode of
+ * the in-kernel LAPIC timer (leaf 1 ECX[24]). Without it Linux runs the
+ * LAPIC timer in one-shot mode and must calibrate it against the PIT,
+ * which goes badly wrong on a slow (nested, emulated) host.
+ */
+static void
+cpuid_host_features(int kvm_fd, struct kvm_cpuid2 *c)
+{
+	int deadline = ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+	    KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1 && deadline)
+			c->entries[i].ecx |= 1U << 24;
+}
+
 struct kvm_cpuid2 *
 cpuid_get_supported(int kvm_fd)
 {
@@ -33,8 +51,10 @@ cpuid_get_supported(int kvm_fd)
 		if (c == NULL)
 			return NULL;
 		c->nent = n;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			cpuid_host_features(kvm_fd, c);
 			return c;
+		}
 		free(c);
 		if (errno != E2BIG || n >= CPUID_MAX_ENTRIES)
 			return NULL;

@@ -296,10 +296,14 @@ vcpu_report_regs(struct vmm_vcpu *v)
 	    ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return;
 	log_warnx("vCPU %u: rip %#llx rsp %#llx rflags %#llx cr0 %#llx "
-	    "cs %#x/%#llx", v->id, (unsigned long long)r.rip,
+	    "cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx cs %#x/%#llx "
+	    "idt %#llx/%#x", v->id, (unsigned long long)r.rip,
 	    (unsigned long long)r.rsp, (unsigned long long)r.rflags,
-	    (unsigned long long)s.cr0, s.cs.selector,
-	    (unsigned long long)s.cs.base);
+	    (unsigned long long)s.cr0, (unsigned long long)s.cr2,
+	    (unsigned long long)s.cr3, (unsigned long long)s.cr4,
+	    (unsigned long long)s.efer, s.cs.selector,
+	    (unsigned long long)s.cs.base, (unsigned long long)s.idt.base,
+	    s.idt.limit);
 }
 
 static void
@@ -341,6 +345,7 @@ vcpu_handle_exit(struct vmm_vcpu *v)
 		vmm_request_exit(v->vm, VMM_EXIT_POWEROFF, "vCPU halted");
 		return 1;
 	case KVM_EXIT_SHUTDOWN:
+		vcpu_report_regs(v);
 		vmm_request_exit(v->vm, VMM_EXIT_REBOOT, "triple fault "
 		    "(KVM_EXIT_SHUTDOWN)");
 		return 1;
