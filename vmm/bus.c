@@ -12,6 +12,7 @@
 #include "i8042.h"
 #include "log.h"
 #include "pci.h"
+#include "rtc.h"
 #include "uart8250.h"
 #include "vmm.h"
 
@@ -21,6 +22,7 @@ static const struct vmm_dev_ops *const vmm_dev_table[VMM_DEV_COUNT] = {
 	[VMM_DEV_I8042] = &i8042_ops,
 	[VMM_DEV_BOOTTIMER] = &boottimer_ops,
 	[VMM_DEV_PCI] = &pci_host_ops,
+	[VMM_DEV_RTC] = &rtc_ops,
 };
 
 struct vmm_io_range {
@@ -35,6 +37,7 @@ struct vmm_io_range {
 /* Who answers where. Ranges never overlap. */
 static const struct vmm_io_range vmm_io_map[] = {
 	{ VMM_SPACE_PIO, I8042_DATA_PORT, I8042_PORT_SPAN, VMM_DEV_I8042, NULL },
+	{ VMM_SPACE_PIO, RTC_PORT, RTC_PORT_SPAN, VMM_DEV_RTC, NULL },
 	{ VMM_SPACE_PIO, UART8250_COM1_BASE, 8, VMM_DEV_UART, NULL },
 	{ VMM_SPACE_PIO, BOOTTIMER_PORT, 1, VMM_DEV_BOOTTIMER, NULL },
 	{ VMM_SPACE_PIO, PCI_CONFIG_PORT, PCI_CONFIG_SPAN, VMM_DEV_PCI, NULL },

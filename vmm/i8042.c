@@ -21,6 +21,8 @@
 
 #define CTR_KBDINT	0x01
 #define CTR_SYSFLAG	0x04
+#define CTR_KBDDIS	0x10
+#define CTR_AUXDIS	0x20
 #define CTR_XLATE	0x40
 
 #define CMD_READ_CTR	0x20
@@ -39,6 +41,7 @@
 #define KBD_ACK		0xfa
 #define KBD_RESET	0xff
 #define KBD_BAT_OK	0xaa
+#define AUX_TEST_NONE	0x02	/* "clock line stuck high": nothing there */
 
 #define OUTQ_LEN	32
 
@@ -117,8 +120,26 @@ kbc_command(struct i8042 *k, uint8_t cmd)
 		kbc_push(k, 0x55);
 		break;
 	case CMD_KBD_TEST:
-	case CMD_AUX_TEST:
 		kbc_push(k, 0x00);	/* interface OK */
+		break;
+	case CMD_AUX_TEST:
+		/* No mouse: Linux's i8042 then gives up on the AUX port at
+		 * once (its loop test, 0xd3, is unknown here, as on AT-type
+		 * controllers), rather than probing a mouse that never
+		 * answers. */
+		kbc_push(k, AUX_TEST_NONE);
+		break;
+	case CMD_KBD_DISABLE:
+		k->ctr |= CTR_KBDDIS;
+		break;
+	case CMD_KBD_ENABLE:
+		k->ctr &= (uint8_t)~CTR_KBDDIS;
+		break;
+	case CMD_AUX_DISABLE:
+		k->ctr |= CTR_AUXDIS;
+		break;
+	case CMD_AUX_ENABLE:
+		k->ctr &= (uint8_t)~CTR_AUXDIS;
 		break;
 	case CMD_READ_OUTP:
 		kbc_push(k, 0x01);	/* reset line high: running */
@@ -127,7 +148,7 @@ kbc_command(struct i8042 *k, uint8_t cmd)
 		kbc_reset_machine(k, "i8042 reset command (0xfe)");
 		break;
 	default:
-		break;	/* enable/disable and the rest: nothing to model */
+		break;	/* the rest: nothing to model */
 	}
 }
 
@@ -193,7 +214,7 @@ kbc_create(const struct vmm_dev_host *host)
 		return NULL;
 	k->host = *host;
 	k->status = STR_SYSFLAG | STR_KEYLOCK;
-	k->ctr = CTR_KBDINT | CTR_SYSFLAG | CTR_XLATE;
+	k->ctr = CTR_KBDINT | CTR_SYSFLAG | CTR_AUXDIS | CTR_XLATE;
 	return k;
 }
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -21,6 +22,8 @@
  * EPT identity map: in the hole, below the IOAPIC/LAPIC pages' region. */
 #define KVM_TSS_GPA		0xfffbd000ULL
 #define KVM_IDENTITY_GPA	0xfffbc000ULL
+/* Guest RAM's alignment in the VMM: a huge page (2 MiB). */
+#define VMM_RAM_ALIGN		(2ULL << 20)
 
 static int
 vmm_kvm_check(struct vmm *vm)
@@ -67,17 +70,32 @@ vmm_kvm_memory(struct vmm *vm, uint64_t ram_size)
 {
 	int err;
 
-	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+	uint8_t *map, *ram;
+	uintptr_t head;
+
+	if (ram_size > SIZE_MAX - VMM_RAM_ALIGN)
+		return -ENOMEM;
+	/* Over-map by 2 MiB and trim, so that GPA 0 sits on a 2 MiB
+	 * boundary of our address space: only then can KVM back the
+	 * guest with 2 MiB pages when THP gives us huge pages. */
+	map = mmap(NULL, ram_size + VMM_RAM_ALIGN, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
+	if (map == MAP_FAILED) {
 		log_warn("mmap %llu bytes of guest RAM",
 		    (unsigned long long)ram_size);
 		return -ENOMEM;
 	}
+	head = (VMM_RAM_ALIGN - ((uintptr_t)map & (VMM_RAM_ALIGN - 1))) &
+	    (VMM_RAM_ALIGN - 1);
+	ram = map + head;
+	if (head)
+		munmap(map, head);
+	munmap(ram + ram_size, VMM_RAM_ALIGN - head);
+	vm->ram = ram;
 	vm->ram_size = ram_size;
 	/* A forked helper must not share (or copy) guest memory. */
 	(void)madvise(vm->ram, ram_size, MADV_DONTFORK);
+
 	gmem_layout(&vm->mem, vm->ram, ram_size);
 	if ((err = vmm_kvm_slot(vm, 0, 0, vm->ram, vm->mem.low_size)) < 0)
 		return err;

@@ -12,6 +12,7 @@ VMM_SRC += vmm/control.c
 VMM_SRC += vmm/sandbox.c
 VMM_SRC += vmm/uart8250.c
 VMM_SRC += vmm/i8042.c
+VMM_SRC += vmm/rtc.c
 VMM_SRC += vmm/boottimer.c
 VMM_SRC += vmm/pci.c
 VMM_SRC += vmm/virtq.c
@@ -38,7 +39,7 @@ VMM_SRC += common/libver_vmm.c
 
 # The boot loaders and device models the unit tests and fuzzers link.
 VMM_BOOT_SRC := boot/boot.c boot/e820.c boot/mptable.c boot/pvh.c boot/bzimage.c
-VMM_DEV_SRC := vmm/uart8250.c vmm/i8042.c vmm/boottimer.c vmm/console.c vmm/pci.c
+VMM_DEV_SRC := vmm/uart8250.c vmm/i8042.c vmm/rtc.c vmm/boottimer.c vmm/console.c vmm/pci.c
 
 # ---- unit tests (cmocka, no KVM) ---------------------------------------------
 UNIT_TESTS += unit_vmm_boot unit_vmm_devices unit_vmm_config

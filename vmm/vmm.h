@@ -39,6 +39,7 @@ enum vmm_dev_id {
 	VMM_DEV_I8042,
 	VMM_DEV_BOOTTIMER,
 	VMM_DEV_PCI,
+	VMM_DEV_RTC,
 	VMM_DEV_COUNT,
 };
 
