@@ -4,11 +4,11 @@
  *
  * No KVM and no PCI: a simulated driver. Guest RAM is an anonymous
  * mapping seen through struct gmem; the device is struct virtio_dev
- * (vmm/virtio.h) around the virtio-blk front end and the raw-file back
- * end (blk_raw_ops), set up with virtio_dev_init and a struct
+ * (vmm/virtio.h) around the virtio-blk front end (virtio_blk_ops) and the
+ * raw-file back end (blk_raw_ops), set up with virtio_dev_init and a struct
  * virtio_host whose interrupt and ioeventfd hooks only count. The driver
  * negotiates features and sets the status bits as Linux does, configures
- * queue 0 directly in vd->vq[0], posts requests (header, data, status:
+ * queue 0 directly in vd->vq[0] (then virtio_dev_queue_enable), posts requests (header, data, status:
  * one three-descriptor chain each) in the avail ring, calls the front
  * end's queue_notify itself (where the I/O thread would, after a kick),
  * and takes completions from the used ring, checking each status byte.
@@ -283,13 +283,10 @@ sim_setup(struct sim *s, const char *path, uint64_t ram)
 	host.msi_route = host_msi_route;
 	host.msi_fire = host_msi_fire;
 	host.ioeventfd = host_ioeventfd;
-	err = virtio_dev_init(&s->vd, virtio_frontends[VIRTIO_KIND_BLK], fe,
-	    &host);
+	err = virtio_dev_init(&s->vd, &virtio_blk_ops, fe, &host);
 	if (err < 0)
 		die_errno("virtio_dev_init", -err);
 	s->vd.interrupt = sim_interrupt;
-	if (s->vd.ops->device_id != VIRTIO_ID_BLOCK)
-		die("virtio_frontends[VIRTIO_KIND_BLK] is not a block device");
 
 	/* 3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK. The
 	 * driver takes every offered feature (as Linux's virtio_blk
@@ -318,10 +315,10 @@ sim_setup(struct sim *s, const char *path, uint64_t ram)
 	q->avail_gpa = GPA_AVAIL;
 	q->used_gpa = GPA_USED;
 	q->msix_vector = 0;
-	q->event_idx = !!(s->vd.guest_features &
-	    (1ull << VIRTIO_F_RING_EVENT_IDX));
-	q->ready = 1;
+	err = virtio_dev_queue_enable(&s->vd, 0);
 	pthread_mutex_unlock(&s->vd.lock);
+	if (err < 0)
+		die_errno("virtio_dev_queue_enable", -err);
 	st |= VIRTIO_STATUS_DRIVER_OK;
 	sim_set_status(s, st);
 	if (!virtio_queue(&s->vd, 0))

@@ -11,17 +11,20 @@
 # Workloads: sequential read and write in 128 KiB blocks, 4 KiB random
 # read and write, at queue depth 32; 4 KiB random read and write again at
 # depth 1 (one request per notification).
+# Random writes are the noisiest figures (ext4 dirtying and writing back
+# the file's pages behind both sides: +-10% from run to run here); each
+# figure is the median of BENCH_BLK_REPS alternating runs per side.
 # Environment: BENCH_BLK_MIB (file size, default 256), BENCH_BLK_REPS
-# (alternating runs per side, median taken; default 5), BENCH_BLK_DEPTH
-# (default 32).
+# (default 9), BENCH_BLK_DEPTH (default 32), BENCH_BLK_DIR (where the file
+# goes, default build/bench; /dev/shm takes the file system's writeback out).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 bb=$BENCH_OUT/blkbench
 mib=${BENCH_BLK_MIB:-256}
-reps=${BENCH_BLK_REPS:-5}
+reps=${BENCH_BLK_REPS:-9}
 depth=${BENCH_BLK_DEPTH:-32}
-bench_need "$bb" "make bench builds it once vmm/virtio_blk.c and vmm/blk_raw.c exist"
-img=$BENCH_OUT/blk-$mib.img
+bench_need "$bb" "make bench builds it"
+img=${BENCH_BLK_DIR:-$BENCH_OUT}/blk-$mib.img
 trap 'rm -f "$img"' EXIT
 "$bb" -p "$img" "$mib" || bench_cannot "could not write $img"
 sync "$img"
