@@ -88,6 +88,6 @@ rr=$(bench_calc "$dr / $qr" 3)
 echo "  start to exit: qemu / drover-vmm = ${tr}x (target >= 10x)"
 echo "  peak RSS: drover-vmm / qemu = $rr (target <= 0.1)"
 bench_result "PVH start-to-exit (median)" "$(bench_calc "$dw / 1000" 1) ms" \
-	"qemu microvm $(bench_calc "$qw / 1000" 1) ms" "${tr}x faster" ">= 10x" "$(bench_yesno "$tr" '>=' 10)"
+	"qemu microvm $(bench_calc "$qw / 1000" 1) ms" "qemu/drover ${tr}x" ">= 10x" "$(bench_yesno "$tr" '>=' 10)"
 bench_result "PVH peak RSS (median)" "$dr KiB" "qemu microvm $qr KiB" "$rr of qemu" "<= 0.1" \
 	"$(bench_yesno "$rr" '<=' 0.1)"
