@@ -3,31 +3,39 @@
 # edge node, drover-vmm against QEMU (issue 3), on the node's /dev/kvm.
 #
 # One node (tests/node/lib.sh) with the host's QEMU added
-# (tests/node/qemu-baseline.sh's extra initrd) and bench-boot
-# (tests/bench/node/bench-boot); in it, alternately, BENCH_CIRROS_RUNS
-# times (default 1), QEMU first:
+# (tests/node/qemu-baseline.sh's extra initrd, which also brings its
+# NoCloud cidata.iso) and bench-boot (tests/bench/node/bench-boot); in it,
+# alternately, BENCH_CIRROS_RUNS times (default 1), QEMU first:
 #   qemu-system-x86_64 -accel kvm -M q35 -cpu host -m 256 -smp 1 -nodefaults
 #       -nographic -no-reboot -display none -monitor none
 #       -kernel vmlinuz -initrd initramfs -append APPEND -serial file:LOG
+#       -drive file=cidata.iso,if=virtio,format=raw,readonly=on
 #   drover-vmm --kernel vmlinuz --initrd initramfs --cmdline APPEND
-#       --mem 256Mi --cpus 1 --console none --console-log LOG
-# (QEMU as tests/node/baseline/run-guest starts it, less its disk and NIC.)
+#       --mem 256Mi --cpus 1 --console none --console-log LOG --rng off
+#       --disk path=cidata.iso,ro
+# (QEMU as tests/node/baseline/run-guest starts it, less its NIC.)
 # Same kernel and initramfs (/var/lib/drover/guest, i.e. build/guest), same
 # memory, vCPUs and command line (APPEND: BENCH_CIRROS_APPEND, default
-# "console=ttyS0"), and the same situation for CirrOS: no disk (no NoCloud
-# cidata) and no NIC on either side, so both run the same init path (no
-# datasource found, no network to wait for) to the login prompt. The time
-# is node uptime from just before the VMM starts until "login:" is in the
-# console log (polled every 0.2 s); the VMM's RSS at that moment is shown
-# too (for a Linux guest, mostly guest RAM touched: no target).
-# Node clock, TCG-emulated node: absolute times depend on the host's load
-# (other QEMUs running) far more than the ratio does.
+# "console=ttyS0"), and the same devices for CirrOS: the serial console,
+# the same NoCloud cidata ISO on virtio-blk (read-only; local-hostname
+# baseline-vm), no NIC on either side (CirrOS's "Starting network" fails
+# the same way for both), no virtio-rng (drover-vmm's default one is
+# turned off, QEMU has none). With BENCH_CIRROS_DISK=none neither gets the
+# cidata disk: CirrOS then finds no datasource and retries the EC2
+# metadata URL 20 times (~55 s of guest time) before its login prompt, on
+# both sides. The time is node uptime from just before the VMM starts
+# until "login:" is in the console log (polled every 0.2 s); the VMM's RSS
+# at that moment is shown too (for a Linux guest, mostly guest RAM
+# touched: no target). Node clock, TCG-emulated node: absolute times
+# depend on the host's load (other QEMUs running) far more than the ratio
+# does.
 #
 # The consoles and VMM outputs of the last run are kept in
 # build/bench/cirros-node/ (WHO-console.log, WHO-vmm.log).
 #
 # Environment: tests/node/lib.sh's (NODE_ACCEL, ...), BENCH_CIRROS_RUNS,
-# BENCH_CIRROS_APPEND, BENCH_CIRROS_TIMEOUT (seconds per boot, default 300).
+# BENCH_CIRROS_APPEND, BENCH_CIRROS_DISK (cidata or none, default cidata),
+# BENCH_CIRROS_TIMEOUT (seconds per boot, default 300).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -35,6 +43,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 runs=${BENCH_CIRROS_RUNS:-1}
 append=${BENCH_CIRROS_APPEND:-console=ttyS0}
 limit=${BENCH_CIRROS_TIMEOUT:-300}
+disk=${BENCH_CIRROS_DISK:-cidata}
+case $disk in cidata | none) ;; *) bench_cannot "BENCH_CIRROS_DISK must be cidata or none" ;; esac
 name=bench-cirros-$$
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-cirros.XXXXXX")
 logs=$BENCH_OUT/cirros-node
@@ -64,8 +74,15 @@ qemu_cmd="$Q/lib/ld-linux-x86-64.so.2 --library-path $Q/lib $Q/bin/qemu-system-x
 -accel kvm -M q35 -cpu host -m 256 -smp 1 -nodefaults -nographic -no-reboot -display none -monitor none \
 -kernel $G/vmlinuz -initrd $G/initramfs -append '$append' -serial file:/tmp/bq/console.log"
 vmm_cmd="drover-vmm --kernel $G/vmlinuz --initrd $G/initramfs --cmdline '$append' \
---mem 256Mi --cpus 1 --console none --console-log /tmp/bd/console.log"
-echo "cirros-node: CirrOS to login: inside the emulated node ($(cat "$(node_dir "$name")/accel")), 256 MiB, 1 vCPU, no disk, no NIC, append '$append', $runs run(s) each"
+--mem 256Mi --cpus 1 --console none --console-log /tmp/bd/console.log --rng off"
+if [ "$disk" = cidata ]; then
+	qemu_cmd+=" -drive file=$Q/cidata.iso,if=virtio,format=raw,readonly=on"
+	vmm_cmd+=" --disk path=$Q/cidata.iso,ro"
+	devs="NoCloud cidata on virtio-blk, no NIC"
+else
+	devs="no disk, no NIC"
+fi
+echo "cirros-node: CirrOS to login: inside the emulated node ($(cat "$(node_dir "$name")/accel")), 256 MiB, 1 vCPU, $devs, append '$append', $runs run(s) each"
 echo "  node: $(node_exec "$name" -- 'uname -r; grep -c ^processor /proc/cpuinfo' | tr '\n' ' ')(kernel, CPUs)"
 echo "  qemu: $(node_exec "$name" -- "$Q/lib/ld-linux-x86-64.so.2 --library-path $Q/lib $Q/bin/qemu-system-x86_64 --version" | head -n 1)"
 echo "  drover-vmm: $(node_exec "$name" -- 'drover-vmm --version' 2>&1 | head -n 1)"
@@ -100,7 +117,7 @@ qt=$(cut -d' ' -f1 "$tmp/qemu" | med)
 qr=$(cut -d' ' -f2 "$tmp/qemu" | med)
 echo "  qemu console: $(grep -c '' "$logs/qemu-console.log") lines, $(stat -c %s "$logs/qemu-console.log") bytes"
 if [ "$failed_drover" = 1 ]; then
-	bench_result "CirrOS boot to login: (node)" "did not reach login:" "qemu q35 $qt s" "-" "-" "-"
+	bench_result "CirrOS boot to login: ($disk)" "did not reach login:" "qemu q35 $qt s" "-" "-" "-"
 	bench_cannot "drover-vmm did not boot CirrOS to login: in the node (qemu: $qt s)"
 fi
 dt=$(cut -d' ' -f1 "$tmp/drover" | med)
@@ -109,5 +126,5 @@ echo "  drover console: $(grep -c '' "$logs/drover-console.log") lines, $(stat -
 ratio=$(bench_calc "$qt / $dt" 2)
 echo "  boot to login: drover-vmm $dt s, qemu $qt s (median of $runs): qemu / drover-vmm = ${ratio}x"
 echo "  RSS at login: drover-vmm $dr KiB, qemu $qr KiB"
-bench_result "CirrOS boot to login: (node)" "$dt s" "qemu q35 $qt s" "${ratio}x faster" "-" "-"
+bench_result "CirrOS boot to login: ($disk)" "$dt s" "qemu q35 $qt s" "qemu/drover ${ratio}x" "-" "-"
 bench_result "CirrOS VMM RSS at login: (node)" "$dr KiB" "qemu q35 $qr KiB" "$(bench_calc "$dr / $qr" 3) of qemu" "-" "-"
