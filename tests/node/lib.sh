@@ -39,6 +39,12 @@
 #                    virtualisation and a /dev/kvm that is not PVM)
 #   NODE_BOOT_TIMEOUT  seconds to wait for readiness (default 600)
 #   NODE_MEM         default memory (default 2G)
+#   NODE_CPU         QEMU's -cpu model when accel is tcg (default EPYC)
+#   NODE_TCG         QEMU's -accel value when accel is tcg (default
+#                    tcg,thread=multi)
+#   NODE_APPEND      the node kernel's command line (default
+#                    "console=ttyS0 quiet panic=-1"; drop quiet to see the
+#                    node kernel's warnings in serial.log)
 #
 # Inside the node: the exec service listens on port 7022; the API port is
 # 6443; guest artifacts are in /var/lib/drover/guest; logs in /var/log
@@ -53,6 +59,9 @@ DROVER_GUESTDIR=${DROVER_GUESTDIR:-$NODE_ROOT/build/guest}
 NODE_RUNDIR=${NODE_RUNDIR:-$NODE_ROOT/build/node-run}
 NODE_BOOT_TIMEOUT=${NODE_BOOT_TIMEOUT:-600}
 NODE_MEM=${NODE_MEM:-2G}
+NODE_APPEND=${NODE_APPEND:-console=ttyS0 quiet panic=-1}
+NODE_TCG=${NODE_TCG:-tcg,thread=multi}
+NODE_CPU=${NODE_CPU:-EPYC}
 NODE_EXEC_PORT=7022
 NODE_API_PORT=6443
 NODE_STARTED=()
@@ -168,7 +177,7 @@ node_start() {
 	if [ "$accel" = kvm ]; then
 		accel="-accel kvm" cpu=host
 	else
-		accel="-accel tcg,thread=multi" cpu=EPYC
+		accel="-accel $NODE_TCG" cpu=$NODE_CPU
 	fi
 	api=$(node_free_port) && echo "$api" > "$dir/api_port" &&
 		ex=$(node_free_port) && echo "$ex" > "$dir/exec_port" || { node_msg "no free port"; return 1; }
@@ -178,7 +187,7 @@ node_start() {
 	set -- qemu-system-x86_64 -M q35 $accel -cpu "$cpu" -smp 2 -m "$mem" \
 		-nodefaults -nographic -no-reboot -display none -monitor none \
 		-kernel "$DROVER_NODEDIR/vmlinuz" -initrd "$dir/initrd" \
-		-append "console=ttyS0 quiet panic=-1" \
+		-append "$NODE_APPEND" \
 		-serial "file:$dir/serial.log" \
 		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$api-:$NODE_API_PORT,hostfwd=tcp:127.0.0.1:$ex-:$NODE_EXEC_PORT" \
 		-device virtio-net-pci,netdev=n0,romfile=
