@@ -425,3 +425,15 @@ virtio_dev_destroy(struct virtio_dev *vd)
 	pthread_mutex_destroy(&vd->lock);
 	vd->ops = NULL;
 }
+
+void
+virtio_config_copy(const void *cfg, size_t size, uint32_t off, uint8_t *data,
+    unsigned len)
+{
+	memset(data, 0, len);
+	if (off >= size)
+		return;
+	if (len > size - off)
+		len = (unsigned)(size - off);
+	memcpy(data, (const uint8_t *)cfg + off, len);
+}

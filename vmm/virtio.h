@@ -33,6 +33,7 @@
 #define DROVER_VMM_VIRTIO_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "guestmem.h"
@@ -182,6 +183,10 @@ void virtio_dev_kick(struct virtio_dev *vd, unsigned q);
 int virtio_dev_queue_enable(struct virtio_dev *vd, unsigned q);
 
 /* For front ends (lock held). */
+/* Copy [off, off + len) of a front end's config structure cfg (size
+ * bytes) to data; bytes past its end read as 0. */
+void virtio_config_copy(const void *cfg, size_t size, uint32_t off,
+    uint8_t *data, unsigned len);
 /* Queue q if the driver enabled it, else NULL. */
 struct virtq *virtio_queue(struct virtio_dev *vd, unsigned q);
 const struct gmem *virtio_mem(const struct virtio_dev *vd);

@@ -495,23 +495,7 @@ virtio_blk_config_read(void *fe, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct virtio_blk *vb = fe;
 
-	memset(data, 0, len);
-	if (off >= sizeof(vb->config))
-		return;
-	if (len > sizeof(vb->config) - off)
-		len = (unsigned)(sizeof(vb->config) - off);
-	memcpy(data, vb->config + off, len);
-}
-
-static void
-virtio_blk_config_write(void *fe, uint32_t off, const uint8_t *data,
-    unsigned len)
-{
-	/* Every field is read-only (no CONFIG_WCE). */
-	(void)fe;
-	(void)off;
-	(void)data;
-	(void)len;
+	virtio_config_copy(vb->config, sizeof(vb->config), off, data, len);
 }
 
 static int
@@ -615,7 +599,7 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.config_size = VIRTIO_BLK_CONFIG_SIZE,
 	.features = virtio_blk_features,
 	.config_read = virtio_blk_config_read,
-	.config_write = virtio_blk_config_write,
+	/* config_write: none; every field is read-only (no CONFIG_WCE). */
 	.start = virtio_blk_start,
 	.queue_notify = virtio_blk_queue_notify,
 	.reset = virtio_blk_reset,

@@ -368,23 +368,7 @@ virtio_net_config_read(void *fe, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct virtio_net *vn = fe;
 
-	memset(data, 0, len);
-	if (off >= sizeof(vn->config))
-		return;
-	if (len > sizeof(vn->config) - off)
-		len = (unsigned)(sizeof(vn->config) - off);
-	memcpy(data, vn->config + off, len);
-}
-
-static void
-virtio_net_config_write(void *fe, uint32_t off, const uint8_t *data,
-    unsigned len)
-{
-	/* Read-only for the driver (5.1.4.2). */
-	(void)fe;
-	(void)off;
-	(void)data;
-	(void)len;
+	virtio_config_copy(vn->config, sizeof(vn->config), off, data, len);
 }
 
 static int
@@ -467,7 +451,7 @@ const struct virtio_dev_ops virtio_net_ops = {
 	.config_size = VIRTIO_NET_CONFIG_SIZE,
 	.features = virtio_net_features,
 	.config_read = virtio_net_config_read,
-	.config_write = virtio_net_config_write,
+	/* config_write: none; read-only for the driver (5.1.4.2). */
 	.start = virtio_net_start,
 	.queue_notify = virtio_net_queue_notify,
 	.event_fd = virtio_net_event_fd,

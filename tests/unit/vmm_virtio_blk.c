@@ -251,7 +251,7 @@ test_features_config(void **state)
 	virtio_blk_ops.config_read(f->d.vd.fe, 0xffffffffu, one, 8);
 	assert_int_equal(one[0], 0);
 	/* Writes change nothing. */
-	virtio_blk_ops.config_write(f->d.vd.fe, 0, (const uint8_t *)"\xff\xff", 2);
+	assert_null(virtio_blk_ops.config_write);	/* read-only: the transport drops writes */
 	virtio_blk_ops.config_read(f->d.vd.fe, 0, one, 8);
 	memcpy(&cap, one, 8);
 	assert_int_equal(cap, DISK_SECTORS);
