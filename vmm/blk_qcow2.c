@@ -97,6 +97,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "iov.h"
 #include "log.h"
 
 #define QCOW2_MAGIC		0x514649fbu	/* "QFI\xfb" */
@@ -317,22 +318,6 @@ q_corrupt(struct blk_qcow2 *q, const char *fmt, ...)
 }
 
 /* ---- iovecs and file I/O ----------------------------------------------------- */
-
-/* Bytes in iov[0..n), or -EINVAL. */
-static ssize_t
-q_iov_total(const struct iovec *iov, int n)
-{
-	size_t total = 0;
-
-	if (n < 0 || n > IOV_MAX)
-		return -EINVAL;
-	for (int i = 0; i < n; i++) {
-		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
-			return -EINVAL;
-		total += iov[i].iov_len;
-	}
-	return (ssize_t)total;
-}
 
 /* dst = bytes [skip, skip + len) of iov[0..n): entries used (at most max),
  * or -EINVAL. */
@@ -1267,7 +1252,7 @@ static ssize_t
 q_check_request(struct blk_qcow2 *q, const struct iovec *iov, int n,
     uint64_t off)
 {
-	ssize_t total = q_iov_total(iov, n);
+	ssize_t total = iov_total(iov, n, IOV_MAX);
 
 	if (total < 0)
 		return total;

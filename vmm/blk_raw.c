@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iov.h"
 #include "log.h"
 
 struct blk_raw {
@@ -46,22 +47,6 @@ static struct blk_raw *
 blk_raw_of(struct blk_backend *b)
 {
 	return (struct blk_raw *)b;
-}
-
-/* Bytes in iov[0..n), or -EINVAL if n is out of range or it overflows. */
-static ssize_t
-blk_raw_iov_total(const struct iovec *iov, int n)
-{
-	size_t total = 0;
-
-	if (n < 0 || n > IOV_MAX)
-		return -EINVAL;
-	for (int i = 0; i < n; i++) {
-		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
-			return -EINVAL;
-		total += iov[i].iov_len;
-	}
-	return (ssize_t)total;
 }
 
 /*
@@ -97,7 +82,7 @@ blk_raw_rw(struct blk_backend *b, int write, const struct iovec *iov, int n,
     uint64_t off)
 {
 	struct blk_raw *r = blk_raw_of(b);
-	ssize_t total = blk_raw_iov_total(iov, n);
+	ssize_t total = iov_total(iov, n, IOV_MAX);
 	size_t done = 0, skip = 0;
 	int i = 0;
 

@@ -43,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "iov.h"
 #include "log.h"
 
 #define NET_TAP_PI_LEN		4	/* struct tun_pi */
@@ -65,22 +66,6 @@ static struct net_tap *
 net_tap_of(struct net_backend *nb)
 {
 	return (struct net_tap *)nb;
-}
-
-/* Bytes in iov[0..n), or -EINVAL if n is out of range or it overflows. */
-static ssize_t
-net_tap_iov_total(const struct iovec *iov, int n)
-{
-	size_t total = 0;
-
-	if (n < 0 || n > NET_TAP_MAX_IOV)
-		return -EINVAL;
-	for (int i = 0; i < n; i++) {
-		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
-			return -EINVAL;
-		total += iov[i].iov_len;
-	}
-	return (ssize_t)total;
 }
 
 /*
@@ -120,7 +105,7 @@ static ssize_t
 net_tap_send(struct net_backend *nb, const struct iovec *iov, int n)
 {
 	struct net_tap *t = net_tap_of(nb);
-	ssize_t total = net_tap_iov_total(iov, n);
+	ssize_t total = iov_total(iov, n, NET_TAP_MAX_IOV);
 	ssize_t r;
 	int k;
 
@@ -174,7 +159,7 @@ static ssize_t
 net_tap_recv(struct net_backend *nb, const struct iovec *iov, int n)
 {
 	struct net_tap *t = net_tap_of(nb);
-	ssize_t cap = net_tap_iov_total(iov, n);
+	ssize_t cap = iov_total(iov, n, NET_TAP_MAX_IOV);
 	ssize_t r;
 	int k;
 

@@ -23,6 +23,8 @@
  */
 #include <stdint.h>
 
+#include "io.h"
+
 struct start_info {		/* hvm_start_info, version 1 */
 	uint32_t magic, version, flags, nr_modules;
 	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
@@ -41,21 +43,6 @@ struct memmap_entry {
 
 extern const char ap_trampoline[], ap_trampoline_end[];
 void payload_main(const struct start_info *si);
-
-static inline void
-outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t
-inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 void putc_(char c);
 void puts_(const char *s);
@@ -225,21 +212,6 @@ wait_ctrl_alt_del(void)
 			__asm__ volatile("pause");
 	}
 	puts_("ctrl-alt-del received\n");
-}
-
-static inline void
-outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint32_t
-inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
 }
 
 static void

@@ -18,6 +18,8 @@
  */
 #include <stdint.h>
 
+#include "io.h"
+
 void virtio_test(void);
 void puts_(const char *s);
 void putc_(char c);
@@ -30,21 +32,6 @@ void puthex(uint64_t v);
 #define QSIZE		8
 
 static uint32_t irq_count;
-
-static inline void
-outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint32_t
-inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 static uint32_t
 cfg32(unsigned slot, unsigned off)
