@@ -172,7 +172,7 @@ bench: node
 	$(Q)$(MAKE) --no-print-directory VARIANT=dev bench-bins
 	$(Q)tests/bench/run
 
-bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat $(BENCH)/blkbench
+bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat $(BENCH)/blkbench $(BENCH)/kvmfloor
 
 # The KVM tests' PVH payload (plain gcc -O2 whatever the variant; its
 # rule is in vmm/sources.mk), copied out of the test tree.
@@ -193,6 +193,12 @@ $(BENCH)/runstat: tests/bench/runstat.c
 	@mkdir -p $(dir $@)
 	@echo "  CC[musl] $@"
 	$(Q)musl-gcc -static -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -o $@ $<
+
+# The host kernel's cost of a VM's life, with and without an irqchip.
+$(BENCH)/kvmfloor: tests/bench/kvmfloor.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $<
 
 # libFuzzer targets: clang, ASan+UBSan, one per parser of untrusted input.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \

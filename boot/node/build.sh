@@ -8,7 +8,8 @@
 #                    (dependencies resolved with modinfo, depmod -b), the
 #                    static Drover binaries from BINDIR in /usr/bin, the guest
 #                    artifacts from GUESTDIR in /var/lib/drover/guest/, and the
-#                    test tools nodeexec and kvmcheck in /usr/bin.
+#                    test tools nodeexec, kvmcheck and vmmcon (tests/node/) in
+#                    /usr/bin.
 #   tools/nodeexec   the exec client for the host (same static binary)
 #   tools/kvmcheck   the KVM check program (static)
 #   .inputs          hash of every input; unchanged inputs → nothing is done
@@ -48,7 +49,8 @@ inputs_hash() {
 	local f
 	{
 		for f in "$here/build.sh" "$here/init" "$here/udhcpc.script" "$root/mk/common.sh" \
-			"$root/boot/kernel.sh" "$root/tests/node/nodeexec.c" "$root/tests/node/kvmcheck.c"; do
+			"$root/boot/kernel.sh" "$root/tests/node/nodeexec.c" "$root/tests/node/kvmcheck.c" \
+			"$root/tests/node/vmmcon.c"; do
 			printf '%s %s\n' "${f#$root/}" "$(sha256sum < "$f")"
 		done
 		for f in "${BINS[@]}"; do
@@ -150,13 +152,14 @@ build_tools() {
 	ln -sfn /usr/include/x86_64-linux-gnu/asm "$kh/asm"
 	musl-gcc "${CFLAGS_NODE[@]}" -o "$tools/nodeexec" "$root/tests/node/nodeexec.c"
 	musl-gcc "${CFLAGS_NODE[@]}" -I"$kh" -o "$tools/kvmcheck" "$root/tests/node/kvmcheck.c"
-	strip "$tools/nodeexec" "$tools/kvmcheck"
+	musl-gcc "${CFLAGS_NODE[@]}" -o "$tools/vmmcon" "$root/tests/node/vmmcon.c"
+	strip "$tools/nodeexec" "$tools/kvmcheck" "$tools/vmmcon"
 	rm -rf "$kh"
 }
 
 install_payload() {
 	local stage=$1 tools=$2 f
-	install -m 0755 "$tools/nodeexec" "$tools/kvmcheck" "$stage/usr/bin/"
+	install -m 0755 "$tools/nodeexec" "$tools/kvmcheck" "$tools/vmmcon" "$stage/usr/bin/"
 	for f in "${BINS[@]}"; do
 		if [ -f "$bindir/$f" ]; then
 			case $(file -L "$bindir/$f") in

@@ -25,6 +25,11 @@
 # parent (that is what /usr/bin/time -f %M reports for drover-vmm), ~0
 # for runstat.
 #
+# build/bench/kvmfloor (tests/bench/kvmfloor.c) then times the same life
+# with raw ioctls and no VMM, with and without an in-kernel irqchip: on a
+# host where the irqchip's teardown costs most of QEMU's time, it shows
+# the best ratio any VMM with an in-kernel irqchip can reach there.
+#
 # Environment: DROVER_VMM (default build/static/drover-vmm), BENCH_RUNS,
 # BENCH_PVH_MEM (MiB, default 128), QEMU (default qemu-system-x86_64).
 set -uo pipefail
@@ -39,6 +44,8 @@ qemu=${QEMU:-qemu-system-x86_64}
 bench_need "$vmm" "make static"
 bench_need "$payload" "make bench builds it"
 bench_need "$runstat" "make bench builds it"
+floor=$BENCH_OUT/kvmfloor
+bench_need "$floor" "make bench builds it"
 command -v "$qemu" > /dev/null || bench_cannot "$qemu not installed (make deps)"
 [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] || bench_cannot "/dev/kvm is not usable"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-pvh.XXXXXX")
@@ -83,6 +90,21 @@ echo "  start to exit, drover-vmm:   $(ms "$drover_wall")"
 echo "  start to exit, qemu microvm: $(ms "$qemu_wall")"
 echo "  peak RSS, drover-vmm:   $(kib "$drover_rss")"
 echo "  peak RSS, qemu microvm: $(kib "$qemu_rss")"
+# The host kernel's share: the same life with raw ioctls and no VMM.
+for m in bare irqchip noreinj; do
+	f=$("$floor" -n "$runs" "$m") || bench_cannot "kvmfloor $m failed"
+	read -r _ fmed _ <<< "$(head -n 1 <<< "$f")"
+	read -r _ fc fr fd <<< "$(sed -n 2p <<< "$f")"
+	printf -v "floor_$m" '%s' "$fmed"
+	printf '  raw-ioctl floor, %-8s %s (create %s, run %s, destroy %s)\n' "$m:" \
+		"$(bench_calc "$fmed / 1000" 1) ms" "$(bench_calc "$fc / 1000" 1)" \
+		"$(bench_calc "$fr / 1000" 1)" "$(bench_calc "$fd / 1000" 1) ms"
+done
+echo "  (bare: no irqchip; irqchip: KVM_CREATE_IRQCHIP; noreinj: irqchip, PIT and"
+echo "  KVM_REINJECT_CONTROL off, as drover-vmm sets up. Both VMMs have an in-kernel"
+echo "  irqchip: its SRCU grace period, at set-up or at destroy, is the host kernel's.)"
+echo "  best ratio any VMM with an in-kernel irqchip can reach here:" \
+	"qemu / irqchip floor = $(bench_calc "$qw / $floor_irqchip" 1)x"
 tr=$(bench_calc "$qw / $dw" 1)
 rr=$(bench_calc "$dr / $qr" 3)
 echo "  start to exit: qemu / drover-vmm = ${tr}x (target >= 10x)"

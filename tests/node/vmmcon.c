@@ -8,9 +8,9 @@
  * Connects (retrying until the deadline while the socket does not exist
  * or refuses), then runs the steps in order; everything received is
  * copied to stdout (or appended to FILE with -o; -q: nowhere).
- *   expect:TEXT   wait until TEXT appears in what was received since the
- *                 previous expect matched (only the bytes after the match
- *                 are kept for the next one)
+ *   expect:TEXT   wait until TEXT (decoded as for send) appears in what
+ *                 was received since the previous expect matched (only
+ *                 the bytes after the match are kept for the next one)
  *   send:TEXT     write TEXT; \n \r \t \\ and \xHH are decoded
  *   sendslow:TEXT the same, one byte at a time with 20 ms between bytes
  *                 (a getty that reads while it echoes does not lose any)
@@ -221,9 +221,8 @@ tail_to_stderr(void)
 }
 
 static int
-step_expect(const char *text)
+step_expect(const char *text, size_t tl)
 {
-	size_t tl = strlen(text);
 	char *hit;
 	int r;
 
@@ -277,8 +276,10 @@ run_step(char *s)
 	if (arg == NULL)
 		die(2, "step without ':': %s", s);
 	*arg++ = '\0';
-	if (strcmp(s, "expect") == 0)
-		return step_expect(arg);
+	if (strcmp(s, "expect") == 0) {
+		n = unescape(arg);
+		return step_expect(arg, n);
+	}
 	if (strcmp(s, "send") == 0 || strcmp(s, "sendslow") == 0) {
 		n = unescape(arg);
 		if (s[4] == '\0') {

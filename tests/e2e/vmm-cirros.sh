@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# tests/e2e/vmm-cirros.sh: the CirrOS guest (build/guest) boots under
+# drover-vmm inside the emulated edge node (issue 3's end-to-end test).
+#
+# In the node (tests/node/e2e/vmm-guest does the node side):
+#   - a persistent tap dtap0 with 10.0.2.1/24 and busybox udhcpd on it;
+#   - drover-vmm --cpus 2 --mem 256Mi, the Debian kernel and the CirrOS
+#     initramfs, --net tap=dtap0,mac=52:54:00:12:34:56, a 64 MiB sparse raw
+#     disk read-write with a serial number, virtio-rng, the console on a
+#     unix socket (and a log file), a control socket, --user 65534:65534
+#     (the VMM drops to nobody before the guest runs) and seccomp on.
+# Through the console socket (tests/node/vmmcon.c), the test logs in as
+# cirros/gocubsgo and runs:
+#   grep -c processor /proc/cpuinfo           -> 2
+#   a 1 MiB random file written to /dev/vda at 1 MiB with dd conv=fsync,
+#   then sync; its md5sum is compared with the bytes the node reads back
+#   from the raw file
+#   /sys/block/vda/serial                     -> the configured serial
+#   /sys/class/net/eth0/address               -> the configured MAC; eth0
+#   has a 10.0.2.x lease (udhcpd's lease table has the same MAC) and pings
+#   the node side of the tap
+#   /sys/class/misc/hw_random/rng_current     -> virtio_rng.0
+#   sudo poweroff                             -> drover-vmm exits 0
+# The boot must not wait for udhcpc's 60 s retries: the console must show
+# the lease before the login prompt.
+#
+# Environment: tests/node/lib.sh's; VMM_CIRROS_TIMEOUT (seconds to login:,
+# default 600: a TCG-emulated node on a loaded host is slow).
+set -uo pipefail
+. "$(dirname "$0")/../node/lib.sh"
+name=e2e-vmm-cirros-$$
+failed=0
+tmp=$(mktemp -d)
+limit=${VMM_CIRROS_TIMEOUT:-600}
+D=/tmp/vc
+MAC=52:54:00:12:34:56
+SERIAL=drover-e2e-disk
+G=/var/lib/drover/guest
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; failed=1; }
+check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n"; fi; }
+finish() {
+	if [ "$failed" != 0 ] && node_alive "$name"; then
+		node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
+		echo "--- guest console (last 40 lines) ---"
+		tail -n 40 "$tmp/console.log" 2> /dev/null | tr -d '\r' | sed 's/^/  | /'
+		echo "--- drover-vmm output (last 20 lines) ---"
+		node_exec "$name" -- "tail -n 20 $D/vmm.log" 2>&1 | sed 's/^/  | /'
+		echo "--- node serial log (last 20 lines) ---"
+		node_log "$name" 20 | sed 's/^/  | /'
+	fi
+	node_exec "$name" --timeout 10 -- "vmm-guest stop $D" > /dev/null 2>&1
+	node_stop_all
+	[ "$failed" != 0 ] || rm -rf "$(node_dir "$name")"
+	rm -rf "$tmp"
+}
+trap finish EXIT
+node_exit_on_signals
+
+for f in "$DROVER_GUESTDIR/vmlinuz" "$DROVER_GUESTDIR/initramfs" "$DROVER_BINDIR/drover-vmm"; do
+	if [ ! -f "$f" ]; then
+		not_ok "cirros boots under drover-vmm in the node (missing ${f#$NODE_ROOT/}: run make guest and make static)"
+		exit 1
+	fi
+done
+mkdir -p "$tmp/root/usr/bin"
+install -m 0755 "$NODE_ROOT/tests/node/e2e/vmm-guest" "$tmp/root/usr/bin/"
+node_cpio "$tmp/root" "$tmp/extra.cpio.gz" || { not_ok "packing vmm-guest"; exit 1; }
+if ! node_start "$name" --extra-initrd "$tmp/extra.cpio.gz"; then
+	not_ok "node boots"
+	exit 1
+fi
+ok "node boots"
+
+out=$(node_exec "$name" --timeout 30 -- "vmm-guest net $D dtap0 10.0.2" 2>&1)
+check "node: tap dtap0 with udhcpd on 10.0.2.1/24 ($out)" [ $? = 0 ]
+
+t0=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
+node_exec "$name" --timeout 30 -- "vmm-guest start $D drover-vmm \
+--kernel $G/vmlinuz --initrd $G/initramfs --cmdline console=ttyS0 --mem 256Mi --cpus 2 \
+--net tap=dtap0,mac=$MAC --disk path=$D/disk.raw,serial=$SERIAL --rng on \
+--console unix:$D/console.sock --console-log $D/console.log --control $D/control.sock \
+--user 65534:65534 --seccomp on"
+check "drover-vmm starts in the node" [ $? = 0 ]
+
+# The session: log in, then one command per step, each answer tagged so
+# that the echo of the command line cannot match it.
+steps=(
+	"timeout:$limit" "expect:login:" "timeout:120"
+	'sendslow:cirros\n' 'expect:assword:' 'sendslow:gocubsgo\n' 'expect:$ '
+	'sendslow:grep -c processor /proc/cpuinfo | sed s/^/CPUS:/\n' 'expect:\nCPUS:' 'expect:$ '
+	'sendslow:dd if=/dev/urandom of=/tmp/blob bs=4096 count=256 2>/dev/null; md5sum /tmp/blob | sed s/^/GSUM:/\n' 'expect:\nGSUM:' 'expect:$ '
+	'sendslow:sudo dd if=/tmp/blob of=/dev/vda bs=4096 seek=256 conv=fsync 2>/dev/null && sync && echo WROTE-$((6*7))\n' 'expect:WROTE-42' 'expect:$ '
+	'sendslow:sed s/^/SERIAL:/ /sys/block/vda/serial; echo\n' 'expect:\nSERIAL:' 'expect:$ '
+	'sendslow:sed s/^/MAC:/ /sys/class/net/eth0/address\n' 'expect:\nMAC:' 'expect:$ '
+	'sendslow:ip -4 addr show eth0 | grep -o "inet [0-9.]*" | sed s/^/IP:/\n' 'expect:\nIP:' 'expect:$ '
+	'sendslow:ping -c 1 -W 5 10.0.2.1 | grep -c "bytes from" | sed s/^/PING:/\n' 'expect:\nPING:' 'expect:$ '
+	'sendslow:sed s/^/RNG:/ /sys/class/misc/hw_random/rng_current\n' 'expect:\nRNG:' 'expect:$ '
+	'sendslow:sudo poweroff\n' 'drain:3000'
+)
+node_exec "$name" --timeout $((limit + 400)) -- \
+	"vmmcon -t 60 -o $D/session.log unix:$D/console.sock $(printf "'%s' " "${steps[@]}")" \
+	> /dev/null 2> "$tmp/vmmcon.err"
+rc=$?
+t1=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
+node_get "$name" "$D/session.log" "$tmp/session.log" 2> /dev/null
+node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
+tr -d '\r' < "$tmp/session.log" > "$tmp/session.txt" 2> /dev/null
+if [ "$rc" != 0 ]; then
+	not_ok "console session: log in and run the checks (vmmcon exit $rc: $(tail -c 300 "$tmp/vmmcon.err" | tr '\n' ' '))"
+	exit 1
+fi
+ok "cirros boots to login: and accepts cirros/gocubsgo on the console socket"
+echo "# session (boot, login, checks, poweroff) took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s of node time"
+
+val() { grep -o "^$1:.*" "$tmp/session.txt" | head -n 1 | cut -d: -f2- | tr -d ' '; }
+cpus=$(val CPUS)
+check "guest sees 2 processors (grep -c processor /proc/cpuinfo: '$cpus')" [ "$cpus" = 2 ]
+gsum=$(val GSUM | cut -c1-32)
+nsum=$(node_exec "$name" -- "dd if=$D/disk.raw bs=4096 skip=256 count=256 2>/dev/null | md5sum" | cut -c1-32)
+check "the node reads back what the guest wrote to /dev/vda (md5 guest $gsum, node $nsum)" \
+	bash -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ "$gsum" "$nsum"
+zero=$(node_exec "$name" -- "dd if=$D/disk.raw bs=4096 count=256 2>/dev/null | md5sum" | cut -c1-32)
+check "the first MiB of the disk is still zero" [ "$zero" = b6d81b360a5672d80c27430f39153e2c ]
+serial=$(val SERIAL)
+check "virtio-blk serial in the guest ('$serial')" [ "$serial" = "$SERIAL" ]
+mac=$(val MAC)
+check "eth0's MAC is the configured one ('$mac')" [ "$mac" = "$MAC" ]
+ip=$(grep -o '^IP:inet [0-9.]*' "$tmp/session.txt" | head -n 1 | sed 's/^IP:inet //')
+check "eth0 got a DHCP lease from the node ('$ip')" bash -c '[[ $1 == 10.0.2.* ]]' _ "$ip"
+leases=$(node_exec "$name" -- "vmm-guest leases $D" 2>&1)
+check "udhcpd leased ${ip:-?} to $MAC" bash -c 'grep -i "$1" <<< "$3" | grep -q "$2 "' _ "$MAC" "${ip:-none}" "$leases"
+check "the guest pings the node over virtio-net ('$(val PING)')" [ "$(val PING)" = 1 ]
+check "virtio-rng is the guest's hw_random ('$(val RNG)')" bash -c '[[ $1 == virtio_rng* ]]' _ "$(val RNG)"
+# udhcpc must have had its lease at once, not after its 60 s retries.
+check "the guest's DHCP client got its lease during boot (no udhcpc stall)" \
+	bash -c 'tr -d "\r" < "$1" | sed "/login:/q" | grep -qiE "lease of 10\.0\.2\.[0-9]+ obtained"' _ "$tmp/console.log"
+if tr -d '\r' < "$tmp/console.log" | sed '/login:/q' | grep -q 'No lease, failing'; then
+	not_ok "udhcpc never gave up waiting for a lease"
+fi
+
+st=$(node_exec "$name" --timeout 120 -- "vmm-guest wait $D 90" 2>&1)
+check "sudo poweroff ends drover-vmm with status 0 (got '$st')" [ "$st" = 0 ]
+vlog=$(node_exec "$name" -- "cat $D/vmm.log" 2>&1)
+check "drover-vmm dropped to uid 65534 with seccomp on (vmm.log)" \
+	bash -c 'grep -q "65534" <<< "$1" && grep -qi "seccomp" <<< "$1"' _ "$vlog"
+exit $failed
