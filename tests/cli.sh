@@ -31,4 +31,13 @@ v=$(out "$bin/drover-vmm" --version)
 check "drover-vmm links libfdt" grep -q '^libfdt ok' <<< "$v"
 bad=$(out "$bin/droverd" --log-level loud)
 check "droverd names the bad --log-level value" grep -q "unknown level 'loud'" <<< "$bad"
+bad=$(out "$bin/drover-vmm" --kernel /dev/null --disk path=d.img,format=vmdk)
+check "drover-vmm names the bad --disk format= value (exit 2)" \
+	bash -c 'grep -q "^drover-vmm: --disk: format '"'"'vmdk'"'"' is not raw or qcow2" <<< "$0" && grep -q "^rc=2$" <<< "$0"' "$bad"
+bad=$(out "$bin/drover-vmm" --kernel /dev/null --disk path=d.img,format=qcow2,backing=b.img)
+check "drover-vmm wants backing-format= with backing= (exit 2)" \
+	bash -c 'grep -q "^drover-vmm: --disk: backing=FILE needs backing-format=raw|qcow2" <<< "$0" && grep -q "^rc=2$" <<< "$0"' "$bad"
+h=$(out "$bin/drover-vmm" --help)
+check "drover-vmm --help documents format=, backing= and backing-format=" \
+	bash -c 'grep -q "format=raw|qcow2" <<< "$0" && grep -q "backing-format=raw|qcow2" <<< "$0"' "$h"
 exit $failed

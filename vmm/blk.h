@@ -1,10 +1,10 @@
 /*
  * blk.h: block back ends, apart from the virtio-blk front end. A back end
  * is a const struct blk_backend_ops: blk_raw_ops (blk_raw.c) serves a raw
- * file or a block device; qcow2 with a backing file comes next (issue 4,
- * blk_qcow2.c with its own blk_qcow2_ops). The caller picks the ops by the
- * image format and calls ops->open; no table is needed until there is a
- * choice to make at run time.
+ * file or a block device; blk_qcow2_ops (blk_qcow2.c) a qcow2 image, with
+ * a pinned backing file through blk_qcow2.h. devices.c picks the ops by
+ * the format the config pins (vmm_blk_formats[]); the front end never
+ * knows which.
  *
  * All offsets and lengths are in bytes; the front end checks requests
  * against size before calling, so a back end sees only in-range I/O.

@@ -63,6 +63,7 @@ vmm_config_free(struct vmm_config *c)
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		free(c->disk[i].path);
 		free(c->disk[i].serial);
+		free(c->disk[i].backing);
 	}
 	for (unsigned i = 0; i < c->nnets; i++)
 		free(c->net[i].tap);
@@ -316,6 +317,29 @@ cfg_new_net(struct vmm_config *c, const char *field)
 	return n;
 }
 
+static const char *const cfg_disk_formats[VMM_DISK_FORMATS] = {
+	[VMM_DISK_RAW] = "raw",
+	[VMM_DISK_QCOW2] = "qcow2",
+};
+
+const char *
+vmm_disk_format_name(enum vmm_disk_format f)
+{
+	return (unsigned)f < VMM_DISK_FORMATS ? cfg_disk_formats[f] : "?";
+}
+
+static int
+cfg_disk_format(const char *field, const char *key, const char *val,
+    enum vmm_disk_format *out)
+{
+	for (unsigned i = 0; i < VMM_DISK_FORMATS; i++)
+		if (strcmp(val, cfg_disk_formats[i]) == 0) {
+			*out = (enum vmm_disk_format)i;
+			return 0;
+		}
+	return cfg_error(field, "%s '%s' is not raw or qcow2", key, val);
+}
+
 /* One KEY=VALUE (or flag) of a disk spec or JSON disk object. */
 static int
 cfg_disk_key(struct vmm_disk_config *d, const char *field, const char *key,
@@ -323,6 +347,14 @@ cfg_disk_key(struct vmm_disk_config *d, const char *field, const char *key,
 {
 	if (strcmp(key, "path") == 0 && val)
 		return cfg_set_str(&d->path, field, val);
+	if (strcmp(key, "format") == 0 && val)
+		return cfg_disk_format(field, key, val, &d->format);
+	if (strcmp(key, "backing") == 0 && val)
+		return cfg_set_str(&d->backing, field, val);
+	if (strcmp(key, "backing-format") == 0 && val) {
+		d->has_backing_format = 1;
+		return cfg_disk_format(field, key, val, &d->backing_format);
+	}
 	if (strcmp(key, "ro") == 0 && val == NULL) {
 		d->ro = 1;
 		return 0;
@@ -334,8 +366,9 @@ cfg_disk_key(struct vmm_disk_config *d, const char *field, const char *key,
 			    VMM_SERIAL_MAX);
 		return cfg_set_str(&d->serial, field, val);
 	}
-	return cfg_error(field, "unknown disk option '%s' (path=FILE, ro, "
-	    "serial=ID)", key);
+	return cfg_error(field, "unknown disk option '%s' (path=FILE, "
+	    "format=raw|qcow2, ro, serial=ID, backing=FILE, "
+	    "backing-format=raw|qcow2)", key);
 }
 
 static int
@@ -402,6 +435,13 @@ cfg_check_disk(const struct vmm_disk_config *d, const char *field)
 {
 	if (d->path == NULL)
 		return cfg_error(field, "path=FILE is required");
+	if (d->backing && d->format != VMM_DISK_QCOW2)
+		return cfg_error(field, "backing=FILE needs format=qcow2");
+	if (d->backing && !d->has_backing_format)
+		return cfg_error(field, "backing=FILE needs backing-format=raw|"
+		    "qcow2 (the format is never guessed)");
+	if (d->has_backing_format && d->backing == NULL)
+		return cfg_error(field, "backing-format needs backing=FILE");
 	return 0;
 }
 
@@ -810,7 +850,8 @@ vmm_usage(FILE *f)
 {
 	fputs(
 "usage: drover-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--mem SIZE]\n"
-"                  [--cpus N] [--disk path=FILE[,ro]] [--net tap=NAME|fd=N[,mac=MAC]]\n"
+"                  [--cpus N] [--disk path=FILE[,format=raw|qcow2][,ro]...]\n"
+"                  [--net tap=NAME|fd=N[,mac=MAC]]\n"
 "                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
 "                  [--log FILE] [--log-level LEVEL] [--stop-timeout SECS]\n"
 "                  [--user UID:GID] [--seccomp on|off] [--console-log FILE]\n"
@@ -826,9 +867,16 @@ vmm_usage(FILE *f)
 "  --mem SIZE        guest RAM as a quantity, e.g. 256Mi (default 256Mi;\n"
 "                    at least 4Mi, a multiple of 4 KiB)\n"
 "  --cpus N          vCPUs, 1 to 64 (default 1)\n"
-"  --disk SPEC       a virtio-blk disk on a raw file (repeat for more, up to 8):\n"
-"                    path=FILE[,ro][,serial=ID]; ro offers VIRTIO_BLK_F_RO and\n"
-"                    opens FILE read-only; ID is up to 20 printable bytes\n"
+"  --disk SPEC       a virtio-blk disk (repeat for more, up to 8):\n"
+"                    path=FILE[,format=raw|qcow2][,ro][,serial=ID]\n"
+"                    [,backing=FILE,backing-format=raw|qcow2]. format is\n"
+"                    raw unless given (never guessed from the file); ro\n"
+"                    offers VIRTIO_BLK_F_RO and opens FILE read-only; ID is\n"
+"                    up to 20 printable bytes. A qcow2 image that records a\n"
+"                    backing file needs backing= and backing-format= naming\n"
+"                    it (opened read-only; the name in the image is only\n"
+"                    compared, never opened); without them such an image is\n"
+"                    refused\n"
 "  --net SPEC        a virtio-net NIC (up to 4): tap=NAME (an existing or new\n"
 "                    tap; creating one needs CAP_NET_ADMIN) or fd=N (an open\n"
 "                    tap fd inherited from the caller), [,mac=MAC] (default:\n"
@@ -856,7 +904,9 @@ vmm_usage(FILE *f)
 "                    keys: {\"kernel\": \"vmlinuz\", \"mem\": \"256Mi\", \"cpus\": 2,\n"
 "                    \"cmdline\": \"console=ttyS0\", \"initrd\": ..., \"console\":\n"
 "                    \"stdio\", \"log\": ..., \"log-level\": ..., \"stop-timeout\": 10,\n"
-"                    \"disk\": [{\"path\": \"d.raw\", \"ro\": true, \"serial\": \"ID\"}],\n"
+"                    \"disk\": [{\"path\": \"d.qcow2\", \"format\": \"qcow2\", \"ro\":\n"
+"                    true, \"serial\": \"ID\", \"backing\": \"base.raw\",\n"
+"                    \"backing-format\": \"raw\"}],\n"
 "                    \"net\": [{\"tap\": \"tap0\", \"mac\": \"52:54:00:12:34:56\"}],\n"
 "                    \"rng\": true} (a disk or NIC may also be a spec string)\n"
 "  --version         print the version and linked libraries\n"

@@ -20,12 +20,29 @@
 #define VMM_MAX_NETS		4
 #define VMM_SERIAL_MAX		20	/* VIRTIO_BLK_ID_BYTES */
 
-/* One virtio-blk disk: --disk path=FILE[,ro][,serial=ID]. */
+/* Disk image formats; pinned by the config, never probed from the file. */
+enum vmm_disk_format {
+	VMM_DISK_RAW,
+	VMM_DISK_QCOW2,
+	VMM_DISK_FORMATS,
+};
+
+/*
+ * One virtio-blk disk: --disk path=FILE[,format=raw|qcow2][,ro][,serial=ID]
+ * [,backing=FILE,backing-format=raw|qcow2] (backing: qcow2 only).
+ */
 struct vmm_disk_config {
 	char *path;
 	int ro;
 	char *serial;			/* NULL: none */
+	enum vmm_disk_format format;
+	char *backing;			/* NULL: the image has none */
+	enum vmm_disk_format backing_format;
+	int has_backing_format;
 };
+
+/* "raw" or "qcow2". */
+const char *vmm_disk_format_name(enum vmm_disk_format f);
 
 /* One virtio-net NIC: --net tap=NAME|fd=N[,mac=MAC]. */
 struct vmm_net_config {
@@ -43,7 +60,7 @@ enum vmm_console_kind {
 };
 
 struct vmm_config {
-	char *kernel;
+	char *kernel;			/* NULL: boot from disk 0 */
 	char *initrd;
 	char *cmdline;
 	uint64_t mem;

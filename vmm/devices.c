@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "blk_qcow2.h"
 #include "log.h"
 #include "netbe.h"
 #include "pci.h"
@@ -222,16 +223,52 @@ vmm_vdev_vectors(struct vmm_devices *all, struct vmm_vdev *d, unsigned idx)
 
 /* ---- back ends and front ends ------------------------------------------------ */
 
+/*
+ * The block back ends by image format (the config pins the format; the
+ * file's contents never choose it). open_backed opens an image over a
+ * backing file pinned by the config; NULL: the format has none.
+ */
+static const struct vmm_blk_format {
+	const struct blk_backend_ops *ops;
+	int (*open_backed)(const char *path, int ro, const char *backing,
+	    const char *backing_fmt, struct blk_backend **out);
+} vmm_blk_formats[VMM_DISK_FORMATS] = {
+	[VMM_DISK_RAW] = { &blk_raw_ops, NULL },
+	[VMM_DISK_QCOW2] = { &blk_qcow2_ops, blk_qcow2_open_pinned },
+};
+
+int
+vmm_devices_open_disk(const struct vmm_disk_config *dc, int ro,
+    struct blk_backend **out)
+{
+	const struct vmm_blk_format *f;
+
+	if ((unsigned)dc->format >= VMM_DISK_FORMATS)
+		return -EINVAL;
+	f = &vmm_blk_formats[dc->format];
+	if (dc->backing == NULL)
+		return f->ops->open(dc->path, ro, out);
+	if (f->open_backed == NULL) {
+		log_error("disk %s: format %s has no backing file", dc->path,
+		    f->ops->name);
+		return -EINVAL;
+	}
+	return f->open_backed(dc->path, ro, dc->backing,
+	    vmm_disk_format_name(dc->backing_format), out);
+}
+
 static void *
 vmm_devices_blk(const struct vmm_disk_config *dc)
 {
 	struct blk_backend *be;
 	void *fe;
 
-	if (blk_raw_ops.open(dc->path, dc->ro, &be) < 0)
+	if (vmm_devices_open_disk(dc, dc->ro, &be) < 0)
 		return NULL;
-	log_info("disk %s: %llu bytes%s", dc->path,
-	    (unsigned long long)be->size, dc->ro ? ", read-only" : "");
+	log_info("disk %s: %s, %llu bytes%s%s%s", dc->path,
+	    be->ops->name, (unsigned long long)be->size,
+	    dc->ro ? ", read-only" : "", dc->backing ? ", backing file " : "",
+	    dc->backing ? dc->backing : "");
 	fe = virtio_blk_create(be, dc->serial);
 	if (fe == NULL)
 		be->ops->close(be);

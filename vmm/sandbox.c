@@ -19,6 +19,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -97,7 +98,7 @@ static const int sandbox_allowed[] = {
 	SYS_clone, SYS_clone3, SYS_ptrace, SYS_wait4, SYS_prctl,
 	SYS_openat, SYS_open, SYS_getdents, SYS_getdents64, SYS_readlink, SYS_lseek,
 	SYS_sigaltstack, SYS_rt_sigaction, SYS_fstat, SYS_newfstatat,
-	SYS_mprotect, SYS_pread64, SYS_sched_getaffinity, SYS_getppid,
+	SYS_pread64, SYS_sched_getaffinity, SYS_getppid,
 	SYS_kill, SYS_getrlimit,
 	SYS_prlimit64, SYS_dup, SYS_dup2, SYS_pipe, SYS_pipe2, SYS_tkill,
 #endif
@@ -119,6 +120,7 @@ static const unsigned long sandbox_ioctls[] = {
 #define SC_NR offsetof(struct seccomp_data, nr)
 #define SC_ARCH offsetof(struct seccomp_data, arch)
 #define SC_ARG1 offsetof(struct seccomp_data, args[1])	/* low 32 bits */
+#define SC_ARG2 offsetof(struct seccomp_data, args[2])
 
 static struct sock_filter
 bpf_stmt(uint16_t code, uint32_t k)
@@ -138,15 +140,34 @@ bpf_jeq(uint32_t k, unsigned jt, unsigned jf)
 	return f;
 }
 
+/* if (A & k) skip jt instructions, else skip jf. */
+static struct sock_filter
+bpf_jset(uint32_t k, unsigned jt, unsigned jf)
+{
+	struct sock_filter f = { .code = BPF_JMP | BPF_JSET | BPF_K,
+	    .jt = (uint8_t)jt, .jf = (uint8_t)jf, .k = k };
+
+	return f;
+}
+
 int
 sandbox_seccomp(void)
 {
 	/*
-	 * 0 arch check (3), 3 load nr, 4 ioctl?, 5 the allow-list (NSYS),
-	 * kill, load the ioctl request, the request list (NIOCTL), kill,
+	 * 0 arch check (3), 3 load nr, 4 ioctl?, 5 the allow-list (NSYS);
+	 * then mprotect? (kill if not), load prot, PROT_EXEC? kill; the
+	 * ioctl check: load the request, the request list (NIOCTL), kill;
 	 * allow. Jump offsets count from the next instruction.
+	 *
+	 * mprotect without PROT_EXEC: glibc's malloc grows a thread's arena
+	 * with mprotect(PROT_READ | PROT_WRITE), and the qcow2 back end
+	 * allocates in the device's I/O thread (its table caches).
 	 */
-	struct sock_filter f[3 + 1 + 1 + NSYS + 1 + 1 + NIOCTL + 2];
+	enum {
+		I_LIST = 5, I_MPROT = I_LIST + NSYS, I_IOCTL = I_MPROT + 5,
+		I_ALLOW = I_IOCTL + 1 + NIOCTL + 1,
+	};
+	struct sock_filter f[I_ALLOW + 1];
 	struct sock_fprog prog = { .filter = f };
 	unsigned n = 0;
 
@@ -154,16 +175,23 @@ sandbox_seccomp(void)
 	f[n++] = bpf_jeq(AUDIT_ARCH_X86_64, 1, 0);
 	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 	f[n++] = bpf_stmt(BPF_LD | BPF_W | BPF_ABS, SC_NR);
-	/* ioctl jumps to the request check after the allow-list. */
-	f[n++] = bpf_jeq(SYS_ioctl, NSYS + 1, 0);
-	for (unsigned i = 0; i < NSYS; i++)
-		f[n++] = bpf_jeq((uint32_t)sandbox_allowed[i],
-		    NSYS - i + NIOCTL + 2, 0);
+	/* ioctl jumps to the request check. */
+	f[n] = bpf_jeq(SYS_ioctl, I_IOCTL - n - 1, 0);
+	n++;
+	for (unsigned i = 0; i < NSYS; i++, n++)
+		f[n] = bpf_jeq((uint32_t)sandbox_allowed[i], I_ALLOW - n - 1,
+		    0);
+	/* mprotect: never to make memory executable. */
+	f[n++] = bpf_jeq(SYS_mprotect, 1, 0);
+	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = bpf_stmt(BPF_LD | BPF_W | BPF_ABS, SC_ARG2);
+	f[n] = bpf_jset(PROT_EXEC, 0, I_ALLOW - n - 1);
+	n++;
 	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 	/* ioctl: load the request number and compare. */
 	f[n++] = bpf_stmt(BPF_LD | BPF_W | BPF_ABS, SC_ARG1);
-	for (unsigned i = 0; i < NIOCTL; i++)
-		f[n++] = bpf_jeq((uint32_t)sandbox_ioctls[i], NIOCTL - i, 0);
+	for (unsigned i = 0; i < NIOCTL; i++, n++)
+		f[n] = bpf_jeq((uint32_t)sandbox_ioctls[i], I_ALLOW - n - 1, 0);
 	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	if (n != sizeof(f) / sizeof(f[0]))

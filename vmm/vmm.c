@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -385,16 +386,23 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
  * Give up what the running VM does not need, after set-up and before the
  * first KVM_RUN: the user (--user), then every system call but the
  * allow-list. DROVER_VMM_TEST_SECCOMP=1 then makes one forbidden call, so
- * a test can see the filter kill the VMM (and only the VMM).
+ * a test can see the filter kill the VMM (and only the VMM); =exec makes
+ * an mprotect(PROT_EXEC), which the filter refuses too.
  */
 static int
 vmm_sandbox(const struct vmm_config *cfg)
 {
+	const char *test;
+
 	if (cfg->has_user && sandbox_drop_user(cfg->uid, cfg->gid) < 0)
 		return -1;
 	if (cfg->seccomp && sandbox_seccomp() < 0)
 		return -1;
-	if (cfg->seccomp && getenv("DROVER_VMM_TEST_SECCOMP"))
+	test = getenv("DROVER_VMM_TEST_SECCOMP");
+	if (cfg->seccomp && test && strcmp(test, "exec") == 0)
+		(void)syscall(SYS_mprotect, (void *)vmm_sandbox, 4096UL,
+		    PROT_READ | PROT_EXEC);
+	else if (cfg->seccomp && test)
 		(void)syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
 	return 0;
 }
