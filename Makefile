@@ -96,6 +96,10 @@ LIB_OBJ := $(call objs,$(LIB_SRC))
 TEST_BIN := $(BUILD)/asan/tests
 include vmm/sources.mk
 
+# The agent's tests: the cloudInitNoCloud seed disk and its ISO 9660 writer.
+UNIT_TESTS += unit_agent_cidata
+$(TEST_BIN)/unit_agent_cidata: $(call objs,agent/iso9660.c agent/cidata.c)
+
 # ---- top-level targets -------------------------------------------------------
 .PHONY: all static guest node test demo fuzz deps clean distclean tests bins help \
 	bench bench-bins
