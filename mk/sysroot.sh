@@ -3,7 +3,7 @@
 # packages into a prefix that Drover links statically.
 #
 #   musl   musl-gcc, static .a + headers: mbedTLS 3.6, libwebsockets 4.3,
-#          libyaml, jansson, libfdt, zlib
+#          libyaml, jansson, libfdt, zlib, libext2fs + libcom_err (e2fsprogs)
 #   glibc  system gcc, static .a with -fPIC: mbedTLS 3.6 and libwebsockets 4.3
 #          (everything else comes from Debian's -dev packages)
 #
@@ -40,6 +40,7 @@ PACKAGES=(
 	"zlib 1:1.2.13.*"
 	"jansson 2.14-*"
 	"device-tree-compiler 1.7.2-*"
+	"e2fsprogs 1.47.0-*"
 )
 
 usage() { die "usage: mk/sysroot.sh musl|glibc PREFIX"; }
@@ -283,6 +284,32 @@ build_libfdt() {
 	install -m644 "$s/libfdt/fdt.h" "$s/libfdt/libfdt.h" "$s/libfdt/libfdt_env.h" "$OUT/include/"
 }
 
+# e2fsprogs: only lib/et (libcom_err) and lib/ext2fs, static, for
+# drover-vmm's boot-from-disk (vmm/bootdisk.c). configure wants the private
+# blkid and uuid libraries' makefiles, which are generated, not built.
+build_e2fsprogs() {
+	local s=$B/src/e2fsprogs b=$B/build/e2fsprogs
+	unpack e2fsprogs "$s"
+	mkdir -p "$b"
+	(cd "$b" && CC=$CC CFLAGS="$CFLAGS" "$s/configure" --prefix="$OUT" \
+		--disable-nls --disable-elf-shlibs --disable-bsd-shlibs \
+		--disable-fuse2fs --disable-uuidd --disable-debugfs --disable-imager \
+		--disable-resizer --disable-defrag --disable-fsck \
+		--disable-e2initrd-helper)
+	# ext2_err.h is generated first: the library's objects need it.
+	make -C "$b/lib/et" libcom_err.a
+	make -C "$b/lib/ext2fs" ext2_err.h
+	make -C "$b/lib/ext2fs" -j"$JOBS" libext2fs.a
+	install -m644 "$b/lib/libcom_err.a" "$b/lib/libext2fs.a" "$OUT/lib/"
+	mkdir -p "$OUT/include/ext2fs" "$OUT/include/et"
+	install -m644 "$s/lib/et/com_err.h" "$OUT/include/et/"
+	install -m644 "$s/lib/ext2fs/ext2fs.h" "$s/lib/ext2fs/ext2_fs.h" \
+		"$s/lib/ext2fs/ext2_io.h" "$s/lib/ext2fs/ext3_extents.h" \
+		"$s/lib/ext2fs/bitops.h" "$s/lib/ext2fs/ext2_ext_attr.h" \
+		"$s/lib/ext2fs/hashmap.h" "$b/lib/ext2fs/ext2_err.h" \
+		"$b/lib/ext2fs/ext2_types.h" "$OUT/include/ext2fs/"
+}
+
 # kernel_headers: a private include dir with the Linux UAPI headers, for
 # musl-gcc, which only sees musl's own headers.
 kernel_headers() {
@@ -318,7 +345,11 @@ on_exit() {
 write_libs_mk() {
 	local libs
 	case $FLAVOUR in
-	musl) libs="-lwebsockets -lmbedtls -lmbedx509 -lmbedcrypto -lyaml -ljansson -lfdt -lz" ;;
+	musl) libs="-lwebsockets -lmbedtls -lmbedx509 -lmbedcrypto -lyaml -ljansson -lfdt -lz"
+		# drover-vmm's alone (vmm/sources.mk links them): checked here
+		for l in ext2fs com_err; do
+			[ -e "$OUT/lib/lib$l.a" ] || die "missing $OUT/lib/lib$l.a"
+		done ;;
 	glibc) libs="-lwebsockets -lmbedtls -lmbedx509 -lmbedcrypto" ;;
 	esac
 	for l in $libs; do
@@ -333,7 +364,7 @@ build_all() {
 	musl)
 		CC=musl-gcc PIC=OFF
 		CFLAGS="-O2 -ffunction-sections -fdata-sections"
-		step_list="mbedtls libwebsockets libyaml zlib jansson device-tree-compiler"
+		step_list="mbedtls libwebsockets libyaml zlib jansson device-tree-compiler e2fsprogs"
 		;;
 	glibc)
 		CC=gcc PIC=ON

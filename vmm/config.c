@@ -712,8 +712,12 @@ out:
 int
 vmm_config_validate(const struct vmm_config *c)
 {
-	if (c->kernel == NULL)
-		return cfg_error("--kernel", "is required (or --config)");
+	if (c->kernel == NULL && c->ndisks == 0)
+		return cfg_error("--kernel", "is required (or a --disk to boot "
+		    "from, or --config)");
+	if (c->kernel == NULL && c->initrd)
+		return cfg_error("--initrd", "needs --kernel (without it, the "
+		    "initrd comes from the boot disk)");
 	return 0;
 }
 
@@ -849,7 +853,7 @@ void
 vmm_usage(FILE *f)
 {
 	fputs(
-"usage: drover-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--mem SIZE]\n"
+"usage: drover-vmm [--kernel PATH [--initrd PATH]] [--cmdline STR] [--mem SIZE]\n"
 "                  [--cpus N] [--disk path=FILE[,format=raw|qcow2][,ro]...]\n"
 "                  [--net tap=NAME|fd=N[,mac=MAC]]\n"
 "                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
@@ -861,9 +865,16 @@ vmm_usage(FILE *f)
 "\n"
 "Runs one virtual machine on /dev/kvm.\n"
 "\n"
-"  --kernel PATH     bzImage or PVH ELF kernel\n"
-"  --initrd PATH     initramfs\n"
-"  --cmdline STR     kernel command line\n"
+"  --kernel PATH     bzImage or PVH ELF kernel. Without it the VM boots from\n"
+"                    the first --disk: its GPT or MBR partition table, the\n"
+"                    first ext2/3/4 partition (MBR: active ones first) with\n"
+"                    boot/grub/grub.cfg, boot/grub/menu.lst, grub/grub.cfg or\n"
+"                    grub/menu.lst, whose default entry names the kernel,\n"
+"                    initrd and command line (console=ttyS0 is added when it\n"
+"                    has no console=); all read before the guest runs\n"
+"  --initrd PATH     initramfs (only with --kernel)\n"
+"  --cmdline STR     kernel command line (without --kernel: replaces the one\n"
+"                    from the boot disk)\n"
 "  --mem SIZE        guest RAM as a quantity, e.g. 256Mi (default 256Mi;\n"
 "                    at least 4Mi, a multiple of 4 KiB)\n"
 "  --cpus N          vCPUs, 1 to 64 (default 1)\n"

@@ -25,12 +25,20 @@ VMM_SRC += vmm/virtio_rng.c
 VMM_SRC += vmm/blk_raw.c
 VMM_SRC += vmm/net_tap.c
 VMM_SRC += vmm/devices.c
+VMM_SRC += vmm/part.c
+VMM_SRC += vmm/grubcfg.c
+VMM_SRC += vmm/bootdisk.c
 VMM_SRC += boot/boot.c
 VMM_SRC += boot/e820.c
 VMM_SRC += boot/mptable.c
 VMM_SRC += boot/pvh.c
 VMM_SRC += boot/bzimage.c
 VMM_SRC += common/libver_vmm.c
+
+# Booting from a disk alone reads ext2/3/4 with libext2fs (e2fsprogs):
+# Debian's libext2fs-dev for glibc, mk/sysroot.sh's static build for musl.
+VMM_EXT2FS_LIBS := -lext2fs -lcom_err
+$(BIN)/drover-vmm: LIBS := $(VMM_EXT2FS_LIBS) $(LIBS)
 
 # Tests owned by the VMM: names of programs built from tests/kvm/NAME.c
 # (KVM_TESTS += kvm_NAME) or tests/unit/NAME.c (UNIT_TESTS += unit_NAME),
@@ -155,3 +163,22 @@ $(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRC) common/log.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lz -Wl,--wrap=preadv
+
+# ---- booting from a disk alone (vmm/part.c, grubcfg.c, bootdisk.c) ------------
+# Unit test: test disks built at test time with sfdisk/sgdisk, mkfs.ext4 -d
+# and qemu-img (skipped without them); fuzz targets for the two parsers of
+# image-controlled input (the partition table, the GRUB configuration).
+BOOTDISK_SRC := vmm/part.c vmm/grubcfg.c vmm/bootdisk.c $(QCOW2_SRC)
+UNIT_TESTS += unit_vmm_bootdisk
+$(TEST_BIN)/unit_vmm_bootdisk: $(call objs,$(BOOTDISK_SRC))
+$(TEST_BIN)/unit_vmm_bootdisk: LIBS := $(VMM_EXT2FS_LIBS) $(LIBS)
+FUZZ_TARGETS += fuzz_part fuzz_grubcfg
+$(BUILD)/fuzz/fuzz_part: tests/fuzz/fuzz_part.c vmm/part.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lz
+
+$(BUILD)/fuzz/fuzz_grubcfg: tests/fuzz/fuzz_grubcfg.c vmm/grubcfg.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^

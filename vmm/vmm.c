@@ -1,5 +1,6 @@
 /*
- * vmm.c: one VM's life: read the kernel and initrd, create the VM, load
+ * vmm.c: one VM's life: read the kernel and initrd (from files, or from
+ * the first disk without --kernel: bootdisk.c), create the VM, load
  * the kernel, create the devices and the console, start the vCPUs, wait
  * for a reason to stop, and tear down. The exit codes are in exitcode.h.
  *
@@ -30,6 +31,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "blk.h"
+#include "bootdisk.h"
 #include "boottimer.h"
 #include "console.h"
 #include "control.h"
@@ -244,6 +247,60 @@ out:
 	return rc;
 }
 
+/*
+ * No --kernel: the kernel, initrd and command line from the first disk
+ * (bootdisk.c), read before anything runs; --cmdline replaces the one
+ * found there. 0, or the exit code to use.
+ */
+static int
+vmm_load_disk(struct vmm *vm, const struct vmm_config *cfg,
+    struct boot_entry *entry)
+{
+	const struct vmm_disk_config *dc = &cfg->disk[0];
+	struct boot_args a = { .cpus = cfg->cpus };
+	struct boot_placed placed;
+	struct boot_error e = { "" };
+	struct bootdisk_error be_err;
+	struct blk_backend *be;
+	struct bootdisk bd;
+	int err;
+
+	if (vmm_devices_open_disk(dc, 1, &be) < 0)
+		return VMM_EXIT_USAGE;
+	err = bootdisk_load(be, &bd, &be_err);
+	be->ops->close(be);
+	if (err < 0) {
+		log_error("booting from disk %s: %s", dc->path, be_err.msg);
+		return VMM_EXIT_USAGE;
+	}
+	log_info("boot disk %s: partition %u, %s: kernel %s (%zu bytes), "
+	    "%u initrd(s)%s%s (%zu bytes), cmdline \"%s\"", dc->path, bd.part,
+	    bd.config, bd.entry.kernel, bd.kernel_len, bd.entry.ninitrd,
+	    bd.entry.ninitrd ? " from " : "",
+	    bd.entry.ninitrd ? bd.entry.initrd[0] : "", bd.initrd_len,
+	    bd.cmdline);
+	a.kernel = bd.kernel;
+	a.kernel_len = bd.kernel_len;
+	a.cmdline = cfg->cmdline ? cfg->cmdline : bd.cmdline;
+	a.initrd_size = bd.initrd_len;
+	if (boot_load(&vm->mem, &a, entry, &placed, &e) < 0) {
+		log_error("disk %s: kernel %s: %s", dc->path, bd.entry.kernel,
+		    e.msg);
+		bootdisk_free(&bd);
+		return VMM_EXIT_USAGE;
+	}
+	if (bd.initrd_len)
+		memcpy(gmem_ptr(&vm->mem, placed.initrd_gpa, bd.initrd_len),
+		    bd.initrd, bd.initrd_len);
+	log_debug("%s kernel at %#llx-%#llx, entry %#llx, initrd at %#llx",
+	    placed.format, (unsigned long long)placed.kernel_start,
+	    (unsigned long long)placed.kernel_end,
+	    (unsigned long long)entry->rip,
+	    (unsigned long long)placed.initrd_gpa);
+	bootdisk_free(&bd);
+	return 0;
+}
+
 /* ---- set-up, wait, tear-down -------------------------------------------- */
 
 static int
@@ -364,7 +421,9 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 
 	if (vmm_kvm_open(vm, cfg->mem) < 0)
 		return VMM_EXIT_ERROR;
-	if ((rc = vmm_load(vm, cfg, &entry)) != 0)
+	rc = cfg->kernel ? vmm_load(vm, cfg, &entry) :
+	    vmm_load_disk(vm, cfg, &entry);
+	if (rc != 0)
 		return rc;
 	if (vmm_bus_create(vm) < 0)
 		return VMM_EXIT_ERROR;

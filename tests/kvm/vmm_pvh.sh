@@ -59,6 +59,7 @@ usage "--disk backing needs its format" "needs backing-format=raw|qcow2" --kerne
 usage "--disk bad backing-format" "--disk: backing-format 'vmdk' is not raw or qcow2" --kernel "$payload" --disk path=x,format=qcow2,backing=y,backing-format=vmdk
 printf '{"kernel": "%s", "disk": [{"path": "x", "format": "qcow3"}]}' "$payload" > "$tmp/bad3.json"
 usage "config disk format" "disk\[0\]: format 'qcow3' is not raw or qcow2" --config "$tmp/bad3.json"
+usage "--initrd without --kernel" "--initrd: needs --kernel" --initrd x --disk path=x
 head -c 4096 /dev/urandom > "$tmp/junk"
 usage "junk kernel" "neither a bzImage nor an ELF" --kernel "$tmp/junk"
 
@@ -156,6 +157,30 @@ if command -v qemu-img > /dev/null; then
 		bash -c 'grep -q "virtio read status 0x0 data QFI" "$0"' "$tmp/out"
 else
 	echo "ok - kvm: virtio-blk qcow2 overlay # SKIP no qemu-img"
+fi
+
+# No --kernel: the payload as the kernel a compressed qcow2 disk's
+# grub.cfg names, its command line with console=ttyS0 added.
+if command -v mkfs.ext4 > /dev/null && command -v qemu-img > /dev/null; then
+	mkdir -p "$tmp/bt/boot/grub"
+	cp "$payload" "$tmp/bt/boot/vmlinuz"
+	printf 'set default=0\nmenuentry "payload" {\n\tsearch --set=root x\n\tlinux ($root)/boot/vmlinuz roundtrip from-disk\n}\n' \
+		> "$tmp/bt/boot/grub/grub.cfg"
+	mkfs.ext4 -q -F -d "$tmp/bt" "$tmp/boot.raw" 8M
+	qemu-img convert -q -f raw -O qcow2 -c "$tmp/boot.raw" "$tmp/boot.qcow2"
+	timeout 60 "$vmm" --mem 16Mi --disk path="$tmp/boot.qcow2",format=qcow2,ro \
+		< /dev/null > "$tmp/out" 2> "$tmp/err"
+	rc=$?
+	check "kvm: no --kernel: the kernel and command line from the disk's grub.cfg (console=ttyS0 added)" \
+		bash -c 'grep -q "cmdline: roundtrip from-disk console=ttyS0" "$0" && [ "$1" = 3 ]' "$tmp/out" "$rc"
+	check "kvm: no --kernel: the log names the boot files" \
+		log_has "boot disk .*boot.qcow2: partition 0, /boot/grub/grub.cfg: kernel /boot/vmlinuz"
+	timeout 60 "$vmm" --mem 16Mi --disk path="$tmp/disk.raw" < /dev/null > "$tmp/out" 2> "$tmp/err"
+	rc=$?
+	check "kvm: no --kernel and no bootable disk: exit 2 naming the disk" \
+		bash -c '[ "$0" = 2 ] && grep -q "booting from disk .*disk.raw: " "$1"' "$rc" "$tmp/err"
+else
+	echo "ok - kvm: no --kernel, boot from a disk # SKIP no mkfs.ext4 or qemu-img"
 fi
 
 ncpu=2
