@@ -202,7 +202,7 @@ $(BENCH)/runstat: tests/bench/runstat.c
 $(BENCH)/kvmfloor: tests/bench/kvmfloor.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $<
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
 
 # libFuzzer targets: clang, ASan+UBSan, one per parser of untrusted input.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
