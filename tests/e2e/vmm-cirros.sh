@@ -8,7 +8,9 @@
 #     initramfs, --net tap=dtap0,mac=52:54:00:12:34:56, a 64 MiB sparse raw
 #     disk read-write with a serial number, virtio-rng, the console on a
 #     unix socket (and a log file), a control socket, --user 65534:65534
-#     (the VMM drops to nobody before the guest runs) and seccomp on.
+#     (the VMM drops to nobody before the guest runs) and seccomp on;
+#   - a NoCloud seed (boot/guest/mkcidata.sh: hostname vmm-e2e, a user-data
+#     script) on a second, read-only virtio-blk disk.
 # Through the console socket (tests/node/vmmcon.c), the test logs in as
 # cirros/gocubsgo and runs:
 #   grep -c processor /proc/cpuinfo           -> 2
@@ -20,7 +22,8 @@
 #   has a 10.0.2.x lease (udhcpd's lease table has the same MAC) and pings
 #   the node side of the tap
 #   /sys/class/misc/hw_random/rng_current     -> virtio_rng.0
-#   sudo poweroff                             -> drover-vmm exits 0
+#   then "stop" on the control socket          -> Ctrl+Alt+Del, CirrOS shuts
+#                                                down and resets: status 0
 # The boot must not wait for udhcpc's 60 s retries: the console must show
 # the lease before the login prompt.
 #
@@ -44,6 +47,10 @@ finish() {
 		node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
 		echo "--- guest console (last 40 lines) ---"
 		tail -n 40 "$tmp/console.log" 2> /dev/null | tr -d '\r' | sed 's/^/  | /'
+		echo "--- drover-vmm control status (exit counters per vCPU) ---"
+		node_exec "$name" --timeout 15 -- "vmmcon -t 5 unix:$D/control.sock 'send:status\\n' drain:500" 2>&1 |
+			sed 's/^/  | /'
+		echo
 		echo "--- drover-vmm output (last 20 lines) ---"
 		node_exec "$name" -- "tail -n 20 $D/vmm.log" 2>&1 | sed 's/^/  | /'
 		echo "--- node serial log (last 20 lines) ---"
@@ -63,30 +70,21 @@ for f in "$DROVER_GUESTDIR/vmlinuz" "$DROVER_GUESTDIR/initramfs" "$DROVER_BINDIR
 		exit 1
 	fi
 done
-mkdir -p "$tmp/root/usr/bin"
+mkdir -p "$tmp/root/usr/bin" "$tmp/root/opt/e2e"
 install -m 0755 "$NODE_ROOT/tests/node/e2e/vmm-guest" "$tmp/root/usr/bin/"
-node_cpio "$tmp/root" "$tmp/extra.cpio.gz" || { not_ok "packing vmm-guest"; exit 1; }
-if ! node_start "$name" --extra-initrd "$tmp/extra.cpio.gz"; then
-	not_ok "node boots"
+# A NoCloud seed, as KubeVirt gives its VMs: without a datasource CirrOS
+# tries the EC2 metadata URL 20 times, each a long timeout once it has a
+# network.
+printf '#!/bin/sh\necho "vmm-e2e user-data ran"\n' > "$tmp/user-data"
+if ! "$NODE_ROOT/boot/guest/mkcidata.sh" "$tmp/root/opt/e2e/cidata.iso" vmm-e2e "$tmp/user-data"; then
+	not_ok "NoCloud seed ISO (boot/guest/mkcidata.sh)"
 	exit 1
 fi
-ok "node boots"
-
-out=$(node_exec "$name" --timeout 30 -- "vmm-guest net $D dtap0 10.0.2" 2>&1)
-check "node: tap dtap0 with udhcpd on 10.0.2.1/24 ($out)" [ $? = 0 ]
-
-t0=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
-node_exec "$name" --timeout 30 -- "vmm-guest start $D drover-vmm \
---kernel $G/vmlinuz --initrd $G/initramfs --cmdline console=ttyS0 --mem 256Mi --cpus 2 \
---net tap=dtap0,mac=$MAC --disk path=$D/disk.raw,serial=$SERIAL --rng on \
---console unix:$D/console.sock --console-log $D/console.log --control $D/control.sock \
---user 65534:65534 --seccomp on"
-check "drover-vmm starts in the node" [ $? = 0 ]
-
+node_cpio "$tmp/root" "$tmp/extra.cpio.gz" || { not_ok "packing vmm-guest"; exit 1; }
 # The session: log in, then one command per step, each answer tagged so
 # that the echo of the command line cannot match it.
 steps=(
-	"timeout:$limit" "expect:login:" "timeout:120"
+	"timeout:$limit" "expect:vmm-e2e login:" "timeout:120"
 	'sendslow:cirros\n' 'expect:assword:' 'sendslow:gocubsgo\n' 'expect:$ '
 	'sendslow:grep -c processor /proc/cpuinfo | sed s/^/CPUS:/\n' 'expect:\nCPUS:' 'expect:$ '
 	'sendslow:dd if=/dev/urandom of=/tmp/blob bs=4096 count=256 2>/dev/null; md5sum /tmp/blob | sed s/^/GSUM:/\n' 'expect:\nGSUM:' 'expect:$ '
@@ -96,22 +94,64 @@ steps=(
 	'sendslow:ip -4 addr show eth0 | grep -o "inet [0-9.]*" | sed s/^/IP:/\n' 'expect:\nIP:' 'expect:$ '
 	'sendslow:ping -c 1 -W 5 10.0.2.1 | grep -c "bytes from" | sed s/^/PING:/\n' 'expect:\nPING:' 'expect:$ '
 	'sendslow:sed s/^/RNG:/ /sys/class/misc/hw_random/rng_current\n' 'expect:\nRNG:' 'expect:$ '
-	'sendslow:sudo poweroff\n' 'drain:3000'
+	'drain:1000'
 )
-node_exec "$name" --timeout $((limit + 400)) -- \
-	"vmmcon -t 60 -o $D/session.log unix:$D/console.sock $(printf "'%s' " "${steps[@]}")" \
-	> /dev/null 2> "$tmp/vmmcon.err"
-rc=$?
-t1=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
-node_get "$name" "$D/session.log" "$tmp/session.log" 2> /dev/null
-node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
-tr -d '\r' < "$tmp/session.log" > "$tmp/session.txt" 2> /dev/null
-if [ "$rc" != 0 ]; then
-	not_ok "console session: log in and run the checks (vmmcon exit $rc: $(tail -c 300 "$tmp/vmmcon.err" | tr '\n' ' '))"
-	exit 1
-fi
-ok "cirros boots to login: and accepts cirros/gocubsgo on the console socket"
-echo "# session (boot, login, checks, poweroff) took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s of node time"
+
+# attempt: (re)start the node if it is not running, the tap and udhcpd,
+# then drover-vmm and the console session. 0 if the session got through.
+attempt() {
+	if ! node_alive "$name"; then
+		node_start "$name" --extra-initrd "$tmp/extra.cpio.gz" || return 2
+		node_exec "$name" --timeout 30 -- "vmm-guest net $D dtap0 10.0.2" > "$tmp/net.out" 2>&1 ||
+			return 3
+	fi
+	t0=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
+	node_exec "$name" --timeout 30 -- "vmm-guest start $D drover-vmm \
+--kernel $G/vmlinuz --initrd $G/initramfs --cmdline console=ttyS0 --mem 256Mi --cpus 2 \
+--net tap=dtap0,mac=$MAC --disk path=$D/disk.raw,serial=$SERIAL \
+--disk path=/opt/e2e/cidata.iso,ro --rng on \
+--console unix:$D/console.sock --console-log $D/console.log --control $D/control.sock \
+--stop-timeout 180 \
+--user 65534:65534 --seccomp on" || return 4
+	node_exec "$name" --timeout $((limit + 400)) -- \
+		"vmmcon -t 60 -o $D/session.log unix:$D/console.sock $(printf "'%s' " "${steps[@]}")" \
+		> /dev/null 2> "$tmp/vmmcon.err" || return 1
+	t1=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
+	node_get "$name" "$D/session.log" "$tmp/session.log" 2> /dev/null
+	node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
+	tr -d '\r' < "$tmp/session.log" > "$tmp/session.txt" 2> /dev/null
+}
+
+# A 2-vCPU Linux guest in this TCG-emulated node (nested kvm-amd on QEMU's
+# SVM emulation) sometimes stalls while bringing up its second CPU or
+# triple-faults early, and the node's own kernel has been seen to panic
+# (stack guard page hit in KVM_RUN); QEMU TCG is the suspect, not proven.
+# So one failed boot is reported ("# attempt 1 failed") and retried once
+# in a fresh node; the checks below run on the attempt that got through.
+for try in 1 2; do
+	attempt
+	rc=$?
+	[ "$rc" = 0 ] && break
+	why="vmmcon exit $rc: $(tail -c 200 "$tmp/vmmcon.err" 2> /dev/null | tr '\n' ' ')"
+	case $rc in 2) why="the node did not boot" ;; 3) why="tap/udhcpd: $(cat "$tmp/net.out")" ;;
+	4) why="drover-vmm did not start" ;; esac
+	if [ "$try" = 2 ] || [ "$rc" = 3 ] || [ "$rc" = 4 ]; then
+		not_ok "console session: log in and run the checks ($why)"
+		exit 1
+	fi
+	echo "# attempt 1 failed ($why); guest console tail, VMM status and node log:"
+	if node_alive "$name"; then
+		node_exec "$name" --timeout 20 -- "tail -n 3 $D/console.log; tail -n 2 $D/vmm.log;
+			vmmcon -t 5 unix:$D/control.sock 'send:status\\n' drain:500" 2>&1 | tr -d '\r' | sed 's/^/#   /'
+		echo
+	fi
+	node_log "$name" 5 | sed 's/^/#   node: /'
+	node_stop "$name"
+done
+ok "node up, tap dtap0 with udhcpd on 10.0.2.1/24, drover-vmm started (attempt $try)"
+ok "cirros boots to 'vmm-e2e login:' (hostname from the NoCloud seed) and accepts cirros/gocubsgo on the console socket"
+check "the guest ran the NoCloud user-data" grep -q 'vmm-e2e user-data ran' "$tmp/console.log"
+echo "# session (boot to login, checks) took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s of node time"
 
 val() { grep -o "^$1:.*" "$tmp/session.txt" | head -n 1 | cut -d: -f2- | tr -d ' '; }
 cpus=$(val CPUS)
@@ -139,8 +179,16 @@ if tr -d '\r' < "$tmp/console.log" | sed '/login:/q' | grep -q 'No lease, failin
 	not_ok "udhcpc never gave up waiting for a lease"
 fi
 
-st=$(node_exec "$name" --timeout 120 -- "vmm-guest wait $D 90" 2>&1)
-check "sudo poweroff ends drover-vmm with status 0 (got '$st')" [ "$st" = 0 ]
+# A graceful stop, as the agent asks for one: "stop" on the control socket
+# presses Ctrl+Alt+Del; CirrOS's init runs its shutdown and reboots, through
+# the i8042 reset line; the VMM reports a clean stop (status 0).
+ans=$(node_exec "$name" --timeout 30 -- "vmmcon -t 10 unix:$D/control.sock 'send:stop\\n' drain:1000" 2>&1)
+check "control socket: stop is accepted ($ans)" bash -c '[[ $1 == *"{"* ]]' _ "$ans"
+st=$(node_exec "$name" --timeout 200 -- "vmm-guest wait $D 180" 2>&1)
+check "the guest shuts down and drover-vmm exits with status 0 (got '$st')" [ "$st" = 0 ]
+node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
+check "the guest ran its shutdown (console: 'The system is going down' or 'reboot')" \
+	grep -qiE 'going down|Restarting system|reboot: ' "$tmp/console.log"
 vlog=$(node_exec "$name" -- "cat $D/vmm.log" 2>&1)
 check "drover-vmm dropped to uid 65534 with seccomp on (vmm.log)" \
 	bash -c 'grep -q "65534" <<< "$1" && grep -qi "seccomp" <<< "$1"' _ "$vlog"
