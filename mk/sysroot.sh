@@ -297,7 +297,7 @@ build_e2fsprogs() {
 		--disable-resizer --disable-defrag --disable-fsck \
 		--disable-e2initrd-helper)
 	# ext2_err.h is generated first: the library's objects need it.
-	make -C "$b/lib/et" libcom_err.a
+	make -C "$b/lib/et" libcom_err.a compile_et
 	make -C "$b/lib/ext2fs" ext2_err.h
 	make -C "$b/lib/ext2fs" -j"$JOBS" libext2fs.a
 	install -m644 "$b/lib/libcom_err.a" "$b/lib/libext2fs.a" "$OUT/lib/"
