@@ -190,6 +190,15 @@ kbc_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 			k->outq_head = (k->outq_head + 1) % OUTQ_LEN;
 			k->outq_len--;
 		}
+		/* Reading empties the output buffer, which drops IRQ 1; the
+		 * next queued byte fills it again, a new rising edge (IRQ 1
+		 * is edge-triggered, and Linux takes one byte per interrupt:
+		 * a line left high would strand the rest of the queue). */
+		if (k->irq_level) {
+			k->irq_level = 0;
+			if (k->host.irq_line)
+				k->host.irq_line(k->host.arg, I8042_KBD_IRQ, 0);
+		}
 		kbc_update_irq(k);
 	}
 }

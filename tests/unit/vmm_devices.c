@@ -256,8 +256,16 @@ test_i8042_ctrl_alt_del(void **state)
 	(void)state;
 	i8042_ctrl_alt_del(k);		/* translation on: set 1 */
 	assert_int_equal(f.irq[1], 1);
-	for (size_t i = 0; i < sizeof(set1); i++)
+	for (size_t i = 0; i < sizeof(set1); i++) {
+		/* One rising edge per byte: the line drops on every read
+		 * and rises again while bytes are left (IRQ 1 is edge). */
+		int before = f.irq_changes;
+
+		assert_int_equal(f.irq[1], 1);
 		assert_int_equal(rd(&i8042_ops, k, 0), set1[i]);
+		assert_int_equal(f.irq_changes - before,
+		    i + 1 < sizeof(set1) ? 2 : 1);
+	}
 	assert_int_equal(rd(&i8042_ops, k, 4) & 1, 0);
 	assert_int_equal(f.irq[1], 0);
 	wr(&i8042_ops, k, 4, 0x60);
