@@ -29,6 +29,7 @@ check "droverd links libyaml, jansson and zlib" \
 	bash -c 'grep -q "^libyaml 0\." <<< "$0" && grep -q "^jansson 2\." <<< "$0" && grep -q "^zlib 1\." <<< "$0"' "$v"
 v=$(out "$bin/drover-vmm" --version)
 check "drover-vmm links libfdt" grep -q '^libfdt ok' <<< "$v"
+check "drover-vmm links libext2fs" grep -q '^libext2fs 1\.' <<< "$v"
 bad=$(out "$bin/droverd" --log-level loud)
 check "droverd names the bad --log-level value" grep -q "unknown level 'loud'" <<< "$bad"
 bad=$(out "$bin/drover-vmm" --kernel /dev/null --disk path=d.img,format=vmdk)
