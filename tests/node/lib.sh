@@ -39,6 +39,7 @@
 #                    virtualisation and a /dev/kvm that is not PVM)
 #   NODE_BOOT_TIMEOUT  seconds to wait for readiness (default 600)
 #   NODE_MEM         default memory (default 2G)
+#   NODE_SMP         the node's CPUs (default 2)
 #   NODE_CPU         QEMU's -cpu model when accel is tcg (default EPYC)
 #   NODE_TCG         QEMU's -accel value when accel is tcg (default
 #                    tcg,thread=multi)
@@ -184,7 +185,7 @@ node_start() {
 	echo "$accel" > "$dir/accel"
 	: > "$dir/serial.log"
 	# shellcheck disable=SC2086
-	set -- qemu-system-x86_64 -M q35 $accel -cpu "$cpu" -smp 2 -m "$mem" \
+	set -- qemu-system-x86_64 -M q35 $accel -cpu "$cpu" -smp "${NODE_SMP:-2}" -m "$mem" \
 		-nodefaults -nographic -no-reboot -display none -monitor none \
 		-kernel "$DROVER_NODEDIR/vmlinuz" -initrd "$dir/initrd" \
 		-append "$NODE_APPEND" \
