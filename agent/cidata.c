@@ -13,6 +13,7 @@
 
 #include <mbedtls/base64.h>
 
+#include "errfmt.h"
 #include "cidata.h"
 #include "iso9660.h"
 
@@ -24,22 +25,9 @@ struct blob {
 	int given;
 };
 
-static int
-seterr(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (err == NULL || errlen == 0)
-		return rc;
-	n = snprintf(err, errlen, "cidata: ");
-	if (n < 0 || (size_t)n >= errlen)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+/* "cidata: ..." into err (NULL: nothing); returns rc. */
+#define seterr(err, errlen, rc, ...) \
+	errfmt((err), (errlen), (rc), "cidata: " __VA_ARGS__)
 
 int
 cidata_base64_decode(const char *src, size_t max, uint8_t **out,

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errfmt.h"
 #include "iso9660.h"
 
 /* Fixed blocks: the descriptors start at block 16 (6.2.1, 8.1). */
@@ -92,22 +93,9 @@ struct rec {
 	const struct su *su;
 };
 
-static int
-seterr(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	int n = 0;
-
-	if (err == NULL || errlen == 0)
-		return rc;
-	n = snprintf(err, errlen, "iso9660: ");
-	if (n < 0 || (size_t)n >= errlen)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+/* "iso9660: ..." into err (NULL: nothing); returns rc. */
+#define seterr(err, errlen, rc, ...) \
+	errfmt((err), (errlen), (rc), "iso9660: " __VA_ARGS__)
 
 /* ---- numbers (7.2, 7.3) ----------------------------------------------- */
 

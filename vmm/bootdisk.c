@@ -12,6 +12,7 @@
  * resolve inside it, at most libext2fs' nesting limit), must be regular
  * files of bounded size, and are read whole.
  */
+#include "errfmt.h"
 #include "bootdisk.h"
 
 #include <errno.h>
@@ -55,22 +56,7 @@ struct bd_src {
 	uint64_t clock;
 };
 
-static int
-bd_fail(struct bootdisk_error *e, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-bd_fail(struct bootdisk_error *e, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (e) {
-		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
+#define bd_fail(e, err, ...) ERRFMT(e, err, __VA_ARGS__)
 
 /* Read len bytes at off (relative to src) straight from the back end. */
 static int

@@ -25,6 +25,7 @@
  * words per statement, GC_VARS variables, GC_ITEMS entries and submenus,
  * GC_DEPTH nested blocks.
  */
+#include "errfmt.h"
 #include "grubcfg.h"
 
 #include <errno.h>
@@ -67,22 +68,7 @@ struct gc {
 	unsigned nw;
 };
 
-static int
-gc_fail(struct grubcfg_error *e, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-gc_fail(struct grubcfg_error *e, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (e) {
-		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
+#define gc_fail(e, err, ...) ERRFMT(e, err, __VA_ARGS__)
 
 /* ---- variables --------------------------------------------------------------- */
 

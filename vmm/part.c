@@ -19,6 +19,7 @@
  * usable range. In both formats partitions must fit the disk and must not
  * overlap.
  */
+#include "errfmt.h"
 #include "part.h"
 
 #include <errno.h>
@@ -39,22 +40,7 @@
 #define GPT_ENTRY_MAX		4096
 #define GPT_ATTR_LEGACY_BOOT	(1ULL << 2)
 
-static int
-part_fail(struct part_error *e, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-part_fail(struct part_error *e, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (e) {
-		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
+#define part_fail(e, err, ...) ERRFMT(e, err, __VA_ARGS__)
 
 static uint32_t
 le32(const uint8_t *p)
