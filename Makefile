@@ -100,6 +100,11 @@ include vmm/sources.mk
 UNIT_TESTS += unit_agent_cidata
 $(TEST_BIN)/unit_agent_cidata: $(call objs,agent/iso9660.c agent/cidata.c)
 
+# The agent's modules: one fragment per module (agent/mk/NAME.mk) adds its
+# sources (AGENT_SRC, CTL_SRC), its tests (UNIT_TESTS, TEST_EXTRA) and their
+# link lines, so that modules are added without touching this file.
+include $(sort $(wildcard agent/mk/*.mk))
+
 # ---- top-level targets -------------------------------------------------------
 .PHONY: all static guest node test demo fuzz deps clean distclean tests bins help \
 	bench bench-bins

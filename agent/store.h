@@ -1,0 +1,131 @@
+/*
+ * store.h: droverd's durable object store.
+ *
+ * Objects are jansson trees, kept as the user gave them (config/manifest.h
+ * explains why), keyed by (kind, namespace, name). kind is the Kind string
+ * ("VirtualMachineInstanceReplicaSet", "VirtualMachineInstance",
+ * "HorizontalPodAutoscaler", "Pod", "Event", "Namespace", "Node").
+ * Namespace and Node are cluster-scoped: their namespace is "".
+ *
+ * Metadata the store owns, as the API server does:
+ * - uid (random UUID v4), creationTimestamp (RFC 3339, UTC, seconds),
+ *   set at create and never changed afterwards;
+ * - resourceVersion: one global counter for every kind, decimal string,
+ *   bumped by every write (create, update, status, delete marks);
+ * - generation: 1 at create, +1 whenever .spec changes (not on status or
+ *   metadata-only writes);
+ * - deletionTimestamp: set by store_delete() on an object that has
+ *   finalizers; the object goes when its last finalizer is removed.
+ * Objects without a namespace get "default" when their kind is namespaced.
+ * metadata.generateName without a name: generateName + 5 characters from
+ * "bcdfghjklmnpqrstvwxz2456789" (apimachinery's alphabet), retried on a
+ * clash.
+ *
+ * Owner references: after an object is removed, every object whose
+ * metadata.ownerReferences names its uid is deleted in turn (background
+ * cascading deletion, kubectl's default).
+ *
+ * Durability: a write is acknowledged (returns 0) only after it is on
+ * disk; store.c documents the layout and the fsync order. store_open()
+ * refuses a damaged file and names it in the error; it never drops one.
+ *
+ * Objects handed out are shared and must be treated as read-only:
+ * json_deep_copy() one before changing it. Every call returning json_t *
+ * returns a new reference (json_decref() it).
+ *
+ * Watchers are called synchronously after each acknowledged write, in
+ * registration order, with the object as stored (for STORE_DELETED, its
+ * last state). A watcher must not call store mutators; it queues work.
+ *
+ * Errors: negative errno, and a message in err (may be NULL):
+ *   -ENOENT   no such object;        -EEXIST  name taken;
+ *   -ESTALE   metadata.resourceVersion given and not current (a conflict);
+ *   -EINVAL   not an object with kind and name;  -EIO and others: disk.
+ * The store is single-threaded: droverd calls it from its event loop.
+ */
+#ifndef DROVER_STORE_H
+#define DROVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct store;
+
+enum store_event {
+	STORE_ADDED,
+	STORE_MODIFIED,
+	STORE_DELETED,
+};
+
+typedef void (*store_watch_fn)(void *arg, enum store_event ev,
+    const json_t *obj);
+
+/* Open (create if missing) the store in dir and load every object. */
+int store_open(const char *dir, struct store **out, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/* The current global resourceVersion. */
+uint64_t store_rv(const struct store *s);
+
+/* Is this Kind namespaced (everything but Namespace and Node)? */
+int store_kind_namespaced(const char *kind);
+
+/*
+ * Create obj (taken as a template: the store keeps a copy). *out, when
+ * out is not NULL, is the stored object with its metadata filled in.
+ */
+int store_create(struct store *s, const json_t *obj, json_t **out,
+    char *err, size_t errlen);
+
+/*
+ * Replace an existing object (matched by kind, namespace and name).
+ * uid, creationTimestamp, generation and deletionTimestamp are kept from
+ * the stored object; .status is kept from the stored object too (as the
+ * API server does for resources with a status subresource). A
+ * resourceVersion in obj must equal the stored one (-ESTALE otherwise).
+ * Removing the last finalizer from an object with a deletionTimestamp
+ * removes it (STORE_DELETED).
+ */
+int store_update(struct store *s, const json_t *obj, json_t **out,
+    char *err, size_t errlen);
+
+/* Replace only .status (the status subresource). */
+int store_update_status(struct store *s, const char *kind, const char *ns,
+    const char *name, const json_t *status, json_t **out, char *err,
+    size_t errlen);
+
+/*
+ * Delete: with finalizers, set deletionTimestamp (STORE_MODIFIED, once);
+ * without, remove (STORE_DELETED), then cascade to dependents.
+ */
+int store_delete(struct store *s, const char *kind, const char *ns,
+    const char *name, char *err, size_t errlen);
+
+/* One object, or NULL. */
+json_t *store_get(struct store *s, const char *kind, const char *ns,
+    const char *name);
+
+/*
+ * A new array of the objects of kind, in namespace ns (NULL: all), sorted
+ * by namespace then name.
+ */
+json_t *store_list(struct store *s, const char *kind, const char *ns);
+
+/* Watch every change; returns an id > 0 for store_unwatch(). */
+int store_watch(struct store *s, store_watch_fn fn, void *arg);
+void store_unwatch(struct store *s, int id);
+
+/*
+ * Record an Event about obj (type "Normal" or "Warning"), as client-go's
+ * recorder does: involvedObject (kind, namespace, name, uid, apiVersion,
+ * resourceVersion), reason, message, source.component, first/last
+ * timestamps, and count bumped when the same (object, reason, message)
+ * repeats. Events are best effort: a failure is logged, not returned.
+ */
+void store_event(struct store *s, const json_t *obj, const char *type,
+    const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif
