@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "byteorder.h"
 #include "errfmt.h"
 #include "iso9660.h"
 
@@ -99,48 +100,20 @@ struct rec {
 
 /* ---- numbers (7.2, 7.3) ----------------------------------------------- */
 
-static void
-put16le(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put16be(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32le(uint8_t *p, uint32_t v)
-{
-	put16le(p, (uint16_t)v);
-	put16le(p + 2, (uint16_t)(v >> 16));
-}
-
-static void
-put32be(uint8_t *p, uint32_t v)
-{
-	put16be(p, (uint16_t)(v >> 16));
-	put16be(p + 2, (uint16_t)v);
-}
-
 /* 7.2.3: both-byte orders, little-endian first. */
 static void
 put_both16(uint8_t *p, uint16_t v)
 {
-	put16le(p, v);
-	put16be(p + 2, v);
+	bo_put16le(p, v);
+	bo_put16be(p + 2, v);
 }
 
 /* 7.3.3. */
 static void
 put_both32(uint8_t *p, uint32_t v)
 {
-	put32le(p, v);
-	put32be(p + 4, v);
+	bo_put32le(p, v);
+	bo_put32be(p + 4, v);
 }
 
 /* ---- names ------------------------------------------------------------ */
@@ -583,8 +556,8 @@ volume_descriptor(const struct plan *pl, uint8_t *p, int joliet)
 	put_both16(p + 124, 1);		/* volume sequence number */
 	put_both16(p + 128, ISO9660_BLOCK);
 	put_both32(p + 132, PATH_TABLE_SIZE);
-	put32le(p + 140, joliet ? BLK_JPT_L : BLK_PT_L);
-	put32be(p + 148, joliet ? BLK_JPT_M : BLK_PT_M);
+	bo_put32le(p + 140, joliet ? BLK_JPT_L : BLK_PT_L);
+	bo_put32be(p + 148, joliet ? BLK_JPT_M : BLK_PT_M);
 	dir_record(p + 156, &root, pl->date7);
 	put_text(p + 190, 128, "", joliet);	/* volume set */
 	put_text(p + 318, 128, "", joliet);	/* publisher */
@@ -607,11 +580,11 @@ path_table(uint8_t *p, uint32_t root, int big_endian)
 	p[0] = 1;
 	p[1] = 0;
 	if (big_endian) {
-		put32be(p + 2, root);
-		put16be(p + 6, 1);
+		bo_put32be(p + 2, root);
+		bo_put16be(p + 6, 1);
 	} else {
-		put32le(p + 2, root);
-		put16le(p + 6, 1);
+		bo_put32le(p + 2, root);
+		bo_put16le(p + 6, 1);
 	}
 	p[8] = 0;
 }

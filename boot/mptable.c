@@ -4,6 +4,7 @@
  * configuration table header (4.2) and its entries (4.3): processor (20
  * bytes), bus, I/O APIC, I/O interrupt and local interrupt (8 bytes each).
  */
+#include "byteorder.h"
 #include "mptable.h"
 
 #include <string.h>
@@ -21,20 +22,6 @@ enum {
 	MP_APIC_VERSION = 0x14,
 	MP_IOAPIC_VERSION = 0x11,
 };
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
 
 /* Spec 4.1/4.2: the bytes of each structure sum to zero. */
 static uint8_t
@@ -54,8 +41,8 @@ mp_cpu(uint8_t *p, unsigned id)
 	p[1] = (uint8_t)id;		/* local APIC ID */
 	p[2] = MP_APIC_VERSION;
 	p[3] = 0x01 | (id == 0 ? 0x02 : 0);	/* enabled, BSP */
-	put32(p + 4, 0x600);		/* signature: family 6 */
-	put32(p + 8, 0x201);		/* features: FPU, APIC */
+	bo_put32le(p + 4, 0x600);		/* signature: family 6 */
+	bo_put32le(p + 8, 0x201);		/* features: FPU, APIC */
 	memset(p + 12, 0, 8);
 	return p + 20;
 }
@@ -66,7 +53,7 @@ mp_small(uint8_t *p, uint8_t type, uint8_t b1, uint16_t w, uint8_t b4,
 {
 	p[0] = type;
 	p[1] = b1;
-	put16(p + 2, w);
+	bo_put16le(p + 2, w);
 	p[4] = b4;
 	p[5] = b5;
 	p[6] = b6;
@@ -114,21 +101,21 @@ mptable_write(struct gmem *m, unsigned cpus, struct boot_error *e)
 	p = mp_small(p, MP_ENTRY_IOAPIC, (uint8_t)cpus, 0, 0, 0, 0, 0);
 	p[-6] = MP_IOAPIC_VERSION;
 	p[-5] = 0x01;			/* enabled */
-	put32(p - 4, MPTABLE_IOAPIC_ADDR);
+	bo_put32le(p - 4, MPTABLE_IOAPIC_ADDR);
 	p = mp_irqs(p, (uint8_t)cpus);
 	count = cpus + 2 + (MP_ISA_IRQS) + 2;
 	memcpy(cfg, "PCMP", 4);
-	put16(cfg + 4, (uint16_t)(p - cfg));	/* base table length */
+	bo_put16le(cfg + 4, (uint16_t)(p - cfg));	/* base table length */
 	cfg[6] = 4;				/* spec revision 1.4 */
 	memcpy(cfg + 8, "DROVER  ", 8);
 	memcpy(cfg + 16, "DROVER-VMM  ", 12);
-	put16(cfg + 34, (uint16_t)count);
-	put32(cfg + 36, MPTABLE_LAPIC_ADDR);
+	bo_put16le(cfg + 34, (uint16_t)count);
+	bo_put32le(cfg + 36, MPTABLE_LAPIC_ADDR);
 	cfg[7] = mp_checksum(cfg, (size_t)(p - cfg));
 
 	memset(fp, 0, 16);
 	memcpy(fp, "_MP_", 4);
-	put32(fp + 4, (uint32_t)MPTABLE_CFG_GPA);
+	bo_put32le(fp + 4, (uint32_t)MPTABLE_CFG_GPA);
 	fp[8] = 1;				/* length in 16-byte units */
 	fp[9] = 4;
 	fp[10] = mp_checksum(fp, 16);

@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byteorder.h"
 #include "blk.h"
 #include "log.h"
 #include "virtio.h"
@@ -124,41 +125,6 @@ struct virtio_blk_req {
 	uint64_t data_len;		/* payload bytes (readable or writable) */
 	uint64_t written;		/* payload bytes written to the guest */
 };
-
-static void
-virtio_blk_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-virtio_blk_put32(uint8_t *p, uint32_t v)
-{
-	virtio_blk_put16(p, (uint16_t)v);
-	virtio_blk_put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void
-virtio_blk_put64(uint8_t *p, uint64_t v)
-{
-	virtio_blk_put32(p, (uint32_t)v);
-	virtio_blk_put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t
-virtio_blk_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-virtio_blk_get64(const uint8_t *p)
-{
-	return (uint64_t)virtio_blk_get32(p) |
-	    (uint64_t)virtio_blk_get32(p + 4) << 32;
-}
 
 /* Rate-limited warning about something the guest (or the disk) did. */
 static void __attribute__((format(printf, 2, 3)))
@@ -290,9 +256,9 @@ virtio_blk_get_id(struct virtio_blk *vb, struct virtio_blk_req *r)
 static uint8_t
 virtio_blk_discard_check(struct virtio_blk *vb, const uint8_t *seg)
 {
-	uint64_t sector = virtio_blk_get64(seg);
-	uint32_t nsect = virtio_blk_get32(seg + 8);
-	uint32_t flags = virtio_blk_get32(seg + 12);
+	uint64_t sector = bo_get64le(seg);
+	uint32_t nsect = bo_get32le(seg + 8);
+	uint32_t flags = bo_get32le(seg + 12);
 
 	/* Unmap and unknown flags: UNSUPP (5.2.6.2). */
 	if (flags != 0)
@@ -310,8 +276,8 @@ virtio_blk_discard_check(struct virtio_blk *vb, const uint8_t *seg)
 static uint8_t
 virtio_blk_discard_do(struct virtio_blk *vb, const uint8_t *seg)
 {
-	uint64_t sector = virtio_blk_get64(seg);
-	uint64_t nsect = virtio_blk_get32(seg + 8);
+	uint64_t sector = bo_get64le(seg);
+	uint64_t nsect = bo_get32le(seg + 8);
 	int err;
 
 	err = vb->be->ops->discard(vb->be, sector * VIRTIO_BLK_SECTOR,
@@ -418,8 +384,8 @@ virtio_blk_request(struct virtio_blk *vb, const struct virtq_chain *c)
 		status = VIRTIO_BLK_S_IOERR;
 	} else {
 		virtq_read(c, 0, hdr, sizeof(hdr));
-		r.type = virtio_blk_get32(hdr);
-		r.sector = virtio_blk_get64(hdr + 8);
+		r.type = bo_get32le(hdr);
+		r.sector = bo_get64le(hdr + 8);
 		status = virtio_blk_dispatch(vb, &r);
 	}
 	virtq_write(c, c->in_len - 1, &status, 1);
@@ -535,15 +501,15 @@ virtio_blk_build_config(struct virtio_blk *vb)
 	uint8_t *c = vb->config;
 
 	memset(c, 0, sizeof(vb->config));
-	virtio_blk_put64(c + VIRTIO_BLK_CFG_CAPACITY, vb->capacity);
-	virtio_blk_put32(c + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX);
-	virtio_blk_put32(c + VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR);
+	bo_put64le(c + VIRTIO_BLK_CFG_CAPACITY, vb->capacity);
+	bo_put32le(c + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX);
+	bo_put32le(c + VIRTIO_BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR);
 	if (vb->features & (1ULL << VIRTIO_BLK_F_DISCARD)) {
-		virtio_blk_put32(c + VIRTIO_BLK_CFG_DISCARD_SECTORS,
+		bo_put32le(c + VIRTIO_BLK_CFG_DISCARD_SECTORS,
 		    VIRTIO_BLK_DISCARD_SECTORS);
-		virtio_blk_put32(c + VIRTIO_BLK_CFG_DISCARD_SEG,
+		bo_put32le(c + VIRTIO_BLK_CFG_DISCARD_SEG,
 		    VIRTIO_BLK_DISCARD_SEG);
-		virtio_blk_put32(c + VIRTIO_BLK_CFG_DISCARD_ALIGN,
+		bo_put32le(c + VIRTIO_BLK_CFG_DISCARD_ALIGN,
 		    VIRTIO_BLK_DISCARD_ALIGN);
 	}
 }

@@ -9,6 +9,7 @@
  * power of 2 up to VIRTQ_MAX_SIZE makes queue_enable fail and the device
  * need a reset); ring addresses are checked by virtq.c at each use.
  */
+#include "byteorder.h"
 #include "virtio_pci.h"
 
 #include <errno.h>
@@ -56,32 +57,6 @@ struct virtio_pci {
 	uint64_t ioev[VIRTIO_MAX_QUEUES];	/* registered at, or 0 */
 	uint64_t ioev_tried[VIRTIO_MAX_QUEUES];	/* last attempt */
 };
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
-}
 
 /* The little-endian value of a 1, 2, 4 or 8 byte access. */
 static uint64_t
@@ -175,10 +150,10 @@ virtio_pci_table_read(struct virtio_pci *p, uint64_t off, uint8_t *data,
 	for (unsigned v = 0; v < p->nvec; v++) {
 		uint8_t *e = raw + v * MSIX_ENTRY_SIZE;
 
-		put32(e, p->msix[v].addr_lo);
-		put32(e + 4, p->msix[v].addr_hi);
-		put32(e + 8, p->msix[v].data);
-		put32(e + 12, p->msix[v].ctrl);
+		bo_put32le(e, p->msix[v].addr_lo);
+		bo_put32le(e + 4, p->msix[v].addr_hi);
+		bo_put32le(e + 8, p->msix[v].data);
+		bo_put32le(e + 12, p->msix[v].ctrl);
 	}
 	memcpy(data, raw + off, len);
 }
@@ -220,9 +195,9 @@ virtio_pci_table_write(struct virtio_pci *p, uint64_t off,
 	if ((len != 4 && len != 8) || off % len != 0 || off >= size ||
 	    len > size - off)
 		return;
-	virtio_pci_table_dword(p, off, get32(data));
+	virtio_pci_table_dword(p, off, bo_get32le(data));
 	if (len == 8)
-		virtio_pci_table_dword(p, off + 4, get32(data + 4));
+		virtio_pci_table_dword(p, off + 4, bo_get32le(data + 4));
 }
 
 static void
@@ -234,8 +209,8 @@ virtio_pci_pba_read(struct virtio_pci *p, uint64_t off, uint8_t *data,
 	memset(data, 0, len);
 	if (off >= sizeof(raw) || len > sizeof(raw) - off)
 		return;
-	put32(raw, (uint32_t)p->pba);
-	put32(raw + 4, (uint32_t)(p->pba >> 32));
+	bo_put32le(raw, (uint32_t)p->pba);
+	bo_put32le(raw + 4, (uint32_t)(p->pba >> 32));
 	memcpy(data, raw + off, len);
 }
 
@@ -243,7 +218,7 @@ virtio_pci_pba_read(struct virtio_pci *p, uint64_t off, uint8_t *data,
 static void
 virtio_pci_msix_control(struct virtio_pci *p)
 {
-	uint16_t ctrl = get16(p->fn.cfg + p->cap_msix + MSIX_CTRL);
+	uint16_t ctrl = bo_get16le(p->fn.cfg + p->cap_msix + MSIX_CTRL);
 
 	pthread_mutex_lock(&p->vd->lock);
 	p->msix_enabled = !!(ctrl & MSIX_CTRL_ENABLE);
@@ -339,32 +314,32 @@ virtio_pci_common_read(struct virtio_pci *p, uint64_t off, uint8_t *data,
 	if (off >= sizeof(c) || len > sizeof(c) - off)
 		return;
 	memset(c, 0, sizeof(c));
-	put32(c + VIRTIO_PCI_COMMON_DFSELECT, vd->dfselect);
+	bo_put32le(c + VIRTIO_PCI_COMMON_DFSELECT, vd->dfselect);
 	if (vd->dfselect < 2)
-		put32(c + VIRTIO_PCI_COMMON_DF,
+		bo_put32le(c + VIRTIO_PCI_COMMON_DF,
 		    (uint32_t)(vd->host_features >> (32 * vd->dfselect)));
-	put32(c + VIRTIO_PCI_COMMON_GFSELECT, vd->gfselect);
+	bo_put32le(c + VIRTIO_PCI_COMMON_GFSELECT, vd->gfselect);
 	if (vd->gfselect < 2)
-		put32(c + VIRTIO_PCI_COMMON_GF,
+		bo_put32le(c + VIRTIO_PCI_COMMON_GF,
 		    (uint32_t)(vd->guest_features >> (32 * vd->gfselect)));
-	put16(c + VIRTIO_PCI_COMMON_MSIX, vd->config_vector);
-	put16(c + VIRTIO_PCI_COMMON_NUMQ, (uint16_t)vd->ops->nqueues);
+	bo_put16le(c + VIRTIO_PCI_COMMON_MSIX, vd->config_vector);
+	bo_put16le(c + VIRTIO_PCI_COMMON_NUMQ, (uint16_t)vd->ops->nqueues);
 	c[VIRTIO_PCI_COMMON_STATUS] = vd->status;
 	c[VIRTIO_PCI_COMMON_CFGGEN] = (uint8_t)vd->config_generation;
-	put16(c + VIRTIO_PCI_COMMON_Q_SELECT, vd->queue_select);
+	bo_put16le(c + VIRTIO_PCI_COMMON_Q_SELECT, vd->queue_select);
 	if (q) {
-		put16(c + VIRTIO_PCI_COMMON_Q_SIZE, q->size);
-		put16(c + VIRTIO_PCI_COMMON_Q_MSIX, q->msix_vector);
-		put16(c + VIRTIO_PCI_COMMON_Q_ENABLE, (uint16_t)q->ready);
-		put16(c + VIRTIO_PCI_COMMON_Q_NOFF, vd->queue_select);
-		put32(c + VIRTIO_PCI_COMMON_Q_DESCLO, (uint32_t)q->desc_gpa);
-		put32(c + VIRTIO_PCI_COMMON_Q_DESCHI,
+		bo_put16le(c + VIRTIO_PCI_COMMON_Q_SIZE, q->size);
+		bo_put16le(c + VIRTIO_PCI_COMMON_Q_MSIX, q->msix_vector);
+		bo_put16le(c + VIRTIO_PCI_COMMON_Q_ENABLE, (uint16_t)q->ready);
+		bo_put16le(c + VIRTIO_PCI_COMMON_Q_NOFF, vd->queue_select);
+		bo_put32le(c + VIRTIO_PCI_COMMON_Q_DESCLO, (uint32_t)q->desc_gpa);
+		bo_put32le(c + VIRTIO_PCI_COMMON_Q_DESCHI,
 		    (uint32_t)(q->desc_gpa >> 32));
-		put32(c + VIRTIO_PCI_COMMON_Q_AVAILLO, (uint32_t)q->avail_gpa);
-		put32(c + VIRTIO_PCI_COMMON_Q_AVAILHI,
+		bo_put32le(c + VIRTIO_PCI_COMMON_Q_AVAILLO, (uint32_t)q->avail_gpa);
+		bo_put32le(c + VIRTIO_PCI_COMMON_Q_AVAILHI,
 		    (uint32_t)(q->avail_gpa >> 32));
-		put32(c + VIRTIO_PCI_COMMON_Q_USEDLO, (uint32_t)q->used_gpa);
-		put32(c + VIRTIO_PCI_COMMON_Q_USEDHI,
+		bo_put32le(c + VIRTIO_PCI_COMMON_Q_USEDLO, (uint32_t)q->used_gpa);
+		bo_put32le(c + VIRTIO_PCI_COMMON_Q_USEDHI,
 		    (uint32_t)(q->used_gpa >> 32));
 	}
 	memcpy(data, c + off, len);
@@ -600,7 +575,7 @@ static int
 virtio_pci_window(struct virtio_pci *p, uint64_t *off, unsigned *len)
 {
 	const uint8_t *c = p->fn.cfg + p->cap_cfg;
-	uint32_t o = get32(c + VPCI_CAP_OFFSET), n = get32(c + VPCI_CAP_LENGTH);
+	uint32_t o = bo_get32le(c + VPCI_CAP_OFFSET), n = bo_get32le(c + VPCI_CAP_LENGTH);
 
 	if (c[VPCI_CAP_BAR] != 0 || (n != 1 && n != 2 && n != 4) ||
 	    o % n != 0 || o >= VIRTIO_PCI_BAR_SIZE)
@@ -666,8 +641,8 @@ virtio_pci_add_vcap(struct pci_function *fn, uint8_t type, unsigned caplen,
 	fn->cfg[at + 2] = (uint8_t)caplen;
 	fn->cfg[at + 3] = type;
 	fn->cfg[at + VPCI_CAP_BAR] = 0;
-	put32(fn->cfg + at + VPCI_CAP_OFFSET, off);
-	put32(fn->cfg + at + VPCI_CAP_LENGTH, len);
+	bo_put32le(fn->cfg + at + VPCI_CAP_OFFSET, off);
+	bo_put32le(fn->cfg + at + VPCI_CAP_LENGTH, len);
 	return at;
 }
 
@@ -679,10 +654,10 @@ virtio_pci_add_msix(struct virtio_pci *p)
 
 	if (at < 0)
 		return at;
-	put16(fn->cfg + at + MSIX_CTRL, (uint16_t)(p->nvec - 1));
+	bo_put16le(fn->cfg + at + MSIX_CTRL, (uint16_t)(p->nvec - 1));
 	fn->wmask[at + MSIX_CTRL + 1] = 0xc0;	/* enable, function mask */
-	put32(fn->cfg + at + MSIX_TABLE, VIRTIO_PCI_MSIX_TABLE_OFF);	/* BIR 0 */
-	put32(fn->cfg + at + MSIX_PBA, VIRTIO_PCI_MSIX_PBA_OFF);
+	bo_put32le(fn->cfg + at + MSIX_TABLE, VIRTIO_PCI_MSIX_TABLE_OFF);	/* BIR 0 */
+	bo_put32le(fn->cfg + at + MSIX_PBA, VIRTIO_PCI_MSIX_PBA_OFF);
 	p->cap_msix = (unsigned)at;
 	for (unsigned v = 0; v < p->nvec; v++)
 		p->msix[v].ctrl = MSIX_ENTRY_MASKED;	/* 6.8.2.9 */
@@ -711,7 +686,7 @@ virtio_pci_add_caps(struct virtio_pci *p)
 	    VIRTIO_PCI_NOTIFY_MULT * ops->nqueues);
 	if (at < 0)
 		return -ENOSPC;
-	put32(fn->cfg + at + VPCI_CAP_LEN, VIRTIO_PCI_NOTIFY_MULT);
+	bo_put32le(fn->cfg + at + VPCI_CAP_LEN, VIRTIO_PCI_NOTIFY_MULT);
 	/* 4.1.4.9: the device MUST present the PCI_CFG capability. */
 	at = virtio_pci_add_vcap(fn, VIRTIO_PCI_CAP_PCI_CFG, VPCI_CFG_CAP_LEN,
 	    0, 0);
@@ -730,16 +705,16 @@ virtio_pci_init_header(struct virtio_pci *p, uint64_t bar_gpa)
 	const struct virtio_dev_ops *ops = p->vd->ops;
 	struct pci_function *fn = &p->fn;
 
-	put16(fn->cfg + PCI_VENDOR_ID, VIRTIO_PCI_VENDOR_ID);
-	put16(fn->cfg + PCI_DEVICE_ID,
+	bo_put16le(fn->cfg + PCI_VENDOR_ID, VIRTIO_PCI_VENDOR_ID);
+	bo_put16le(fn->cfg + PCI_DEVICE_ID,
 	    (uint16_t)(VIRTIO_PCI_DEVICE_ID_BASE + ops->device_id));
 	fn->cfg[PCI_REVISION] = VIRTIO_PCI_REVISION;
 	fn->cfg[PCI_CLASS_PROG + 1] = (uint8_t)ops->pci_class;
 	fn->cfg[PCI_CLASS_PROG + 2] = (uint8_t)(ops->pci_class >> 8);
-	put16(fn->cfg + PCI_SUBSYS_VENDOR, VIRTIO_PCI_VENDOR_ID);
-	put16(fn->cfg + PCI_SUBSYS_ID, VIRTIO_PCI_SUBSYS_ID);
-	put16(fn->cfg + PCI_COMMAND, PCI_COMMAND_MEMORY);
-	put16(fn->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+	bo_put16le(fn->cfg + PCI_SUBSYS_VENDOR, VIRTIO_PCI_VENDOR_ID);
+	bo_put16le(fn->cfg + PCI_SUBSYS_ID, VIRTIO_PCI_SUBSYS_ID);
+	bo_put16le(fn->cfg + PCI_COMMAND, PCI_COMMAND_MEMORY);
+	bo_put16le(fn->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
 	    PCI_COMMAND_INTX_DISABLE);
 	fn->wmask[PCI_INTERRUPT_LINE] = 0xff;	/* scratch for the OS */
 	return pci_set_bar(fn, 0, bar_gpa, VIRTIO_PCI_BAR_SIZE, PCI_BAR_MEM64);
