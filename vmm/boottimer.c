@@ -10,7 +10,16 @@ struct boottimer {
 	struct timespec start;
 	uint8_t last;
 	unsigned writes;
+	double booted_ms;	/* first BOOTTIMER_MAGIC; -1: not yet */
 };
+
+double
+boottimer_booted_ms(const void *dev)
+{
+	const struct boottimer *bt = dev;
+
+	return bt ? bt->booted_ms : -1;
+}
 
 double
 boottimer_since_ms(const struct timespec *start)
@@ -40,6 +49,8 @@ bt_write(void *dev, uint64_t off, const uint8_t *data, unsigned len)
 	if (off != 0 || len == 0)
 		return;
 	bt->last = data[0];
+	if (data[0] == BOOTTIMER_MAGIC && bt->booted_ms < 0)
+		bt->booted_ms = boottimer_since_ms(&bt->start);
 	/* Only the first few: a looping guest must not flood the log. */
 	if (bt->writes++ < 16)
 		log_info("guest boot-timer mark %u%s: %.3f ms since VMM start",
@@ -52,8 +63,10 @@ bt_create(const struct vmm_dev_host *host)
 {
 	struct boottimer *bt = calloc(1, sizeof(*bt));
 
-	if (bt)
+	if (bt) {
 		bt->start = host->start;
+		bt->booted_ms = -1;
+	}
 	return bt;
 }
 

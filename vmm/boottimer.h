@@ -17,6 +17,13 @@
 
 extern const struct vmm_dev_ops boottimer_ops;
 
+/*
+ * When the guest first wrote BOOTTIMER_MAGIC: ms since VMM start, or -1
+ * (not yet). dev is the device's state; the caller holds its lock. The
+ * control socket's status reports it as "booted_ms" (the agent's Ready).
+ */
+double boottimer_booted_ms(const void *dev);
+
 /* Milliseconds from start to now (CLOCK_MONOTONIC). */
 double boottimer_since_ms(const struct timespec *start);
 

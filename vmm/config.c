@@ -57,6 +57,7 @@ vmm_config_free(struct vmm_config *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->log_file);
+	free(c->exit_file);
 	free(c->control);
 	free(c->console_path);
 	free(c->console_log);
@@ -628,7 +629,8 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 	    strcmp(key, "cmdline") && strcmp(key, "console") &&
 	    strcmp(key, "log") && strcmp(key, "log-level") &&
 	    strcmp(key, "control") && strcmp(key, "user") &&
-	    strcmp(key, "seccomp") && strcmp(key, "console-log"))
+	    strcmp(key, "seccomp") && strcmp(key, "console-log") &&
+	    strcmp(key, "exit-file"))
 		return cfg_error(field, "unknown field");
 	if ((err = json_str(v, field, &s)) < 0)
 		return err;
@@ -651,6 +653,8 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		return cfg_set_user(c, field, s);
 	if (strcmp(key, "console-log") == 0)
 		return cfg_set_str(&c->console_log, field, s);
+	if (strcmp(key, "exit-file") == 0)
+		return cfg_set_str(&c->exit_file, field, s);
 	if (strcmp(key, "seccomp") == 0)
 		return cfg_set_onoff(&c->seccomp, field, s);
 	if (strcmp(key, "rng") == 0)
@@ -743,6 +747,7 @@ enum {
 	OPT_SECCOMP,
 	OPT_CONSOLE_LOG,
 	OPT_RNG,
+	OPT_EXIT_FILE,
 };
 
 static const struct option cfg_opts[] = {
@@ -765,6 +770,7 @@ static const struct option cfg_opts[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "rng", required_argument, NULL, OPT_RNG },
+	{ "exit-file", required_argument, NULL, OPT_EXIT_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -806,6 +812,8 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 		return cfg_set_onoff(&c->seccomp, "--seccomp", arg);
 	case OPT_CONSOLE_LOG:
 		return cfg_set_str(&c->console_log, "--console-log", arg);
+	case OPT_EXIT_FILE:
+		return cfg_set_str(&c->exit_file, "--exit-file", arg);
 	default:
 		return -EINVAL;
 	}
@@ -834,7 +842,7 @@ vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
 			continue;
 		}
 		if (ch != OPT_LOG && ch != OPT_LOG_LEVEL &&
-		    ch != OPT_STOP_TIMEOUT && li >= 0)
+		    ch != OPT_STOP_TIMEOUT && ch != OPT_EXIT_FILE && li >= 0)
 			vm_flag = cfg_opts[li].name;
 		if ((err = cfg_apply_opt(c, ch, optarg)) < 0)
 			return err;
@@ -859,7 +867,7 @@ vmm_usage(FILE *f)
 "                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
 "                  [--log FILE] [--log-level LEVEL] [--stop-timeout SECS]\n"
 "                  [--user UID:GID] [--seccomp on|off] [--console-log FILE]\n"
-"                  [--rng on|off]\n"
+"                  [--rng on|off] [--exit-file FILE]\n"
 "       drover-vmm --config vm.json [--log FILE] [--log-level LEVEL]\n"
 "       drover-vmm --help | --version\n"
 "\n"
@@ -903,6 +911,10 @@ vmm_usage(FILE *f)
 "                    line, \"status\", \"stop\" (as SIGTERM) or \"kill\", and\n"
 "                    reads one line of JSON\n"
 "  --log FILE        also write the VMM log to FILE\n"
+"  --exit-file FILE  when the VMM ends, write its exit status (a decimal\n"
+"                    number and a newline) to FILE, created or truncated at\n"
+"                    start (mode 0600); left empty when the VMM is killed by\n"
+"                    a signal (for a supervisor that is not the parent)\n"
 "  --log-level L     error, warn, info (default) or debug\n"
 "  --stop-timeout S  seconds the guest gets to shut down after SIGTERM or\n"
 "                    SIGINT (default 10); then the VM is stopped (status 5)\n"

@@ -69,6 +69,7 @@ struct vmm_config {
 	char *console_path;		/* unix: path; tcp: [ADDR:]PORT */
 	char *console_log;		/* also append output here */
 	char *log_file;
+	char *exit_file;		/* exit status written here at exit */
 	char *control;			/* control socket path, or NULL */
 	int log_level;			/* -1: default */
 	unsigned stop_timeout;		/* s from SIGTERM to forced stop */

@@ -129,13 +129,20 @@ control_vcpu_stats(const struct vmm_vcpu *v)
 static json_t *
 control_status(struct vmm *vm)
 {
+	struct vmm_dev *bt = &vm->dev[VMM_DEV_BOOTTIMER];
 	json_t *exits = json_array(), *st;
 	const char *state;
+	double booted = -1;
 
 	pthread_mutex_lock(&vm->lock);
 	state = vm->stopping ? "stopping" : vm->shutdown_asked ?
 	    "shutting-down" : "running";
 	pthread_mutex_unlock(&vm->lock);
+	if (bt->state) {
+		pthread_mutex_lock(&bt->lock);
+		booted = boottimer_booted_ms(bt->state);
+		pthread_mutex_unlock(&bt->lock);
+	}
 	for (unsigned i = 0; exits && i < vm->ncpus; i++)
 		json_array_append_new(exits, control_vcpu_stats(&vm->vcpus[i]));
 	st = json_pack("{s:s, s:i, s:I, s:f, s:I, s:o}", "state", state,
@@ -143,6 +150,10 @@ control_status(struct vmm *vm)
 	    "uptime_ms", boottimer_since_ms(&vm->start),
 	    "console_dropped", (json_int_t)(vm->console ?
 	    console_dropped(vm->console) : 0), "exits", exits);
+	/* The guest's boot-complete mark (boottimer.h); null until then. */
+	if (st)
+		json_object_set_new(st, "booted_ms", booted < 0 ? json_null() :
+		    json_real(booted));
 	return st;
 }
 

@@ -5,6 +5,8 @@
  * closes. Requests:
  *   status  {"state": "running"|"shutting-down"|"stopping", "vcpus": N,
  *           "memory": bytes, "uptime_ms": ms, "console_dropped": bytes,
+ *           "booted_ms": ms from VMM start to the guest's boot-complete
+ *           mark (boottimer.h), or null before it,
  *           "exits": [{"vcpu": 0, "runs": .., "io": .., "mmio": ..,
  *           "unhandled": .., "other": ..}, ...]}
  *   stop    graceful: as SIGTERM (Ctrl+Alt+Del, then --stop-timeout)

@@ -3,9 +3,12 @@
  * command line (or --config vm.json), set up logging, run the VM, and exit
  * with a status that says why the VM ended (exitcode.h, and --help).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "exitcode.h"
@@ -14,12 +17,40 @@
 #include "version.h"
 #include "vmm.h"
 
+/*
+ * --exit-file: opened at start (before the sandbox forbids open), written
+ * with pwrite (allowed by the seccomp list) when the VMM ends, so that a
+ * supervisor which is not the parent (droverd after a restart) learns the
+ * status. A VMM killed by a signal leaves the file empty.
+ */
+static int
+exit_file_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		fprintf(stderr, "drover-vmm: --exit-file: %s: %s\n", path,
+		    strerror(errno));
+	return fd;
+}
+
+static void
+exit_file_write(int fd, int rc)
+{
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%d\n", rc);
+
+	if (fd >= 0 && pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("--exit-file");
+}
+
 int
 main(int argc, char **argv)
 {
 	enum vmm_config_action action;
 	struct vmm_config cfg;
-	int rc, err;
+	int rc, err, exit_fd = -1;
 
 	log_init("drover-vmm", LOG_LEVEL_INFO);
 	vmm_config_init(&cfg);
@@ -39,6 +70,10 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	if (cfg.exit_file && (exit_fd = exit_file_open(cfg.exit_file)) < 0) {
+		rc = VMM_EXIT_USAGE;
+		goto out;
+	}
 	if (cfg.log_level >= 0)
 		log_set_level((enum log_level)cfg.log_level);
 	if (cfg.log_file && (err = log_set_file(cfg.log_file)) < 0) {
@@ -49,6 +84,9 @@ main(int argc, char **argv)
 	}
 	rc = vmm_run(&cfg);
 out:
+	exit_file_write(exit_fd, rc);
+	if (exit_fd >= 0)
+		close(exit_fd);
 	vmm_config_free(&cfg);
 	return rc;
 }

@@ -165,6 +165,26 @@ check_status(void)
 	json_decref(st);
 }
 
+/* The payload's boot-complete mark (boottimer) shows as "booted_ms". */
+static void
+check_booted(void)
+{
+	json_t *st = NULL, *b = NULL;
+
+	for (int i = 0; i < 400; i++) {
+		json_decref(st);
+		st = ctl("status");
+		b = st ? json_object_get(st, "booted_ms") : NULL;
+		if (json_is_number(b))
+			break;
+		msleep(25);
+	}
+	kt_check(json_is_number(b) && json_number_value(b) > 0,
+	    "control: status has booted_ms once the guest marked its boot",
+	    "%s", b ? (json_is_null(b) ? "null" : "not a number") : "absent");
+	json_decref(st);
+}
+
 static void
 check_bad_clients(void)
 {
@@ -205,7 +225,7 @@ int
 main(int argc, char **argv)
 {
 	struct stat st;
-	json_t *r;
+	json_t *r, *st_null = NULL;
 	pid_t pid;
 	int rc;
 
@@ -219,6 +239,18 @@ main(int argc, char **argv)
 	    "control: payload present", "%s", payload))
 		return kt_status();
 	pid = start_vmm("spin");
+	for (int i = 0; i < 400 && (st_null = ctl("status")) == NULL; i++)
+		msleep(25);
+	kt_check(st_null && json_is_null(json_object_get(st_null, "booted_ms")),
+	    "control: booted_ms is null while the guest has not marked its boot",
+	    "no null booted_ms");
+	json_decref(st_null);
+	check_status();
+	r = ctl("kill");
+	json_decref(r);
+	wait_exit(pid);
+	pid = start_vmm("boottimer spin");
+	check_booted();
 	check_status();
 	check_bad_clients();
 	r = ctl("kill");

@@ -82,6 +82,9 @@ check "kvm: e820 map in hvm_start_info" \
 	bash -c 'grep -q "^e820 0x0 0x9f000 0x1" "$0" && grep -q "^e820 0x100000 0xf00000 0x1" "$0"' "$tmp/out"
 check "kvm: boot timer logs the time since start" log_has "boot-timer mark 123 (boot complete): .* ms since VMM start"
 check "kvm: i8042 reset exits with status 3" test "$rc" = 3
+boot --cmdline "boottimer" --exit-file "$tmp/exit"
+check "kvm: --exit-file holds the exit status (3)" \
+	bash -c '[ "$0" = 3 ] && [ "$(cat "$1")" = 3 ]' "$rc" "$tmp/exit"
 
 rm -f "$tmp/console.log"
 boot --cmdline logged --console-log "$tmp/console.log"

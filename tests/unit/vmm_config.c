@@ -137,8 +137,9 @@ test_json(void **state)
 	(void)state;
 	assert_int_equal(json(&c, "{\"kernel\": \"k\", \"mem\": \"64Mi\", "
 	    "\"cpus\": 2, \"cmdline\": \"\", \"console\": \"stdio\", "
-	    "\"log-level\": \"debug\"}"), 0);
+	    "\"log-level\": \"debug\", \"exit-file\": \"/run/x/exit\"}"), 0);
 	assert_string_equal(c.kernel, "k");
+	assert_string_equal(c.exit_file, "/run/x/exit");
 	assert_int_equal(c.mem, 64ULL << 20);
 	assert_int_equal(c.cpus, 2);
 	assert_string_equal(c.cmdline, "");
@@ -217,6 +218,7 @@ test_json_bad(void **state)
 		"{\"kernel\": \"a\", \"kernel\": \"b\"}",
 		"{\"console\": \"tcp:1.2.3.4:x\"}", "{\"console\": \"unix:\"}", "{\"log-level\": \"loud\"}",
 		"{\"stop-timeout\": \"10\"}", "{\"stop-timeout\": -5}",
+		"{\"exit-file\": 1}", "{\"exit-file\": \"\"}",
 	};
 	struct vmm_config c;
 
