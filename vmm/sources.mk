@@ -141,12 +141,13 @@ $(BUILD)/fuzz/fuzz_vmm_config: tests/fuzz/fuzz_vmm_config.c vmm/config.c \
 KVM_TESTS += kvm_vmm_control
 KVM_TESTS += kvm_vmm_console
 
-# ---- qcow2 back end (vmm/blk_qcow2.c) -------------------------------------------
+# ---- qcow2 back end (vmm/blk_qcow2*.c) ------------------------------------------
 # Unit test (its own image checker and crash replay: the wraps record the
 # back end's writes), qemu-img interop (tests/qcow2: qcow2tool and a TAP
 # script run in the unit stage), and a fuzz target for headers and tables.
-VMM_SRC += vmm/blk_qcow2.c
-QCOW2_SRC := vmm/blk_qcow2.c vmm/blk_raw.c
+QCOW2_SRC := vmm/blk_qcow2.c vmm/blk_qcow2_read.c vmm/blk_qcow2_write.c \
+	vmm/blk_qcow2_create.c vmm/blk_raw.c
+VMM_SRC += $(filter-out vmm/blk_raw.c,$(QCOW2_SRC))
 UNIT_TESTS += unit_vmm_qcow2
 $(TEST_BIN)/unit_vmm_qcow2: $(call objs,$(QCOW2_SRC))
 $(TEST_BIN)/unit_vmm_qcow2: LDFLAGS += -Wl,--wrap=pwritev,--wrap=fdatasync,--wrap=fallocate
