@@ -56,4 +56,27 @@ struct images_disk {
 int images_resolve(struct images *im, const char *ref, const char *path,
     struct images_disk *out, char *err, size_t errlen);
 
+/*
+ * Store management (droverctl image ..., the local API). digest_out, when
+ * not NULL, gets the image's manifest digest (72 bytes).
+ * images_import: an OCI or Docker archive (tar, or gzipped tar), named
+ * name (NULL: the names the archive gives).
+ * images_pull: from its registry (or the configured mirror) over HTTPS;
+ * progress (may be NULL) is called with a layer digest or "manifest", the
+ * bytes so far and the total (0 if unknown).
+ * images_list: a new JSON array of {"ref","digest","format",
+ * "virtual_size","size","disk"} (pre-loaded disk files too).
+ * images_rm: drop a reference (or, for NAME@sha256:..., every reference
+ * to that image); blobs nothing else uses are deleted.
+ * All return 0 or -errno with a message in err; nothing half-written is
+ * ever left in the store.
+ */
+int images_import(struct images *im, const char *file, const char *name,
+    char *digest_out, char *err, size_t errlen);
+int images_pull(struct images *im, const char *ref,
+    void (*progress)(void *arg, const char *what, uint64_t done,
+    uint64_t total), void *arg, char *digest_out, char *err, size_t errlen);
+json_t *images_list(struct images *im);
+int images_rm(struct images *im, const char *ref, char *err, size_t errlen);
+
 #endif
