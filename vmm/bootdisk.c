@@ -8,6 +8,10 @@
  * channel's name carries the address of its struct bd_src, which lives
  * on bootdisk_fs's stack for as long as the file system is open.
  *
+ * This file runs in the sandboxed child of bootdisk_sandbox.c (never in the
+ * VMM itself): the partition table, libext2fs and the GRUB parser all
+ * read the untrusted image there.
+ *
  * Files are looked up from the file system's root (absolute symlinks
  * resolve inside it, at most libext2fs' nesting limit), must be regular
  * files of bounded size, and are read whole.
@@ -464,8 +468,15 @@ bootdisk_free(struct bootdisk *bd)
 	memset(bd, 0, sizeof(*bd));
 }
 
+const char *
+bootdisk_config_name(unsigned i)
+{
+	return i < sizeof(bd_configs) / sizeof(bd_configs[0]) ?
+	    bd_configs[i] : NULL;
+}
+
 int
-bootdisk_load(struct blk_backend *be, struct bootdisk *out,
+bootdisk_read(struct blk_backend *be, struct bootdisk *out,
     struct bootdisk_error *e)
 {
 	struct bd_src disk = { .be = be, .base = 0, .len = be->size };

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bootdisk.h"
 #include "config.h"
 #include "exitcode.h"
 #include "libver.h"
@@ -82,6 +83,11 @@ main(int argc, char **argv)
 		rc = VMM_EXIT_USAGE;
 		goto out;
 	}
+	/* Without --kernel the boot disk is read in a child confined as the
+	 * VMM will be (bootdisk_sandbox.c). */
+	bootdisk_set_sandbox(&(struct bootdisk_sandbox){
+	    .has_user = cfg.has_user, .uid = cfg.uid, .gid = cfg.gid,
+	    .seccomp = cfg.seccomp });
 	rc = vmm_run(&cfg);
 out:
 	exit_file_write(exit_fd, rc);

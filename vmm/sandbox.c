@@ -49,6 +49,21 @@ sandbox_drop_user(uid_t uid, gid_t gid)
 	return 0;
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* Sanitizer builds only: LeakSanitizer's exit-time scan stops the world
+ * with a ptrace'd helper and reads /proc/self; reports need the same. */
+#define SANDBOX_SANITIZER_SYSCALLS \
+	SYS_clone, SYS_clone3, SYS_ptrace, SYS_wait4, SYS_prctl, \
+	SYS_openat, SYS_open, SYS_getdents, SYS_getdents64, SYS_readlink, \
+	SYS_lseek, SYS_sigaltstack, SYS_rt_sigaction, SYS_fstat, \
+	SYS_newfstatat, SYS_pread64, SYS_sched_getaffinity, SYS_getppid, \
+	SYS_kill, SYS_getrlimit, SYS_prlimit64, SYS_dup, SYS_dup2, SYS_pipe, \
+	SYS_pipe2, SYS_tkill, SYS_munmap, SYS_madvise, SYS_futex, \
+	SYS_sched_yield, SYS_getpid, SYS_gettid, SYS_close,
+#else
+#define SANDBOX_SANITIZER_SYSCALLS
+#endif
+
 /* Each allowed system call, and why the running VMM needs it. */
 static const int sandbox_allowed[] = {
 	SYS_ioctl,		/* KVM_RUN and friends: filtered below */
@@ -92,16 +107,7 @@ static const int sandbox_allowed[] = {
 	SYS_getrandom,		/* virtio-rng */
 	SYS_epoll_wait,		/* device I/O threads */
 	SYS_epoll_pwait,	/* the same, where libc uses epoll_pwait */
-#ifdef __SANITIZE_ADDRESS__
-	/* Sanitizer builds only: LeakSanitizer's exit-time scan stops the
-	 * world with a ptrace'd helper and reads /proc/self. */
-	SYS_clone, SYS_clone3, SYS_ptrace, SYS_wait4, SYS_prctl,
-	SYS_openat, SYS_open, SYS_getdents, SYS_getdents64, SYS_readlink, SYS_lseek,
-	SYS_sigaltstack, SYS_rt_sigaction, SYS_fstat, SYS_newfstatat,
-	SYS_pread64, SYS_sched_getaffinity, SYS_getppid,
-	SYS_kill, SYS_getrlimit,
-	SYS_prlimit64, SYS_dup, SYS_dup2, SYS_pipe, SYS_pipe2, SYS_tkill,
-#endif
+	SANDBOX_SANITIZER_SYSCALLS
 };
 
 /* The KVM requests a running VMM makes. */
@@ -201,6 +207,77 @@ sandbox_seccomp(void)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 	    SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0) {
+		log_warn("seccomp");
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * The boot disk reader's allow-list (bootdisk_sandbox.c): a process that
+ * only parses what it reads from files it already has and writes the
+ * result to one pipe. write and writev only on the fds in wfds.
+ */
+static const int sandbox_reader_allowed[] = {
+	SYS_read,		/* the disk */
+	SYS_pread64,
+	SYS_preadv,
+	SYS_brk,		/* malloc */
+	SYS_mmap,		/* malloc of large buffers (the kernel, initrds) */
+	SYS_munmap,
+	SYS_mremap,		/* realloc */
+	SYS_madvise,		/* free (glibc trims) */
+	SYS_futex,		/* libc locks (uncontended) */
+	SYS_clock_gettime,	/* libext2fs time stamps (not in the vDSO) */
+	SYS_gettimeofday,
+	SYS_time,
+	SYS_rt_sigreturn,
+	SYS_exit,
+	SYS_exit_group,
+	SANDBOX_SANITIZER_SYSCALLS
+};
+
+#define NREADER (sizeof(sandbox_reader_allowed) / \
+	sizeof(sandbox_reader_allowed[0]))
+#define SC_ARG0 offsetof(struct seccomp_data, args[0])	/* low 32 bits */
+#define SANDBOX_WFD_MAX 4
+
+int
+sandbox_seccomp_reader(const int *wfds, unsigned nwfd)
+{
+	/* 0 arch check (3), 3 load nr, the list (NREADER), write? writev?,
+	 * kill; load fd, the fds (nwfd), kill; allow. */
+	enum {
+		I_LIST = 4, I_WRITE = I_LIST + NREADER, I_FD = I_WRITE + 3,
+		I_MAX = I_FD + 1 + SANDBOX_WFD_MAX + 1,
+	};
+	struct sock_filter f[I_MAX + 1];
+	struct sock_fprog prog = { .filter = f };
+	unsigned n = 0, allow;
+
+	if (nwfd > SANDBOX_WFD_MAX)
+		return -EINVAL;
+	allow = I_FD + 1 + nwfd + 1;
+	f[n++] = bpf_stmt(BPF_LD | BPF_W | BPF_ABS, SC_ARCH);
+	f[n++] = bpf_jeq(AUDIT_ARCH_X86_64, 1, 0);
+	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = bpf_stmt(BPF_LD | BPF_W | BPF_ABS, SC_NR);
+	for (unsigned i = 0; i < NREADER; i++, n++)
+		f[n] = bpf_jeq((uint32_t)sandbox_reader_allowed[i],
+		    allow - n - 1, 0);
+	f[n] = bpf_jeq(SYS_write, I_FD - n - 1, 0);
+	n++;
+	f[n] = bpf_jeq(SYS_writev, I_FD - n - 1, 0);
+	n++;
+	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = bpf_stmt(BPF_LD | BPF_W | BPF_ABS, SC_ARG0);
+	for (unsigned i = 0; i < nwfd; i++, n++)
+		f[n] = bpf_jeq((uint32_t)wfds[i], allow - n - 1, 0);
+	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = bpf_stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	prog.len = (unsigned short)n;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
 		log_warn("seccomp");
 		return -errno;
 	}

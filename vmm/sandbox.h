@@ -14,4 +14,8 @@ int sandbox_drop_user(uid_t uid, gid_t gid);
 /* Install the allow-list on every thread of the process. 0 or -errno. */
 int sandbox_seccomp(void);
 
+/* The boot disk reader's strict filter (this thread only): reads, memory,
+ * exit; write/writev only on the nwfd (at most 4) fds in wfds. */
+int sandbox_seccomp_reader(const int *wfds, unsigned nwfd);
+
 #endif

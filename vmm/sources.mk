@@ -28,6 +28,7 @@ VMM_SRC += vmm/devices.c
 VMM_SRC += vmm/part.c
 VMM_SRC += vmm/grubcfg.c
 VMM_SRC += vmm/bootdisk.c
+VMM_SRC += vmm/bootdisk_sandbox.c
 VMM_SRC += boot/boot.c
 VMM_SRC += boot/e820.c
 VMM_SRC += boot/mptable.c
@@ -169,10 +170,14 @@ $(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRC) common/log.c
 # Unit test: test disks built at test time with sfdisk/sgdisk, mkfs.ext4 -d
 # and qemu-img (skipped without them); fuzz targets for the two parsers of
 # image-controlled input (the partition table, the GRUB configuration).
-BOOTDISK_SRC := vmm/part.c vmm/grubcfg.c vmm/bootdisk.c $(QCOW2_SRC)
-UNIT_TESTS += unit_vmm_bootdisk
+BOOTDISK_SRC := vmm/part.c vmm/grubcfg.c vmm/bootdisk.c vmm/bootdisk_sandbox.c \
+	vmm/sandbox.c $(QCOW2_SRC)
+UNIT_TESTS += unit_vmm_bootdisk unit_vmm_bootdisk_sandbox
 $(TEST_BIN)/unit_vmm_bootdisk: $(call objs,$(BOOTDISK_SRC))
 $(TEST_BIN)/unit_vmm_bootdisk: LIBS := $(VMM_EXT2FS_LIBS) $(LIBS)
+# The reader child's confinement: crashes, its filter, garbage, time-outs.
+$(TEST_BIN)/unit_vmm_bootdisk_sandbox: $(call objs,$(BOOTDISK_SRC))
+$(TEST_BIN)/unit_vmm_bootdisk_sandbox: LIBS := $(VMM_EXT2FS_LIBS) $(LIBS)
 FUZZ_TARGETS += fuzz_part fuzz_grubcfg
 $(BUILD)/fuzz/fuzz_part: tests/fuzz/fuzz_part.c vmm/part.c
 	@mkdir -p $(dir $@)
