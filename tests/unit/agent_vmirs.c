@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "loop.h"
 #include "manifest.h"
 #include "store.h"
 #include "vmirs.h"
@@ -438,17 +439,21 @@ test_scale_down_rank(void **state)
 	for (i = 0; i < 7; i++)
 		snprintf(names[i], sizeof(names[i]), "%s", vmi_name(l, i));
 	json_decref(l);
-	/* names[0] is deleted first ... names[6] last */
-	vmi_status(f, names[6], "Running", "node1", "True", NULL,
+	/*
+	 * The list is in name order; ranks go the other way, so that list
+	 * order would delete the wrong ones: names[6] is deleted first ...
+	 * names[0] last.
+	 */
+	vmi_status(f, names[0], "Running", "node1", "True", NULL,
 	    "2023-11-14T20:00:00Z");			/* ready longest */
-	vmi_status(f, names[5], "Running", "node1", "True", NULL,
+	vmi_status(f, names[1], "Running", "node1", "True", NULL,
 	    "2023-11-14T22:00:00Z");			/* ready shorter */
-	vmi_status(f, names[4], "Running", "node1", "False",
+	vmi_status(f, names[2], "Running", "node1", "False",
 	    "GuestNotRunning", NULL);			/* not ready */
 	vmi_status(f, names[3], "Unknown", "node1", NULL, NULL, NULL);
-	vmi_status(f, names[2], "Scheduled", "node1", NULL, NULL, NULL);
-	vmi_status(f, names[1], "Scheduling", "node1", NULL, NULL, NULL);
-	vmi_status(f, names[0], "Pending", NULL, NULL, NULL, NULL);
+	vmi_status(f, names[4], "Scheduled", "node1", NULL, NULL, NULL);
+	vmi_status(f, names[5], "Scheduling", "node1", NULL, NULL, NULL);
+	vmi_status(f, names[6], "Pending", NULL, NULL, NULL, NULL);
 	vmirs_drain(f->c);
 
 	rs_spec_set(f, RS, "replicas", json_integer(4));
@@ -456,7 +461,7 @@ test_scale_down_rank(void **state)
 	for (i = 0; i < 7; i++) {
 		json_t *v = get(f, VMIRS_VMI_KIND, names[i]);
 
-		if (i < 3)
+		if (i >= 4)
 			assert_null(v);
 		else
 			assert_non_null(v);
@@ -466,7 +471,7 @@ test_scale_down_rank(void **state)
 	vmirs_drain(f->c);
 	l = vmis(f);
 	assert_int_equal(json_array_size(l), 1);
-	assert_string_equal(vmi_name(l, 0), names[6]);
+	assert_string_equal(vmi_name(l, 0), names[0]);
 	json_decref(l);
 	assert_int_equal(events(f, RS, "SuccessfulDelete", NULL), 6);
 	json_decref(rs);
@@ -1018,6 +1023,77 @@ test_rs_deleting(void **state)
 	json_decref(rs);
 }
 
+/* A sync that finds nothing to do writes nothing (no resourceVersion). */
+static void
+test_no_churn(void **state)
+{
+	struct fx *f = *state;
+	json_t *rs = rs_add(f, RS, 2), *st;
+	uint64_t rv;
+
+	vmirs_drain(f->c);
+	vmi_finalize_all(f);
+	vmirs_drain(f->c);
+	st = rs_status(f, RS);
+	assert_int_equal(st_int(st, "replicas"), 2);
+	json_decref(st);
+	rv = store_rv(f->s);
+	assert_int_equal(sync_rs(f, RS), 0);
+	assert_int_equal(sync_rs(f, RS), 0);
+	vmirs_enqueue(f->c, NS, RS);
+	assert_int_equal(vmirs_drain(f->c), 1);
+	assert_int_equal(store_rv(f->s), rv);
+	json_decref(rs);
+}
+
+static void
+stop_cb(void *arg)
+{
+	loop_stop(arg);
+}
+
+/* With a loop: the watch queues, loop_defer drains, no test calls. */
+static void
+test_loop(void **state)
+{
+	struct fx *f = *state;
+	struct loop *l = loop_new();
+	struct vmirs_ctl *c;
+	json_t *rs, *st;
+	char err[256];
+
+	assert_non_null(l);
+	vmirs_free(f->c);		/* the fixture's loop-less one */
+	f->c = NULL;
+	c = vmirs_new(f->s, l);
+	assert_non_null(c);
+	rs = rs_add(f, RS, 2);
+	assert_int_equal(nvmis(f), 0);	/* nothing synchronous */
+	loop_timer(l, 300, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(nvmis(f), 2);
+	st = rs_status(f, RS);
+	assert_int_equal(st_int(st, "replicas"), 2);
+	json_decref(st);
+	/* a VMI goes: replaced from the loop */
+	st = vmis(f);
+	assert_int_equal(store_delete(f->s, VMIRS_VMI_KIND, NS,
+	    vmi_name(st, 0), err, sizeof(err)), 0);
+	json_decref(st);
+	loop_timer(l, 300, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(nvmis(f), 2);
+	/* freed with work pending: nothing of it runs afterwards */
+	vmirs_enqueue(c, NS, RS);
+	vmirs_free(c);
+	rs_spec_set(f, RS, "replicas", json_integer(3));
+	loop_timer(l, 100, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(nvmis(f), 2);
+	loop_free(l);
+	json_decref(rs);
+}
+
 int
 main(void)
 {
@@ -1046,6 +1122,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rs_deleting, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_churn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
 	};
 
 	log_init("unit_agent_vmirs", LOG_LEVEL_WARN);
