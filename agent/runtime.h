@@ -18,7 +18,7 @@
  *   powered off, exit 0), Failed (crash, VMM error, killed); a guest
  *   reboot request (exit 3) restarts the VMM in place;
  * - keeps status (phase, nodeName, conditions Ready and PodScheduled,
- *   phaseTransitionTimestamps, guestOSInfo-free) and one read-only Pod
+ *   phaseTransitionTimestamps, qosClass) and one read-only Pod
  *   view (virt-launcher-<vmi>-<5 chars>) in the store, and the Node
  *   object;
  * - on deletion: graceful stop (control "stop", the grace period, then
@@ -69,13 +69,11 @@ struct rt_config {
 	unsigned poll_ms;		/* status polls (default 1000) */
 	int64_t capacity_cpu_milli;	/* default: online CPUs x 1000 */
 	int64_t capacity_memory;	/* default: MemTotal */
-	int64_t vmm_overhead;		/* bytes added to guest memory when
-					 * the VMI requests none (default
-					 * RT_VMM_OVERHEAD) */
+	int64_t vmm_overhead;		/* bytes a VMM needs beyond guest
+					 * RAM, added to its memory request
+					 * and limit (default:
+					 * cg_vmm_overhead(), cgroup.h) */
 };
-
-/* Memory a VMM needs beyond guest RAM (page tables, devices, buffers). */
-#define RT_VMM_OVERHEAD		(32LL << 20)
 
 /*
  * Start the runtime: read the node's capacity, write the Node object,

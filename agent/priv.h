@@ -1,0 +1,120 @@
+/*
+ * priv.h: the VMI runtime's privileged operations, behind one const ops
+ * table.
+ *
+ * Everything the runtime does that needs root goes through here: the
+ * VMI's run dir under <run_dir>/vmi/, the disk files in it (qcow2
+ * overlays, the cloud-init seed, empty disks), the cgroup, spawning
+ * drover-vmm in its own session and cgroup, signalling it, and the
+ * clean-up. The rest of the runtime (store, scheduling, phases, polling
+ * the control socket, which is a plain unix socket) needs none.
+ *
+ * Today priv_local_ops does the work in droverd's own process. When the
+ * API process is split off (issue 6), droverd-priv (root, the parent)
+ * implements the same ops and the API side's table sends each call over
+ * a socketpair as a fixed, length-checked message. That is why every
+ * argument is plain data: names, numbers, and paths that must lie under
+ * <run_dir>/vmi/ (checked by the implementation, which refuses "..",
+ * anything outside, and symlinks: priv_path_ok()). No fds, no pointers
+ * into the caller's objects cross this interface, except the cidata
+ * strings, which are copied into the message.
+ *
+ * Every op returns 0 or -errno with a message in err (err may be NULL).
+ * None blocks for long: vmi_cleanup may wait up to 2 s for a cgroup to
+ * empty (cg_destroy).
+ */
+#ifndef DROVER_PRIV_H
+#define DROVER_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cidata.h"
+
+struct priv;
+
+/* What vmm_spawn starts: drover-vmm --config <dir>/vm.json. */
+struct priv_spawn {
+	const char *dir;	/* the VMI's run dir */
+	const char *cgroup;	/* its cgroup's name, or NULL: none */
+};
+
+/* The cgroup limits (as cgroup.h's struct cg_limits). */
+struct priv_limits {
+	int64_t cpu_request_milli, cpu_limit_milli;
+	int64_t memory_max, pids_max;	/* 0: none */
+};
+
+struct priv_ops {
+	/* Create the VMI's run dir (mode 0700, parents as needed); an
+	 * existing one is reused. */
+	int (*vmi_prepare)(struct priv *p, const char *dir, char *err,
+	    size_t errlen);
+	/* Write <dir>/<name> (temp file, fsync, rename), mode 0600. */
+	int (*file_write)(struct priv *p, const char *dir, const char *name,
+	    const char *data, size_t len, char *err, size_t errlen);
+	/* <dir>/<name>: a qcow2 overlay on backing (format backing_fmt,
+	 * "raw" or "qcow2"), of size bytes (0: the backing file's). */
+	int (*disk_overlay)(struct priv *p, const char *dir, const char *name,
+	    const char *backing, const char *backing_fmt, uint64_t size,
+	    char *err, size_t errlen);
+	/* <dir>/<name>: a sparse raw file of size bytes (emptyDisk). */
+	int (*disk_empty)(struct priv *p, const char *dir, const char *name,
+	    uint64_t size, char *err, size_t errlen);
+	/* <dir>/<name>: the NoCloud seed ISO (cidata.h). */
+	int (*disk_cidata)(struct priv *p, const char *dir, const char *name,
+	    const struct cidata *ci, char *err, size_t errlen);
+	/* The VMI's cgroup <parent>/<name> with these limits. 0 also when
+	 * there are no cgroups (cgroup_root not configured) or a controller
+	 * is missing (logged). */
+	int (*cgroup_create)(struct priv *p, const char *name,
+	    const struct priv_limits *lim, char *err, size_t errlen);
+	/* Start drover-vmm: own session (setsid), stdin /dev/null, stdout
+	 * and stderr to <dir>/vmm.log, in the cgroup. *pid and *starttime
+	 * (field 22 of /proc/PID/stat) identify it from now on. */
+	int (*vmm_spawn)(struct priv *p, const struct priv_spawn *sp,
+	    pid_t *pid, uint64_t *starttime, char *err, size_t errlen);
+	/* Send sig to the VMM pid, only if its start time still matches
+	 * (-ESRCH otherwise: it is gone, or the pid was reused). */
+	int (*vmm_signal)(struct priv *p, pid_t pid, uint64_t starttime,
+	    int sig);
+	/* Reap an exited VMM spawned by this process: 0 and its wait(2)
+	 * status; -ECHILD when it was not our child (adopted: its status is
+	 * in its exit file); -EAGAIN when it has not exited. */
+	int (*vmm_reap)(struct priv *p, pid_t pid, int *wstatus);
+	/* Remove the run dir and everything in it, and the cgroup (killing
+	 * what is left in it). Idempotent: absent is fine. */
+	int (*vmi_cleanup)(struct priv *p, const char *dir, const char *cgroup,
+	    char *err, size_t errlen);
+};
+
+/* A privileged side: its ops table first (implementations extend it). */
+struct priv {
+	const struct priv_ops *ops;
+};
+
+struct priv_config {
+	const char *run_dir;		/* every dir must lie under <run_dir>/vmi/ */
+	const char *vmm_path;		/* the drover-vmm binary */
+	const char *cgroup_root;	/* NULL: no cgroups */
+	const char *cgroup_parent;	/* NULL: "drover" */
+};
+
+/* The in-process implementation. NULL with a message in err. */
+struct priv *priv_local_new(const struct priv_config *cfg, char *err,
+    size_t errlen);
+void priv_local_free(struct priv *p);
+
+/*
+ * Is path a directory (or file in one) strictly under <run_dir>/vmi/,
+ * without "." or ".." components, doubled slashes or a trailing slash?
+ * 1 or 0. name (may be NULL) must be one plain component.
+ */
+int priv_path_ok(const char *run_dir, const char *path, const char *name);
+
+/* Start time (clock ticks since boot, /proc/PID/stat field 22) of pid:
+ * 0 and *out, or -errno (-ESRCH: no such process). */
+int priv_proc_starttime(pid_t pid, uint64_t *out);
+
+#endif

@@ -1,0 +1,558 @@
+/*
+ * priv_local.c: the privileged operations (priv.h) done in droverd's own
+ * process, until droverd-priv exists (issue 6). Every path is checked to
+ * lie under <run_dir>/vmi/ as droverd-priv will check it, so that the
+ * split changes the transport, not the rules.
+ */
+#include "priv.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "blk_qcow2.h"
+#include "cgroup.h"
+#include "log.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+struct priv_local {
+	struct priv base;
+	char run_dir[64];		/* checked at priv_local_new() */
+	char vmm_path[PATH_MAX];
+	struct cg *cg;			/* NULL: no cgroups */
+};
+
+static int
+pl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+pl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static struct priv_local *
+pl(struct priv *p)
+{
+	return (struct priv_local *)p;
+}
+
+int
+priv_path_ok(const char *run_dir, const char *path, const char *name)
+{
+	size_t rl = strlen(run_dir);
+	const char *s;
+
+	if (name && (name[0] == '\0' || strchr(name, '/') ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0))
+		return 0;
+	if (strncmp(path, run_dir, rl) != 0 || strncmp(path + rl, "/vmi/", 5))
+		return 0;
+	s = path + rl + 5;
+	if (*s == '\0' || s[strlen(s) - 1] == '/')
+		return 0;
+	while (*s) {
+		size_t n = strcspn(s, "/");
+
+		if (n == 0 || (n == 1 && s[0] == '.') ||
+		    (n == 2 && s[0] == '.' && s[1] == '.'))
+			return 0;
+		s += n;
+		if (*s == '/')
+			s++;
+	}
+	return 1;
+}
+
+/* dir checked, plus a real directory (not a symlink) when must_exist. */
+static int
+pl_dir_ok(struct priv_local *p, const char *dir, const char *name, char *err,
+    size_t errlen)
+{
+	struct stat st;
+
+	if (!priv_path_ok(p->run_dir, dir, name))
+		return pl_err(err, errlen, -EINVAL, "%s%s%s: not a VMI path "
+		    "under %s/vmi", dir, name ? "/" : "", name ? name : "",
+		    p->run_dir);
+	if (lstat(dir, &st) < 0)
+		return pl_err(err, errlen, -errno, "%s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return pl_err(err, errlen, -ENOTDIR, "%s: not a directory", dir);
+	return 0;
+}
+
+static int
+pl_mkdirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+pl_vmi_prepare(struct priv *pp, const char *dir, char *err, size_t errlen)
+{
+	struct priv_local *p = pl(pp);
+	int rc;
+
+	if (!priv_path_ok(p->run_dir, dir, NULL))
+		return pl_err(err, errlen, -EINVAL, "%s: not a VMI path under "
+		    "%s/vmi", dir, p->run_dir);
+	if ((rc = pl_mkdirs(dir, 0700)) < 0)
+		return pl_err(err, errlen, rc, "creating %s: %s", dir,
+		    strerror(-rc));
+	return pl_dir_ok(p, dir, NULL, err, errlen);
+}
+
+static int
+pl_path(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int
+pl_file_write(struct priv *pp, const char *dir, const char *name,
+    const char *data, size_t len, char *err, size_t errlen)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int fd, rc;
+	size_t off = 0;
+
+	if ((rc = pl_dir_ok(pl(pp), dir, name, err, errlen)) < 0)
+		return rc;
+	if (pl_path(path, sizeof(path), dir, name) < 0)
+		return pl_err(err, errlen, -ENAMETOOLONG, "%s: name too long",
+		    dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		return pl_err(err, errlen, -errno, "%s: %s", tmp,
+		    strerror(errno));
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		unlink(tmp);
+		return pl_err(err, errlen, rc, "%s: %s", path, strerror(-rc));
+	}
+	return 0;
+fail:
+	rc = errno ? -errno : -EIO;
+	close(fd);
+	unlink(tmp);
+	return pl_err(err, errlen, rc, "writing %s: %s", tmp, strerror(-rc));
+}
+
+static int
+pl_disk_overlay(struct priv *pp, const char *dir, const char *name,
+    const char *backing, const char *backing_fmt, uint64_t size, char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if ((rc = pl_dir_ok(pl(pp), dir, name, err, errlen)) < 0)
+		return rc;
+	if (pl_path(path, sizeof(path), dir, name) < 0)
+		return pl_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
+	if (backing[0] != '/')
+		return pl_err(err, errlen, -EINVAL, "backing file %s: not an "
+		    "absolute path", backing);
+	unlink(path);	/* a half-made one from an earlier attempt */
+	rc = blk_qcow2_create_overlay(path, backing, backing_fmt, size);
+	if (rc < 0)
+		return pl_err(err, errlen, rc, "creating the overlay %s on %s: "
+		    "%s", path, backing, strerror(-rc));
+	return 0;
+}
+
+static int
+pl_disk_empty(struct priv *pp, const char *dir, const char *name,
+    uint64_t size, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	if ((rc = pl_dir_ok(pl(pp), dir, name, err, errlen)) < 0)
+		return rc;
+	if (pl_path(path, sizeof(path), dir, name) < 0 || size > INT64_MAX)
+		return pl_err(err, errlen, -EINVAL, "%s: bad name or size", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		return pl_err(err, errlen, -errno, "%s: %s", path,
+		    strerror(errno));
+	if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
+		rc = -errno;
+		close(fd);
+		unlink(path);
+		return pl_err(err, errlen, rc, "%s: %s", path, strerror(-rc));
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+pl_disk_cidata(struct priv *pp, const char *dir, const char *name,
+    const struct cidata *ci, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if ((rc = pl_dir_ok(pl(pp), dir, name, err, errlen)) < 0)
+		return rc;
+	if (pl_path(path, sizeof(path), dir, name) < 0)
+		return pl_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
+	return cidata_write(path, ci, err, errlen);
+}
+
+static int
+pl_cgroup_create(struct priv *pp, const char *name,
+    const struct priv_limits *lim, char *err, size_t errlen)
+{
+	struct priv_local *p = pl(pp);
+	struct cg_limits cl = {
+		.cpu_request_milli = lim->cpu_request_milli,
+		.cpu_limit_milli = lim->cpu_limit_milli,
+		.memory_max = lim->memory_max,
+		.pids_max = lim->pids_max,
+	};
+	int rc;
+
+	if (p->cg == NULL)
+		return 0;
+	rc = cg_create(p->cg, name, &cl, err, errlen);
+	if (rc > 0) {
+		log_warnx("cgroup %s: %s", name, err ? err : "");
+		rc = 0;
+	}
+	return rc;
+}
+
+/* /proc/PID/stat field 22, after the ")" that ends the command name. */
+int
+priv_proc_starttime(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024], *s;
+	unsigned long long v;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	if ((s = strrchr(buf, ')')) == NULL || s[1] != ' ')
+		return -EINVAL;
+	/* s[2] is field 3 (state); a zombie has exited: as good as gone. */
+	s += 2;
+	if (*s == 'Z' || *s == 'X')
+		return -ESRCH;
+	for (field = 3; field < 22 && s; field++) {
+		s = strchr(s, ' ');
+		if (s)
+			s++;
+	}
+	if (s == NULL || sscanf(s, "%llu", &v) != 1)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* The child: never returns. Reports an exec failure's errno on fd. */
+static void
+pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd)
+{
+	char conf[PATH_MAX], logp[PATH_MAX];
+	int e, null, logfd;
+
+	setsid();
+	/* The loop's signal handling must not be inherited. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	snprintf(conf, sizeof(conf), "%s/vm.json", sp->dir);
+	snprintf(logp, sizeof(logp), "%s/vmm.log", sp->dir);
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (null < 0 || logfd < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 ||
+	    dup2(logfd, 2) < 0)
+		goto fail;
+	if (p->cg && sp->cgroup && cg_attach(p->cg, sp->cgroup, 0, NULL, 0) < 0)
+		goto fail;
+	execl(p->vmm_path, "drover-vmm", "--config", conf, (char *)NULL);
+fail:
+	e = errno ? errno : EIO;
+	if (write(fd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* Close every fd above 2 but keep: the VMM must not hold droverd's. */
+static int
+pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp, pid_t *pid,
+    char *err, size_t errlen)
+{
+	int pfd[2], e = 0, rc;
+	ssize_t n;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return pl_err(err, errlen, -errno, "pipe: %s", strerror(errno));
+	*pid = fork();
+	if (*pid < 0) {
+		rc = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return pl_err(err, errlen, rc, "fork: %s", strerror(-rc));
+	}
+	if (*pid == 0) {
+		close(pfd[0]);
+		pl_child(p, sp, pfd[1]);
+	}
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		waitpid(*pid, NULL, 0);
+		return pl_err(err, errlen, -e, "starting %s: %s", p->vmm_path,
+		    strerror(e));
+	}
+	return 0;
+}
+
+static int
+pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
+    uint64_t *starttime, char *err, size_t errlen)
+{
+	struct priv_local *p = pl(pp);
+	int rc;
+
+	if ((rc = pl_dir_ok(p, sp->dir, NULL, err, errlen)) < 0)
+		return rc;
+	if (sp->cgroup && !cg_name_valid(sp->cgroup))
+		return pl_err(err, errlen, -EINVAL, "bad cgroup name %s",
+		    sp->cgroup);
+	if ((rc = pl_spawn_fork(p, sp, pid, err, errlen)) < 0)
+		return rc;
+	if ((rc = priv_proc_starttime(*pid, starttime)) < 0) {
+		/* Exited already (a bad config): reaped by vmm_reap. */
+		*starttime = 0;
+	}
+	return 0;
+}
+
+static int
+pl_vmm_signal(struct priv *pp, pid_t pid, uint64_t starttime, int sig)
+{
+	uint64_t st;
+	int fd, rc;
+
+	(void)pp;
+	if (pid <= 1)
+		return -EINVAL;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -errno;
+	/* Checked after the pidfd is open: it then names this process. */
+	rc = priv_proc_starttime(pid, &st);
+	if (rc == 0 && st != starttime)
+		rc = -ESRCH;
+	if (rc == 0 && syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int
+pl_vmm_reap(struct priv *pp, pid_t pid, int *wstatus)
+{
+	pid_t r;
+
+	(void)pp;
+	do
+		r = waitpid(pid, wstatus, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r == 0 ? -EAGAIN : 0;
+}
+
+/* rm -r of a run dir: plain files and sockets, one level of subdirs. */
+static int
+pl_rmtree(const char *dir, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int rc = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (pl_path(path, sizeof(path), dir, de->d_name) < 0)
+			continue;
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && depth < 4)
+			pl_rmtree(path, depth + 1);
+		else if (unlink(path) < 0 && errno != ENOENT)
+			rc = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		rc = -errno;
+	return rc;
+}
+
+static int
+pl_vmi_cleanup(struct priv *pp, const char *dir, const char *cgroup,
+    char *err, size_t errlen)
+{
+	struct priv_local *p = pl(pp);
+	char parent[PATH_MAX], vmi[PATH_MAX];
+	char *slash;
+	int rc = 0;
+
+	if (cgroup && p->cg && (rc = cg_destroy(p->cg, cgroup, err, errlen)) < 0)
+		return rc;
+	if (dir == NULL)
+		return 0;
+	if (!priv_path_ok(p->run_dir, dir, NULL))
+		return pl_err(err, errlen, -EINVAL, "%s: not a VMI path under "
+		    "%s/vmi", dir, p->run_dir);
+	if ((rc = pl_rmtree(dir, 0)) < 0)
+		return pl_err(err, errlen, rc, "removing %s: %s", dir,
+		    strerror(-rc));
+	/* The namespace's dir goes when it is empty. */
+	snprintf(parent, sizeof(parent), "%s", dir);
+	snprintf(vmi, sizeof(vmi), "%s/vmi", p->run_dir);
+	if ((slash = strrchr(parent, '/')) != NULL) {
+		*slash = '\0';
+		if (strcmp(parent, vmi) != 0)
+			rmdir(parent);	/* ENOTEMPTY is fine */
+	}
+	return 0;
+}
+
+static const struct priv_ops priv_local_ops = {
+	.vmi_prepare = pl_vmi_prepare,
+	.file_write = pl_file_write,
+	.disk_overlay = pl_disk_overlay,
+	.disk_empty = pl_disk_empty,
+	.disk_cidata = pl_disk_cidata,
+	.cgroup_create = pl_cgroup_create,
+	.vmm_spawn = pl_vmm_spawn,
+	.vmm_signal = pl_vmm_signal,
+	.vmm_reap = pl_vmm_reap,
+	.vmi_cleanup = pl_vmi_cleanup,
+};
+
+struct priv *
+priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
+{
+	struct priv_local *p = calloc(1, sizeof(*p));
+	char vmi[PATH_MAX + 8];
+	int rc;
+
+	if (p == NULL) {
+		pl_err(err, errlen, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	p->base.ops = &priv_local_ops;
+	if (cfg->run_dir[0] != '/' || strlen(cfg->run_dir) >= sizeof(p->run_dir) ||
+	    strlen(cfg->vmm_path) >= sizeof(p->vmm_path)) {
+		pl_err(err, errlen, -EINVAL, "run dir %s: must be an absolute "
+		    "path of at most 63 bytes (unix socket paths live under it)",
+		    cfg->run_dir);
+		goto fail;
+	}
+	snprintf(p->run_dir, sizeof(p->run_dir), "%s", cfg->run_dir);
+	snprintf(p->vmm_path, sizeof(p->vmm_path), "%s", cfg->vmm_path);
+	snprintf(vmi, sizeof(vmi), "%s/vmi", p->run_dir);
+	if ((rc = pl_mkdirs(vmi, 0700)) < 0) {
+		pl_err(err, errlen, rc, "creating %s: %s", vmi, strerror(-rc));
+		goto fail;
+	}
+	if (cfg->cgroup_root && cg_open(cfg->cgroup_root, cfg->cgroup_parent ?
+	    cfg->cgroup_parent : "drover", &p->cg, err, errlen) < 0)
+		goto fail;
+	return &p->base;
+fail:
+	free(p);
+	return NULL;
+}
+
+void
+priv_local_free(struct priv *pp)
+{
+	struct priv_local *p = pl(pp);
+
+	if (p == NULL)
+		return;
+	if (p->cg)
+		cg_close(p->cg);
+	free(p);
+}

@@ -1,0 +1,389 @@
+/*
+ * rt_launch.c: from a scheduled VMI to a running drover-vmm: the disk
+ * plan (containerDisk through images_resolve()), the run dir and its
+ * files through the privileged operations (priv.h): qcow2 overlays with
+ * their backing file pinned, the cloud-init seed ISO, empty disks, the
+ * cgroup, vm.json; then the VMM, its state file (for re-adoption) and
+ * its pidfd on the loop.
+ *
+ * Run dir layout (<run_dir>/vmi/<ns>/<name>/, or vmi/_/<hash> when a
+ * socket path would be too long):
+ *   vm.json        drover-vmm --config
+ *   state.json     {ns, name, uid, pid, starttime, cgroup, pod}
+ *   vmm.log        the VMM's stdout and stderr
+ *   console.sock   serial console (the console bridge connects here)
+ *   console.log    a copy of the console output ("login:" = booted)
+ *   control.sock   status / stop / kill
+ *   exit           the VMM's exit status, written when it ends
+ *   disk<i>.qcow2, cidata<i>.iso, empty<i>.raw   the disks
+ */
+#include "rt_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "images.h"
+#include "log.h"
+#include "loop.h"
+#include "priv.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+static int
+rl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+rl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/*
+ * Without an image store (tests only): the reference must be an absolute
+ * path to a disk file; its format is read from its first bytes here
+ * (qcow2 magic, else raw), as images.c pins it at import.
+ */
+static int
+rl_resolve_file(const char *ref, char *file, size_t filelen, char *fmt,
+    size_t fmtlen, char *err, size_t errlen)
+{
+	unsigned char magic[4] = { 0 };
+	struct stat st;
+	int fd;
+
+	if (ref[0] != '/')
+		return rl_err(err, errlen, -ENOENT, "image %s: not present "
+		    "(no image store: only absolute paths)", ref);
+	fd = open(ref, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rl_err(err, errlen, -ENOENT, "image %s: %s", ref,
+		    strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    read(fd, magic, 4) != 4) {
+		close(fd);
+		return rl_err(err, errlen, -EINVAL, "image %s: not a disk file",
+		    ref);
+	}
+	close(fd);
+	snprintf(file, filelen, "%s", ref);
+	snprintf(fmt, fmtlen, "%s", memcmp(magic, "QFI\xfb", 4) == 0 ?
+	    "qcow2" : "raw");
+	return 0;
+}
+
+static int
+rl_resolve(void *arg, const char *image, const char *path, char *file,
+    size_t filelen, char *fmt, size_t fmtlen, char *err, size_t errlen)
+{
+	struct rt *rt = arg;
+	struct images_disk d;
+	int rc;
+
+	if (rt->im == NULL)
+		return rl_resolve_file(image, file, filelen, fmt, fmtlen, err,
+		    errlen);
+	rc = images_resolve(rt->im, image, path, &d, err, errlen);
+	if (rc < 0)
+		return rc;
+	snprintf(file, filelen, "%s", d.path);
+	snprintf(fmt, fmtlen, "%s", d.format);
+	return 0;
+}
+
+static void
+rl_cidata(const struct rt_vmi *v, const json_t *vmi, const json_t *vol,
+    struct cidata *ci)
+{
+	const json_t *c = json_object_get(vol, "cloudInitNoCloud");
+	const json_t *spec = json_object_get(vmi, "spec");
+	const char *host = json_string_value(json_object_get(spec, "hostname"));
+
+	memset(ci, 0, sizeof(*ci));
+	ci->hostname = host && host[0] ? host : v->name;
+	ci->firmware_uuid = json_string_value(json_object_get(json_object_get(
+	    json_object_get(spec, "domain"), "firmware"), "uuid"));
+	ci->user_data = json_string_value(json_object_get(c, "userData"));
+	ci->user_data_b64 = json_string_value(json_object_get(c,
+	    "userDataBase64"));
+	ci->network_data = json_string_value(json_object_get(c, "networkData"));
+	ci->network_data_b64 = json_string_value(json_object_get(c,
+	    "networkDataBase64"));
+}
+
+static int
+rl_disks(struct rt_vmi *v, const json_t *vmi, const struct rt_disk *d,
+    unsigned n, char *err, size_t errlen)
+{
+	struct priv *p = v->rt->priv;
+	struct cidata ci;
+	int rc = 0;
+
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		switch (d[i].kind) {
+		case RT_DISK_CONTAINER:
+			rc = p->ops->disk_overlay(p, v->dir, d[i].file,
+			    d[i].backing, d[i].backing_fmt, 0, err, errlen);
+			break;
+		case RT_DISK_CIDATA:
+			rl_cidata(v, vmi, d[i].volume_obj, &ci);
+			rc = p->ops->disk_cidata(p, v->dir, d[i].file, &ci, err,
+			    errlen);
+			break;
+		case RT_DISK_EMPTY:
+			rc = p->ops->disk_empty(p, v->dir, d[i].file, d[i].size,
+			    err, errlen);
+			break;
+		}
+		if (rc < 0 && err && errlen) {
+			char tmp[512];
+
+			snprintf(tmp, sizeof(tmp), "%s", err);
+			snprintf(err, errlen, "volume %s: %s", d[i].volume, tmp);
+		}
+	}
+	return rc;
+}
+
+static int
+rl_vmjson(struct rt_vmi *v, const struct rt_disk *d, unsigned n, char *err,
+    size_t errlen)
+{
+	struct priv *p = v->rt->priv;
+	struct rt_vmjson in = {
+		.dir = v->dir, .res = &v->res, .disks = d, .ndisks = n,
+		.user = v->rt->vmm_user[0] ? v->rt->vmm_user : NULL,
+		.stop_timeout = v->grace > 3600 ? 3600 : v->grace,
+	};
+	json_t *j = rt_vmjson(&in);
+	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	int rc;
+
+	json_decref(j);
+	if (text == NULL)
+		return rl_err(err, errlen, -ENOMEM, "vm.json: out of memory");
+	rc = p->ops->file_write(p, v->dir, "vm.json", text, strlen(text), err,
+	    errlen);
+	free(text);
+	return rc;
+}
+
+static int
+rl_cgroup(struct rt_vmi *v, char *err, size_t errlen)
+{
+	struct priv *p = v->rt->priv;
+	struct priv_limits lim = {
+		.cpu_request_milli = v->res.cpu_milli,
+		.cpu_limit_milli = v->res.cpu_limit_milli,
+		.memory_max = v->res.memory_limit,
+		.pids_max = cg_pids_limit(v->res.vcpus),
+	};
+
+	if (!v->rt->cgroups)
+		return 0;
+	return p->ops->cgroup_create(p, v->cgroup, &lim, err, errlen);
+}
+
+int
+rt_state_write(struct rt_vmi *v, char *err, size_t errlen)
+{
+	struct priv *p = v->rt->priv;
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:i}",
+	    "namespace", v->ns, "name", v->name, "uid", v->uid,
+	    "pid", (json_int_t)v->pid, "starttime", (json_int_t)v->starttime,
+	    "cgroup", v->cgroup, "pod", v->pod, "restarts", (int)v->restarts);
+	char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
+	int rc;
+
+	json_decref(j);
+	if (text == NULL)
+		return rl_err(err, errlen, -ENOMEM, "state: out of memory");
+	rc = p->ops->file_write(p, v->dir, "state.json", text, strlen(text),
+	    err, errlen);
+	free(text);
+	return rc;
+}
+
+int
+rt_exit_file(const struct rt_vmi *v)
+{
+	char path[PATH_MAX], buf[16] = { 0 };
+	int fd, code;
+	char *end;
+	ssize_t n;
+	long c;
+
+	snprintf(path, sizeof(path), "%s/exit", v->dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	c = strtol(buf, &end, 10);
+	code = (end != buf && c >= 0 && c <= 255) ? (int)c : -1;
+	return code;
+}
+
+void
+rt_log_tail(const struct rt_vmi *v, char *out, size_t len)
+{
+	char path[PATH_MAX], buf[2048], *line, *nl;
+	ssize_t n;
+	off_t size;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/vmm.log", v->dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	if (size > (off_t)sizeof(buf) - 1)
+		lseek(fd, size - (off_t)sizeof(buf) + 1, SEEK_SET);
+	else
+		lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	nl = strrchr(buf, '\n');
+	line = nl ? nl + 1 : buf;
+	/* "Try 'drover-vmm --help'." follows a usage error: the line
+	 * before it says what was wrong. */
+	if (strncmp(line, "Try ", 4) == 0 && nl) {
+		*nl = '\0';
+		nl = strrchr(buf, '\n');
+		line = nl ? nl + 1 : buf;
+	}
+	for (char *s = line; *s; s++)
+		if ((unsigned char)*s < 0x20)
+			*s = ' ';
+	snprintf(out, len, "%s", line);
+}
+
+static void
+rl_pidfd_ready(void *arg, int fd, short revents)
+{
+	struct rt_vmi *v = arg;
+	int ws = 0, rc, code = -1, sig = 0;
+
+	(void)revents;
+	loop_del_fd(v->rt->l, fd);
+	close(fd);
+	v->pidfd = -1;
+	rc = v->rt->priv->ops->vmm_reap(v->rt->priv, v->pid, &ws);
+	if (rc == 0 && WIFEXITED(ws))
+		code = WEXITSTATUS(ws);
+	else if (rc == 0 && WIFSIGNALED(ws))
+		sig = WTERMSIG(ws);
+	else
+		code = rt_exit_file(v);		/* adopted: not our child */
+	rt_vmi_exited(v, code, sig);
+}
+
+int
+rt_watch_pid(struct rt_vmi *v)
+{
+	int fd = (int)syscall(SYS_pidfd_open, v->pid, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (loop_add_fd(v->rt->l, fd, POLLIN, rl_pidfd_ready, v) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	v->pidfd = fd;
+	return 0;
+}
+
+static int
+rl_spawn(struct rt_vmi *v, char *err, size_t errlen)
+{
+	struct priv *p = v->rt->priv;
+	struct priv_spawn sp = {
+		.dir = v->dir,
+		.cgroup = v->rt->cgroups ? v->cgroup : NULL,
+	};
+	char path[PATH_MAX];
+	int rc;
+
+	/* A stale exit file must not be read for this run. */
+	snprintf(path, sizeof(path), "%s/exit", v->dir);
+	unlink(path);
+	rc = p->ops->vmm_spawn(p, &sp, &v->pid, &v->starttime, err, errlen);
+	if (rc < 0)
+		return rc;
+	v->adopted = 0;
+	v->answered = 0;
+	v->ctl_fails = 0;
+	v->started_ms = loop_now_ms();
+	if ((rc = rt_state_write(v, err, errlen)) < 0)
+		log_warnx("%s/%s: %s", v->ns, v->name, err ? err : "state");
+	if ((rc = rt_watch_pid(v)) < 0) {
+		/* Cannot happen for a child (a zombie keeps its pid). */
+		log_warnx("%s/%s: pidfd_open(%d): %s", v->ns, v->name,
+		    (int)v->pid, strerror(-rc));
+		return rl_err(err, errlen, rc, "watching drover-vmm: %s",
+		    strerror(-rc));
+	}
+	log_info("%s/%s: drover-vmm started, pid %d", v->ns, v->name,
+	    (int)v->pid);
+	return 0;
+}
+
+int
+rt_launch(struct rt_vmi *v, const json_t *vmi, char *err, size_t errlen)
+{
+	struct rt_disk disks[RT_MAX_DISKS];
+	struct priv *p = v->rt->priv;
+	unsigned n = 0;
+	int rc;
+
+	rc = rt_plan_disks(vmi, rl_resolve, v->rt, disks, RT_MAX_DISKS, &n,
+	    err, errlen);
+	if (rc < 0)
+		return rc;
+	if (n == 0)
+		return rl_err(err, errlen, -EINVAL, "no disks: drover-vmm boots "
+		    "from the first disk (a containerDisk)");
+	if ((rc = p->ops->vmi_prepare(p, v->dir, err, errlen)) < 0)
+		return rc;
+	if ((rc = rl_disks(v, vmi, disks, n, err, errlen)) < 0 ||
+	    (rc = rl_cgroup(v, err, errlen)) < 0 ||
+	    (rc = rl_vmjson(v, disks, n, err, errlen)) < 0 ||
+	    (rc = rl_spawn(v, err, errlen)) < 0)
+		goto fail;
+	return 0;
+fail:
+	p->ops->vmi_cleanup(p, v->dir, v->rt->cgroups ? v->cgroup : NULL,
+	    NULL, 0);
+	return rc == -ENOENT ? -EIO : rc;	/* -ENOENT means "retry" */
+}
+
+int
+rt_respawn(struct rt_vmi *v, char *err, size_t errlen)
+{
+	return rl_spawn(v, err, errlen);
+}
