@@ -39,6 +39,8 @@ struct fx {
 	int64_t wall;
 	uint32_t seed;		/* LCG state of the name source */
 	int fixed;		/* 1: the name source always returns 0 */
+	int fixed_after;	/* > 0: returns 0 after that many names */
+	int calls;
 };
 
 static uint64_t
@@ -58,7 +60,8 @@ fx_rand(void *arg)
 {
 	struct fx *f = arg;
 
-	if (f->fixed)
+	if (f->fixed || (f->fixed_after > 0 && f->calls++ >=
+	    5 * f->fixed_after))
 		return 0;
 	f->seed = f->seed * 1103515245u + 12345u;
 	return f->seed >> 8;
@@ -339,6 +342,50 @@ assert_generated(const char *name, const char *base)
 	assert_memory_equal(name, base, bl);
 	for (i = bl; i < bl + 5; i++)
 		assert_non_null(strchr(alphabet, name[i]));
+}
+
+static void
+vmi_add(struct fx *f, const char *ns, const char *name, const char *domain,
+    const char *owner_uid)
+{
+	json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:{}, "
+	    "s:{s:{s:s}}}}}", "apiVersion", "kubevirt.io/v1", "kind",
+	    VMIRS_VMI_KIND, "metadata", "name", name, "namespace", ns,
+	    "labels", "kubevirt.io/domain", domain, "spec", "domain",
+	    "devices", "resources", "requests", "memory", "64Mi");
+	char err[256];
+
+	if (owner_uid)
+		json_object_set_new(json_object_get(v, "metadata"),
+		    "ownerReferences", json_pack("[{s:s, s:s, s:s, s:s, s:b}]",
+		    "apiVersion", "kubevirt.io/v1", "kind", VMIRS_KIND, "name",
+		    "ghost", "uid", owner_uid, "controller", 1));
+	if (store_create(f->s, v, NULL, err, sizeof(err)) < 0)
+		fail_msg("store_create %s: %s", name, err);
+	json_decref(v);
+}
+
+static const char *
+owner_uid(struct fx *f, const char *ns, const char *name, char *buf,
+    size_t len)
+{
+	json_t *v = store_get(f->s, VMIRS_VMI_KIND, ns, name);
+	const json_t *refs;
+
+	assert_non_null(v);
+	refs = json_object_get(json_object_get(v, "metadata"),
+	    "ownerReferences");
+	if (refs == NULL) {
+		json_decref(v);
+		return NULL;
+	}
+	assert_int_equal(json_array_size(refs), 1);
+	assert_true(json_is_true(json_object_get(json_array_get(refs, 0),
+	    "controller")));
+	snprintf(buf, len, "%s", json_string_value(json_object_get(
+	    json_array_get(refs, 0), "uid")));
+	json_decref(v);
+	return buf;
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -864,6 +911,28 @@ test_selector_mismatch(void **state)
 	json_decref(rs);
 }
 
+/*
+ * Slow start: batches of 1, 2, 4; the first batch with a failure ends the
+ * sync. Names after the second are all RS "bbbbb", which a VMI the
+ * controller does not own already has: the third create fails, in the
+ * second batch, and the fourth batch is never tried.
+ */
+static void
+test_slow_start(void **state)
+{
+	struct fx *f = *state;
+	json_t *rs;
+
+	vmi_add(f, NS, RS "bbbbb", "not-selected", NULL);
+	rs = rs_add(f, RS, 7);
+	f->fixed_after = 2;
+	assert_int_equal(sync_rs(f, RS), -EEXIST);
+	assert_int_equal(nvmis(f), 3);		/* the stranger + 2 */
+	assert_int_equal(events(f, RS, "SuccessfulCreate", NULL), 2);
+	assert_int_equal(events(f, RS, "FailedCreate", NULL), 1);
+	json_decref(rs);
+}
+
 /* Deleting the VMIRS deletes its VMIs (the store's ownerReference GC). */
 static void
 test_cascade(void **state)
@@ -884,50 +953,6 @@ test_cascade(void **state)
 	vmirs_expectations(f->c, NS, RS, NULL, NULL);
 	json_decref(rs);
 	json_decref(other);
-}
-
-static void
-vmi_add(struct fx *f, const char *ns, const char *name, const char *domain,
-    const char *owner_uid)
-{
-	json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:{}, "
-	    "s:{s:{s:s}}}}}", "apiVersion", "kubevirt.io/v1", "kind",
-	    VMIRS_VMI_KIND, "metadata", "name", name, "namespace", ns,
-	    "labels", "kubevirt.io/domain", domain, "spec", "domain",
-	    "devices", "resources", "requests", "memory", "64Mi");
-	char err[256];
-
-	if (owner_uid)
-		json_object_set_new(json_object_get(v, "metadata"),
-		    "ownerReferences", json_pack("[{s:s, s:s, s:s, s:s, s:b}]",
-		    "apiVersion", "kubevirt.io/v1", "kind", VMIRS_KIND, "name",
-		    "ghost", "uid", owner_uid, "controller", 1));
-	if (store_create(f->s, v, NULL, err, sizeof(err)) < 0)
-		fail_msg("store_create %s: %s", name, err);
-	json_decref(v);
-}
-
-static const char *
-owner_uid(struct fx *f, const char *ns, const char *name, char *buf,
-    size_t len)
-{
-	json_t *v = store_get(f->s, VMIRS_VMI_KIND, ns, name);
-	const json_t *refs;
-
-	assert_non_null(v);
-	refs = json_object_get(json_object_get(v, "metadata"),
-	    "ownerReferences");
-	if (refs == NULL) {
-		json_decref(v);
-		return NULL;
-	}
-	assert_int_equal(json_array_size(refs), 1);
-	assert_true(json_is_true(json_object_get(json_array_get(refs, 0),
-	    "controller")));
-	snprintf(buf, len, "%s", json_string_value(json_object_get(
-	    json_array_get(refs, 0), "uid")));
-	json_decref(v);
-	return buf;
 }
 
 /* ControllerRefManager: adopt matching orphans, release non-matching. */
@@ -1116,6 +1141,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_admission_failure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_selector_mismatch, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_slow_start, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cascade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_release, setup,
