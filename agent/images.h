@@ -79,4 +79,17 @@ int images_pull(struct images *im, const char *ref,
 json_t *images_list(struct images *im);
 int images_rm(struct images *im, const char *ref, char *err, size_t errlen);
 
+/*
+ * droverd's local API ops (localapi.h), one response per request:
+ *   {"op":"image.import","file":PATH,"name":NAME?} -> {"digest":D}
+ *   {"op":"image.list"} -> {"items":[images_list() entries]}
+ *   {"op":"image.rm","ref":REF} -> {"removed":REF}
+ *   {"op":"image.pull","ref":REF} -> {"digest":D} (blocks droverd's loop
+ *       for the whole download: droverctl pulls in its own process)
+ *   {"op":"image.store"} -> {"dir":DIR,"config":{...}} (the store and its
+ *       config, for droverctl's own pull with progress)
+ */
+struct localapi;
+int images_register_api(struct images *im, struct localapi *api);
+
 #endif
