@@ -160,6 +160,9 @@ $(TEST_BIN)/unit_qcow2_interop: tests/qcow2/interop.sh
 	@mkdir -p $(dir $@)
 	$(Q)install -m 0755 $< $@
 TEST_EXTRA += $(TEST_BIN)/qcow2tool $(TEST_BIN)/unit_qcow2_interop
+# tests/bench/blkbench (rule in the Makefile) also drives a qcow2 overlay
+# (-o, for tests/bench/qcow2-cow.sh).
+$(BUILD)/bench/blkbench: $(call objs,$(filter-out vmm/blk_raw.c,$(QCOW2_SRC)))
 FUZZ_TARGETS += fuzz_qcow2
 $(BUILD)/fuzz/fuzz_qcow2: tests/fuzz/fuzz_qcow2.c $(QCOW2_SRC) common/log.c
 	@mkdir -p $(dir $@)

@@ -23,7 +23,14 @@
  * preadv/pwritev. Each block is stamped with its offset (first 8 bytes of
  * every 4 KiB) on write and checked on read, on both sides.
  *
- *   blkbench [-q DEPTH] [-r REPS] [-n OPS] FILE WORKLOAD:BS...
+ * With -o OVERLAY -b BACKING -f FMT the device's back end is not FILE but
+ * the qcow2 image OVERLAY with BACKING (format FMT: raw or qcow2) pinned
+ * behind it (blk_qcow2_open_pinned), the copy-on-write disk of issue 4;
+ * the anchor is still pread/pwrite on FILE, which must hold the same bytes
+ * (tests/bench/qcow2-cow.sh makes BACKING from FILE with qemu-img).
+ *
+ *   blkbench [-q DEPTH] [-r REPS] [-n OPS] [-o OVERLAY -b BACKING -f FMT]
+ *            FILE WORKLOAD:BS...
  *     WORKLOAD: seqread, seqwrite, randread, randwrite; BS in bytes
  *     (a multiple of 4096); FILE must exist, a multiple of 4096 bytes
  *     (blkbench -p FILE SIZE_MIB writes such a file with the stamps).
@@ -49,6 +56,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "blk_qcow2.h"
 #include "guestmem.h"
 #include "log.h"
 #include "virtio.h"
@@ -250,8 +258,15 @@ sim_set_status(struct sim *s, uint8_t st)
 		die("device status: needs reset or failed");
 }
 
+/* The device's disk: FILE raw, or a qcow2 overlay with a pinned backing
+ * file (-o, -b, -f). */
+struct disk_spec {
+	const char *path;
+	const char *overlay, *backing, *backing_fmt;
+};
+
 static void
-sim_setup(struct sim *s, const char *path, uint64_t ram)
+sim_setup(struct sim *s, const struct disk_spec *ds, uint64_t ram)
 {
 	struct virtio_host host;
 	struct blk_backend *be;
@@ -271,9 +286,11 @@ sim_setup(struct sim *s, const char *path, uint64_t ram)
 	s->avail = (volatile uint16_t *)(m + GPA_AVAIL);
 	s->used = (volatile uint16_t *)(m + GPA_USED);
 
-	err = blk_raw_ops.open(path, 0, &be);
+	err = ds->overlay ? blk_qcow2_open_pinned(ds->overlay, 0, ds->backing,
+	    ds->backing_fmt, &be) : blk_raw_ops.open(ds->path, 0, &be);
 	if (err < 0)
-		die_errno("blk_raw_ops.open", -err);
+		die_errno(ds->overlay ? "blk_qcow2_open_pinned" :
+		    "blk_raw_ops.open", -err);
 	fe = virtio_blk_create(be, "blkbench");
 	if (!fe)
 		die("virtio_blk_create failed");
@@ -487,13 +504,23 @@ main(int argc, char **argv)
 	unsigned depth = 32;
 	int reps = 5, opt, fd;
 	uint64_t nops = 0, fsize;
+	struct disk_spec ds = { 0 };
 	const char *path;
 	struct stat sb;
 	uint8_t *bufs;
 	struct sim *s;
 
-	while ((opt = getopt(argc, argv, "q:r:n:p")) != -1) {
+	while ((opt = getopt(argc, argv, "q:r:n:po:b:f:")) != -1) {
 		switch (opt) {
+		case 'o':
+			ds.overlay = optarg;
+			break;
+		case 'b':
+			ds.backing = optarg;
+			break;
+		case 'f':
+			ds.backing_fmt = optarg;
+			break;
 		case 'q':
 			depth = (unsigned)atoi(optarg);
 			break;
@@ -512,10 +539,11 @@ main(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 2 || depth < 1 || depth > MAX_DEPTH || reps < 1 ||
-	    reps > 101)
+	    reps > 101 || (ds.overlay && (!ds.backing || !ds.backing_fmt)))
 		goto usage;
 	log_init("blkbench", LOG_LEVEL_WARN);
 	path = argv[optind];
+	ds.path = path;
 	fd = open(path, O_RDWR);
 	if (fd < 0 || fstat(fd, &sb) < 0)
 		die_errno(path, errno);
@@ -527,7 +555,7 @@ main(int argc, char **argv)
 		die("out of memory");
 	/* Rings and headers below 1 MiB, then depth data buffers of up to
 	 * 1 MiB each. */
-	sim_setup(s, path, GPA_DATA + (uint64_t)MAX_DEPTH * (1u << 20));
+	sim_setup(s, &ds, GPA_DATA + (uint64_t)MAX_DEPTH * (1u << 20));
 	bufs = aligned_alloc(4096, (size_t)depth << 20);
 	if (!bufs)
 		die("out of memory");
@@ -583,8 +611,9 @@ main(int argc, char **argv)
 	free(s);
 	return 0;
 usage:
-	fprintf(stderr, "usage: blkbench [-q DEPTH] [-r REPS] [-n OPS] FILE "
-	    "WORKLOAD:BS...\n       blkbench -p FILE SIZE_MIB\n"
+	fprintf(stderr, "usage: blkbench [-q DEPTH] [-r REPS] [-n OPS] "
+	    "[-o OVERLAY -b BACKING -f raw|qcow2] FILE WORKLOAD:BS...\n"
+	    "       blkbench -p FILE SIZE_MIB\n"
 	    "  WORKLOAD: seqread seqwrite randread randwrite; BS: bytes, "
 	    "a multiple of 4096, <= 1 MiB; DEPTH <= %d\n", MAX_DEPTH);
 	return 2;

@@ -47,3 +47,31 @@ bench_yesno() {
 bench_need() {
 	[ -e "$1" ] || bench_cannot "${1#$BENCH_ROOT/} missing ($2)"
 }
+
+# bench_blk PREFIX MIN CMD...: run CMD (blkbench, or a function running
+# several), show its comment lines, then its "result" lines as a table
+# (workload, block, depth, device MB/s and IOPS, pread/pwrite MB/s and IOPS,
+# ratio) and one bench-result line each, "PREFIX WORKLOAD BSK qdDEPTH",
+# against the target ratio >= MIN (MIN "-": no target). Cannot measure
+# when CMD fails or prints no result.
+bench_blk() {
+	local prefix=$1 min=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	grep -v '^result ' <<< "$out" | sed 's/^# //'
+	[ "$rc" = 0 ] || bench_cannot "blkbench failed (exit $rc)"
+	grep -q '^result ' <<< "$out" || bench_cannot "blkbench printed no result"
+	printf '%-10s %7s %5s | %10s %9s | %10s %9s | %s\n' workload block depth "virtio MB/s" IOPS "pread MB/s" IOPS ratio
+	grep '^result ' <<< "$out" | while read -r _ w bs qd ops vm vi pm pi r; do
+		kb=$((bs / 1024))
+		printf '%-10s %6sK %5s | %10s %9s | %10s %9s | %s\n' "$w" "$kb" "$qd" "$vm" "$vi" "$pm" "$pi" "$r"
+		if [ "$min" = - ]; then
+			set -- - -
+		else
+			set -- ">= $min" "$(bench_yesno "$r" '>=' "$min")"
+		fi
+		bench_result "$prefix $w ${kb}K qd$qd" "$vm MB/s, $vi IOPS" "pread/pwrite $pm MB/s, $pi IOPS" \
+			"$r" "$1" "$2"
+	done
+}

@@ -29,16 +29,8 @@ trap 'rm -f "$img"' EXIT
 "$bb" -p "$img" "$mib" || bench_cannot "could not write $img"
 sync "$img"
 echo "virtio-blk: simulated driver -> virtio_blk front end -> blk_raw back end; anchor: pread/pwrite"
-out=$({ "$bb" -q "$depth" -r "$reps" "$img" seqread:131072 seqwrite:131072 randread:4096 randwrite:4096 &&
-	"$bb" -q 1 -r "$reps" "$img" randread:4096 randwrite:4096; } 2>&1)
-rc=$?
-grep -v '^result ' <<< "$out" | sed 's/^# //'
-[ "$rc" = 0 ] || bench_cannot "blkbench failed (exit $rc)"
-grep -q '^result ' <<< "$out" || bench_cannot "blkbench printed no result"
-printf '%-10s %7s %5s | %10s %9s | %10s %9s | %s\n' workload block depth "virtio MB/s" IOPS "pread MB/s" IOPS ratio
-while read -r _ w bs qd ops vm vi pm pi r; do
-	kb=$((bs / 1024))
-	printf '%-10s %6sK %5s | %10s %9s | %10s %9s | %s\n' "$w" "$kb" "$qd" "$vm" "$vi" "$pm" "$pi" "$r"
-	bench_result "virtio-blk $w ${kb}K qd$qd" "$vm MB/s, $vi IOPS" "pread/pwrite $pm MB/s, $pi IOPS" \
-		"$r" ">= 0.8" "$(bench_yesno "$r" '>=' 0.8)"
-done < <(grep '^result ' <<< "$out")
+workloads() {
+	"$bb" -q "$depth" -r "$reps" "$img" seqread:131072 seqwrite:131072 randread:4096 randwrite:4096 &&
+		"$bb" -q 1 -r "$reps" "$img" randread:4096 randwrite:4096
+}
+bench_blk virtio-blk 0.8 workloads
