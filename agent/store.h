@@ -62,14 +62,18 @@ enum store_event {
 typedef void (*store_watch_fn)(void *arg, enum store_event ev,
     const json_t *obj);
 
-/* Open (create if missing) the store in dir and load every object. */
+/*
+ * Open (create if missing) the store in dir and load every object. One
+ * process at a time: -EBUSY while another has it open (flock).
+ */
 int store_open(const char *dir, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
 
 /* The current global resourceVersion. */
 uint64_t store_rv(const struct store *s);
 
-/* Is this Kind namespaced (everything but Namespace and Node)? */
+/* Is this Kind namespaced (everything but Namespace and Node)? 1 or 0;
+ * -1 for a kind the store does not keep. */
 int store_kind_namespaced(const char *kind);
 
 /*

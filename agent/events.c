@@ -1,0 +1,194 @@
+/*
+ * events.c: store_event(), Events as client-go's recorder makes them.
+ *
+ * An Event is named "<involved name>.<hex of the Unix time in ns>" in the
+ * involved object's namespace ("default" for a cluster-scoped object), with
+ * source.component "drover". When the same (involved object, type, reason,
+ * message) was recorded before, that Event's count goes up and its
+ * lastTimestamp moves instead (client-go's EventCorrelator). Events are
+ * written with less durability than other objects (store.c) and at most
+ * STORE_EVENTS_MAX are kept: the least recently written go first.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store_priv.h"
+
+#define MESSAGE_MAX 1024	/* the longest message kept */
+#define SUFFIX_MAX 17		/* ".<16 hex digits>" */
+
+static const char *
+str(const json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	return v ? v : "";
+}
+
+/* Is ev about the same object, with the same type, reason and message? */
+static int
+same(const json_t *ev, const json_t *ref, const char *type,
+    const char *reason, const char *msg)
+{
+	const json_t *io = json_object_get(ev, "involvedObject");
+	static const char *const keys[] = { "kind", "namespace", "name", "uid",
+	    "apiVersion" };
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(str(io, keys[i]), str(ref, keys[i])))
+			return 0;
+	return !strcmp(str(ev, "type"), type) &&
+	    !strcmp(str(ev, "reason"), reason) &&
+	    !strcmp(str(ev, "message"), msg);
+}
+
+static json_t *
+involved(const json_t *obj)
+{
+	const json_t *md = json_object_get(obj, "metadata");
+	json_t *ref = json_object();
+	static const char *const keys[] = { "namespace", "name", "uid",
+	    "resourceVersion" };
+	size_t i;
+
+	if (ref == NULL)
+		return NULL;
+	json_object_set_new(ref, "kind", json_string(str(obj, "kind")));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (*str(md, keys[i]))
+			json_object_set_new(ref, keys[i],
+			    json_string(str(md, keys[i])));
+	json_object_set_new(ref, "apiVersion",
+	    json_string(str(obj, "apiVersion")));
+	return ref;
+}
+
+/* The same Event recorded before, in namespace ns; -1 if none. */
+static long
+find_same(struct store_kind *k, const char *ns, const json_t *ref,
+    const char *type, const char *reason, const char *msg)
+{
+	size_t i = 0;
+
+	store_find(k, ns, "", &i);
+	for (; i < k->n && !strcmp(k->v[i].ns, ns); i++)
+		if (same(k->v[i].obj, ref, type, reason, msg))
+			return (long)i;
+	return -1;
+}
+
+static int
+bump(struct store *s, struct store_kind *k, size_t i, const char *now,
+    char *err, size_t errlen)
+{
+	json_t *c = store_meta_copy(k->v[i].obj);
+	json_int_t count;
+
+	if (c == NULL)
+		return store_seterr(err, errlen, -ENOMEM, "out of memory");
+	count = json_integer_value(json_object_get(c, "count"));
+	json_object_set_new(c, "count", json_integer(count + 1));
+	json_object_set_new(c, "lastTimestamp", json_string(now));
+	return store_put(s, k, c, STORE_MODIFIED, NULL, err, errlen);
+}
+
+/* "<name>.<hex ns>", a name not taken in ns. */
+static void
+event_name(struct store_kind *k, const char *ns, const char *name,
+    char *out, size_t len)
+{
+	struct timespec ts;
+	uint64_t t;
+	int n = (int)strnlen(name, STORE_NAME_MAX - SUFFIX_MAX);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	do
+		snprintf(out, len, "%.*s.%" PRIx64, n, name, t++);
+	while (store_find(k, ns, out, NULL));
+}
+
+static json_t *
+new_event(struct store_kind *k, json_t *ref, const char *type,
+    const char *reason, const char *msg, const char *now)
+{
+	const char *ons = str(ref, "namespace");
+	const char *ns = *ons ? ons : "default";
+	char name[STORE_NAME_MAX + 1];
+
+	event_name(k, ns, str(ref, "name"), name, sizeof(name));
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:O, s:s, s:s, s:{s:s}, "
+	    "s:s, s:s, s:i, s:s, s:n, s:s, s:s}",
+	    "apiVersion", "v1", "kind", "Event",
+	    "metadata", "name", name, "namespace", ns,
+	    "involvedObject", ref, "reason", reason, "message", msg,
+	    "source", "component", "drover",
+	    "firstTimestamp", now, "lastTimestamp", now, "count", 1,
+	    "type", type, "eventTime", "reportingComponent", "",
+	    "reportingInstance", "");
+}
+
+/* Keep at most STORE_EVENTS_MAX: remove the least recently written. */
+void
+store_events_prune(struct store *s)
+{
+	struct store_kind *k = store_kind_get(s, "Event");
+	char err[512];
+	size_t i, old;
+
+	while (k->n > STORE_EVENTS_MAX) {
+		for (i = 1, old = 0; i < k->n; i++)
+			if (k->v[i].rv < k->v[old].rv)
+				old = i;
+		if (store_remove(s, k, old, NULL, NULL, err, sizeof(err)) < 0) {
+			log_warnx("pruning events: %s", err);
+			return;
+		}
+	}
+}
+
+void
+store_event(struct store *s, const json_t *obj, const char *type,
+    const char *reason, const char *fmt, ...)
+{
+	struct store_kind *k = store_kind_get(s, "Event");
+	char msg[MESSAGE_MAX], now[32], err[512];
+	json_t *ref, *ev;
+	const char *ns;
+	va_list ap;
+	long i;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	store_now(now);
+	ref = involved(obj);
+	if (ref == NULL) {
+		log_warnx("event %s: out of memory", reason);
+		return;
+	}
+	ns = *str(ref, "namespace") ? str(ref, "namespace") : "default";
+	i = find_same(k, ns, ref, type, reason, msg);
+	if (i >= 0) {
+		rc = bump(s, k, (size_t)i, now, err, sizeof(err));
+	} else {
+		ev = new_event(k, ref, type, reason, msg, now);
+		rc = ev ? store_create(s, ev, NULL, err, sizeof(err)) : -ENOMEM;
+		if (ev == NULL)
+			snprintf(err, sizeof(err), "out of memory");
+		json_decref(ev);
+	}
+	json_decref(ref);
+	if (rc < 0)
+		log_warnx("event %s %s about %s %s: %s", type, reason,
+		    str(obj, "kind"), str(json_object_get(obj, "metadata"),
+		    "name"), err);
+	store_events_prune(s);
+}

@@ -1,0 +1,661 @@
+/*
+ * store.c: droverd's durable object store (store.h): API server semantics
+ * over one JSON file per object.
+ *
+ * LAYOUT on disk, under the store's directory (/var/lib/drover/objects):
+ *   .lock                     flock(LOCK_EX) while a process has it open
+ *   resourceVersion           "N\n": a ceiling on every resourceVersion
+ *                             handed out so far
+ *   <Kind>/<namespace>/<name> a namespaced object (JSON)
+ *   <Kind>/<name>             a cluster-scoped one (Namespace, Node)
+ *   <Kind>[/<namespace>]/.tmp a write in progress (removed at open)
+ * Kind, namespace and name are checked before they become paths (kind from
+ * a fixed table, namespace a DNS-1123 label, name a DNS-1123 subdomain:
+ * no '/', no "..", never empty, at most 253 characters), so a file name
+ * starting with '.' is never an object. (No ".json" suffix: a 253-character
+ * name must fit NAME_MAX, 255.) One writer at a time (the lock, one
+ * thread), so one temp file name per directory is enough.
+ *
+ * WRITE ORDER (store_disk.c). A create or update writes the whole object
+ * to .tmp, fsync()s it, rename()s it over <name>, then
+ * fsync()s the directory; only then is memory changed, the watchers told
+ * and 0 returned. A delete unlink()s the file and fsync()s the directory.
+ * A new directory is fsync()ed into its parent before it is used. So a
+ * kill -9 or a power cut at any instant leaves every file either its old
+ * or its new complete content (rename is atomic), at worst a temp file,
+ * which open removes; and nothing acknowledged is lost.
+ *
+ * RESOURCEVERSION. One global counter. Each object file holds its own
+ * metadata.resourceVersion, but deletions also consume one, and with only
+ * the files a delete of the newest object would make the counter go back
+ * after a restart. So the counter file holds a ceiling: before a
+ * resourceVersion above it is used, the ceiling is raised (by
+ * STORE_RV_STEP, one durable write per 1024 writes) and made durable. At
+ * open the counter starts at max(ceiling, every object's resourceVersion):
+ * it never goes backwards, it only skips ahead after a restart.
+ *
+ * EVENTS are written with less durability: the same temp file and
+ * rename, but no fsync at all (an fsync costs 10-20 ms on the node's disk
+ * and Events come in bursts). After a power cut an Event may be missing,
+ * show an older count, or be torn (empty or cut short): a damaged Event
+ * file is removed at open with a warning naming it, never a reason to
+ * refuse to start. A kill -9 alone never tears one (the rename is atomic
+ * and the page cache survives). At most STORE_EVENTS_MAX are kept; the
+ * least recently written go first (events.c).
+ *
+ * LOAD. Every file is parsed and checked (JSON, kind, name and namespace
+ * against its path, uid, resourceVersion, generation, creationTimestamp);
+ * the first damaged one fails store_open() with its path in the message:
+ * nothing is dropped silently (Events excepted, see above). Then what a crash may have interrupted is
+ * finished: an object marked for deletion with no finalizers left is
+ * removed, and objects whose owners are all gone are deleted (the rest of
+ * a cascade).
+ *
+ * MEMORY. Objects are jansson trees, one sorted array per kind (binary
+ * search by namespace then name), no other copy. An update that changes
+ * nothing is not written and tells no watcher (as the API server does).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store_priv.h"
+
+static const struct {
+	const char *kind;
+	int namespaced;
+} kinds[STORE_NKINDS] = {
+	{ "VirtualMachineInstanceReplicaSet", 1 },
+	{ "VirtualMachineInstance", 1 },
+	{ "HorizontalPodAutoscaler", 1 },
+	{ "Pod", 1 },
+	{ "Event", 1 },
+	{ "Namespace", 0 },
+	{ "Node", 0 },
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+int
+store_seterr(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+int
+store_kind_namespaced(const char *kind)
+{
+	size_t i;
+
+	for (i = 0; kind && i < STORE_NKINDS; i++)
+		if (!strcmp(kinds[i].kind, kind))
+			return kinds[i].namespaced;
+	return -1;
+}
+
+struct store_kind *
+store_kind_get(struct store *s, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; kind && i < STORE_NKINDS; i++)
+		if (!strcmp(s->kinds[i].kind, kind))
+			return &s->kinds[i];
+	return NULL;
+}
+
+void
+store_now(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+store_random(void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = getrandom((char *)buf + got, len - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static json_t *
+meta(const json_t *obj)
+{
+	return json_object_get(obj, "metadata");
+}
+
+static const char *
+meta_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(meta(obj), key));
+}
+
+uint64_t
+store_obj_rv(const json_t *obj)
+{
+	const char *v = meta_str(obj, "resourceVersion");
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+json_t *
+store_meta_copy(const json_t *obj)
+{
+	json_t *c = json_copy((json_t *)obj), *md;
+
+	if (c == NULL)
+		return NULL;
+	md = json_copy(meta(obj));
+	if (md == NULL || json_object_set_new(c, "metadata", md) < 0) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int
+finalizers_n(const json_t *obj)
+{
+	return (int)json_array_size(json_object_get(meta(obj), "finalizers"));
+}
+
+/* ---- the sorted arrays ------------------------------------------------------ */
+
+static int
+key_cmp(const struct store_obj *o, const char *ns, const char *name)
+{
+	int c = strcmp(o->ns, ns);
+
+	return c ? c : strcmp(o->name, name);
+}
+
+/* The object, or NULL with *pos where it would go. */
+struct store_obj *
+store_find(struct store_kind *k, const char *ns, const char *name,
+    size_t *pos)
+{
+	size_t lo = 0, hi = k->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = key_cmp(&k->v[mid], ns, name);
+		if (c == 0) {
+			if (pos)
+				*pos = mid;
+			return &k->v[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (pos)
+		*pos = lo;
+	return NULL;
+}
+
+static int
+reserve(struct store_kind *k)
+{
+	struct store_obj *v;
+	size_t cap;
+
+	if (k->n < k->cap)
+		return 0;
+	cap = k->cap ? k->cap * 2 : 8;
+	v = realloc(k->v, cap * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	k->v = v;
+	k->cap = cap;
+	return 0;
+}
+
+static void
+set_entry(struct store_kind *k, struct store_obj *o, json_t *obj)
+{
+	const char *ns = meta_str(obj, "namespace");
+
+	o->obj = obj;
+	o->ns = k->namespaced && ns ? ns : "";
+	o->name = meta_str(obj, "name");
+	o->rv = store_obj_rv(obj);
+}
+
+/* Insert obj (owned on success) at pos. */
+int
+store_insert(struct store_kind *k, json_t *obj, size_t pos)
+{
+	if (reserve(k) < 0)
+		return -ENOMEM;
+	memmove(&k->v[pos + 1], &k->v[pos], (k->n - pos) * sizeof(k->v[0]));
+	k->n++;
+	set_entry(k, &k->v[pos], obj);
+	return 0;
+}
+
+/* ---- watchers ----------------------------------------------------------------- */
+
+/* Drop unwatched entries (not while calling them). */
+static void
+compact(struct store *s)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < s->nw; i++)
+		if (s->w[i].fn)
+			s->w[j++] = s->w[i];
+	s->nw = j;
+}
+
+static void
+notify(struct store *s, enum store_event ev, const json_t *obj)
+{
+	size_t i;
+
+	s->notifying++;
+	for (i = 0; i < s->nw; i++)
+		if (s->w[i].fn)
+			s->w[i].fn(s->w[i].arg, ev, obj);
+	if (--s->notifying == 0)
+		compact(s);
+}
+
+int
+store_watch(struct store *s, store_watch_fn fn, void *arg)
+{
+	struct store_watcher *w;
+
+	if (fn == NULL)
+		return -EINVAL;
+	if (s->nw == s->capw) {
+		w = realloc(s->w, (s->capw ? 2 * s->capw : 8) * sizeof(*w));
+		if (w == NULL)
+			return -ENOMEM;
+		s->w = w;
+		s->capw = s->capw ? 2 * s->capw : 8;
+	}
+	s->w[s->nw].id = ++s->next_wid;
+	s->w[s->nw].fn = fn;
+	s->w[s->nw].arg = arg;
+	s->nw++;
+	return s->next_wid;
+}
+
+void
+store_unwatch(struct store *s, int id)
+{
+	size_t i;
+
+	for (i = 0; i < s->nw; i++)
+		if (s->w[i].id == id)
+			s->w[i].fn = NULL;
+	if (s->notifying == 0)
+		compact(s);
+}
+
+/* ---- writes ------------------------------------------------------------------- */
+
+static int
+set_rv(json_t *obj, uint64_t rv)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, rv);
+	return json_object_set_new(meta(obj), "resourceVersion",
+	    json_string(buf));
+}
+
+static int
+durable(const struct store_kind *k)
+{
+	return strcmp(k->kind, "Event") != 0;
+}
+
+int
+store_put(struct store *s, struct store_kind *k, json_t *obj,
+    enum store_event ev, json_t **out, char *err, size_t errlen)
+{
+	const char *ns = k->namespaced ? meta_str(obj, "namespace") : "";
+	const char *name = meta_str(obj, "name");
+	uint64_t rv = s->rv + 1;
+	struct store_obj *cur;
+	size_t pos;
+	int rc;
+
+	rc = reserve(k);
+	if (rc == 0 && set_rv(obj, rv) < 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		rc = store_seterr(err, errlen, rc, "out of memory");
+		goto fail;
+	}
+	rc = store_disk_rv(s, rv, err, errlen);
+	if (rc == 0)
+		rc = store_disk_write(s, k, ns, name, obj, durable(k), err,
+		    errlen);
+	if (rc < 0)
+		goto fail;
+	s->rv = rv;
+	cur = store_find(k, ns, name, &pos);
+	if (cur) {
+		json_decref(cur->obj);
+		set_entry(k, cur, obj);
+	} else {
+		store_insert(k, obj, pos);	/* cannot fail: reserved */
+	}
+	notify(s, ev, obj);
+	if (out)
+		*out = json_incref(obj);
+	return 0;
+fail:
+	json_decref(obj);
+	return rc;
+}
+
+/* Remove k->v[i] (disk, memory); DELETED with last (owned; NULL: the
+ * stored state). *uid: the object's uid (malloc'd) for the cascade. */
+static int
+remove_one(struct store *s, struct store_kind *k, size_t i, json_t *last,
+    json_t **out, char **uid, char *err, size_t errlen)
+{
+	struct store_obj o = k->v[i];
+	uint64_t rv = s->rv + 1;
+	int rc;
+
+	*uid = strdup(meta_str(o.obj, "uid"));
+	if (last == NULL)
+		last = store_meta_copy(o.obj);
+	if (*uid == NULL || last == NULL || set_rv(last, rv) < 0) {
+		rc = store_seterr(err, errlen, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = store_disk_rv(s, rv, err, errlen);
+	if (rc == 0)
+		rc = store_disk_unlink(s, k, o.ns, o.name, durable(k), err,
+		    errlen);
+	if (rc < 0)
+		goto fail;
+	s->rv = rv;
+	memmove(&k->v[i], &k->v[i + 1], (k->n - i - 1) * sizeof(k->v[0]));
+	k->n--;
+	json_decref(o.obj);
+	notify(s, STORE_DELETED, last);
+	if (out)
+		*out = json_incref(last);
+	json_decref(last);
+	return 0;
+fail:
+	json_decref(last);
+	free(*uid);
+	*uid = NULL;
+	return rc;
+}
+
+/* Mark for deletion (finalizers) or remove; *uid set when removed. */
+int
+store_delete_at(struct store *s, struct store_kind *k, size_t i, char **uid,
+    char *err, size_t errlen)
+{
+	json_t *obj = k->v[i].obj, *c;
+	char now[32];
+
+	*uid = NULL;
+	if (finalizers_n(obj) == 0)
+		return remove_one(s, k, i, NULL, NULL, uid, err, errlen);
+	if (json_object_get(meta(obj), "deletionTimestamp"))
+		return 0;
+	c = store_meta_copy(obj);
+	store_now(now);
+	if (c == NULL || json_object_set_new(meta(c), "deletionTimestamp",
+	    json_string(now)) < 0 || json_object_set_new(meta(c),
+	    "deletionGracePeriodSeconds", json_integer(0)) < 0) {
+		json_decref(c);
+		return store_seterr(err, errlen, -ENOMEM, "out of memory");
+	}
+	return store_put(s, k, c, STORE_MODIFIED, NULL, err, errlen);
+}
+
+/* ---- owner references ------------------------------------------------------- */
+
+static int
+uid_exists(struct store *s, const char *uid)
+{
+	size_t i, j;
+
+	for (i = 0; i < STORE_NKINDS; i++)
+		for (j = 0; j < s->kinds[i].n; j++)
+			if (!strcmp(meta_str(s->kinds[i].v[j].obj, "uid"), uid))
+				return 1;
+	return 0;
+}
+
+/*
+ * Should obj go, its owner gone? When it names uid (NULL: any owner) as
+ * an owner and none of its owners is left, as Kubernetes' garbage
+ * collector decides; not when it is already being deleted.
+ */
+static int
+orphaned(struct store *s, const json_t *obj, const char *uid)
+{
+	json_t *refs = json_object_get(meta(obj), "ownerReferences"), *r;
+	const char *u;
+	size_t i;
+	int named = 0;
+
+	if (json_array_size(refs) == 0 ||
+	    json_object_get(meta(obj), "deletionTimestamp"))
+		return 0;
+	json_array_foreach(refs, i, r) {
+		u = json_string_value(json_object_get(r, "uid"));
+		if (u == NULL)
+			continue;
+		if (uid && !strcmp(u, uid)) {
+			named = 1;
+			continue;
+		}
+		if (uid_exists(s, u))
+			return 0;
+		if (uid == NULL)
+			named = 1;
+	}
+	return named;
+}
+
+static int
+find_orphan(struct store *s, const char *uid, struct store_kind **k,
+    size_t *idx)
+{
+	size_t i, j;
+
+	for (i = 0; i < STORE_NKINDS; i++)
+		for (j = 0; j < s->kinds[i].n; j++)
+			if (orphaned(s, s->kinds[i].v[j].obj, uid)) {
+				*k = &s->kinds[i];
+				*idx = j;
+				return 1;
+			}
+	return 0;
+}
+
+/*
+ * Background cascading deletion from uid (owned), breadth by a work list
+ * (no recursion: chains of owners may be long). A failure stops the
+ * cascade; the next store_open() finishes it.
+ */
+void
+store_cascade(struct store *s, char *uid)
+{
+	char **work = NULL, **w, *child, err[512];
+	size_t n = 0, cap = 0;
+	struct store_kind *k;
+	size_t i;
+
+	if (uid == NULL)
+		return;
+	for (;;) {
+		while (find_orphan(s, uid, &k, &i)) {
+			if (store_delete_at(s, k, i, &child, err, sizeof(err)) < 0) {
+				log_error("cascading delete: %s", err);
+				goto out;
+			}
+			if (child == NULL)
+				continue;
+			if (n == cap) {
+				w = realloc(work, (cap ? 2 * cap : 8) *
+				    sizeof(*w));
+				if (w == NULL) {
+					log_error("cascading delete: out of "
+					    "memory");
+					free(child);
+					goto out;
+				}
+				work = w;
+				cap = cap ? 2 * cap : 8;
+			}
+			work[n++] = child;
+		}
+		free(uid);
+		if (n == 0)
+			break;
+		uid = work[--n];
+	}
+	free(work);
+	return;
+out:
+	free(uid);
+	while (n > 0)
+		free(work[--n]);
+	free(work);
+}
+
+int
+store_remove(struct store *s, struct store_kind *k, size_t i, json_t *last,
+    json_t **out, char *err, size_t errlen)
+{
+	char *uid;
+	int rc = remove_one(s, k, i, last, out, &uid, err, errlen);
+
+	if (rc == 0)
+		store_cascade(s, uid);
+	return rc;
+}
+
+/* What a crash may have interrupted: removals and cascades. */
+static int
+sweep(struct store *s, char *err, size_t errlen)
+{
+	struct store_kind *k;
+	char *uid;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < STORE_NKINDS; i++) {
+		k = &s->kinds[i];
+		for (j = 0; j < k->n; j++) {
+			json_t *obj = k->v[j].obj;
+
+			if (finalizers_n(obj) || !json_object_get(meta(obj),
+			    "deletionTimestamp"))
+				continue;
+			rc = store_remove(s, k, j--, NULL, NULL, err, errlen);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	while (find_orphan(s, NULL, &k, &j)) {
+		rc = store_delete_at(s, k, j, &uid, err, errlen);
+		if (rc < 0)
+			return rc;
+		store_cascade(s, uid);
+	}
+	return 0;
+}
+
+/* ---- open, close -------------------------------------------------------------- */
+
+int
+store_open(const char *dir, struct store **out, char *err, size_t errlen)
+{
+	struct store *s;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->dir = strdup(dir)) == NULL) {
+		free(s);
+		return store_seterr(err, errlen, -ENOMEM, "out of memory");
+	}
+	s->dirfd = s->lockfd = -1;
+	for (i = 0; i < STORE_NKINDS; i++) {
+		s->kinds[i].kind = kinds[i].kind;
+		s->kinds[i].namespaced = kinds[i].namespaced;
+	}
+	rc = store_disk_open(s, dir, err, errlen);
+	if (rc == 0)
+		rc = store_disk_load(s, err, errlen);
+	if (rc == 0)
+		rc = sweep(s, err, errlen);
+	if (rc < 0) {
+		store_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+store_close(struct store *s)
+{
+	size_t i, j;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < STORE_NKINDS; i++) {
+		for (j = 0; j < s->kinds[i].n; j++)
+			json_decref(s->kinds[i].v[j].obj);
+		free(s->kinds[i].v);
+	}
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	free(s->w);
+	free(s->dir);
+	free(s);
+}
+
+uint64_t
+store_rv(const struct store *s)
+{
+	return s->rv;
+}
