@@ -1,62 +1,153 @@
-/* droverd.c: the Drover node agent's command line. */
+/*
+ * droverd.c: the Drover node agent: its command line, and the start and
+ * clean stop of its modules around one event loop (loop.h).
+ *
+ * Start order: configuration (agentconf.h: --config FILE, then flags),
+ * the object store (a damaged store file stops droverd, named), the loop,
+ * the Namespace "default", the local API socket (localapi.h), the image
+ * store (images.h), the VMIRS controller (vmirs.h), the VMI runtime
+ * (runtime.h), then the --manifests directory (manifests.h), applied last
+ * so that every controller sees its objects arrive. SIGINT/SIGTERM stop
+ * the loop; the modules are freed in reverse order. Running VMMs are left
+ * running: a restarted droverd re-adopts them (the runtime's job).
+ */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
+#include "agentconf.h"
+#include "apply.h"
+#include "images.h"
 #include "libver.h"
+#include "localapi.h"
 #include "log.h"
+#include "loop.h"
+#include "manifests.h"
+#include "runtime.h"
+#include "store.h"
 #include "version.h"
+#include "vmirs.h"
+
+/* TODO: until agent/runtime*.c is committed, droverd links without it. */
+#pragma weak rt_new
+#pragma weak rt_free
 
 static void
 droverd_usage(FILE *f)
 {
 	fputs(
-"usage: droverd [--state-dir DIR] [--manifests DIR] [--listen ADDR:PORT]\n"
-"               [--log-level error|warn|info|debug]\n"
+"usage: droverd [--config FILE] [--state-dir DIR] [--run-dir DIR]\n"
+"               [--socket PATH] [--manifests DIR] [--listen ADDR:PORT]\n"
+"               [--vmm PATH] [--node-name NAME] [--cgroup-root DIR]\n"
+"               [--no-runtime] [--log-level error|warn|info|debug]\n"
+"               [--log-file PATH]\n"
 "       droverd --help | --version\n"
 "\n"
 "The Drover node agent: keeps VirtualMachineInstanceReplicaSets running on\n"
 "this node and serves a Kubernetes-compatible API over mutual TLS.\n"
 "\n"
-"  --state-dir DIR   durable object store (default /var/lib/drover)\n"
-"  --manifests DIR   apply every YAML file in DIR, and prune removed ones\n"
+"  --config FILE     JSON configuration (keys below); flags override it\n"
+"  --state-dir DIR   durable object store and images (default /var/lib/drover)\n"
+"  --run-dir DIR     run-time files of the VMIs (default /run/drover)\n"
+"  --socket PATH     the local API socket (default RUN-DIR/droverd.sock)\n"
+"  --manifests DIR   apply every YAML/JSON file in DIR, and prune removed ones\n"
 "  --listen ADDR     mTLS API address (default 0.0.0.0:6443)\n"
+"  --vmm PATH        drover-vmm (default: next to droverd, else from PATH)\n"
+"  --node-name NAME  the Node's name (default: the host name)\n"
+"  --cgroup-root DIR cgroup file system (default /sys/fs/cgroup; \"\": none)\n"
+"  --no-runtime      no VMI runtime: API, store and controllers only (tests)\n"
 "  --log-level L     error, warn, info (default) or debug\n"
-"  --version         print the version and linked libraries\n", f);
+"  --log-file PATH   also append the log to PATH\n"
+"  --version         print the version and linked libraries\n"
+"\n"
+"Configuration file keys (JSON object; all optional; see agent/agentconf.h):\n"
+"  \"state-dir\", \"run-dir\", \"socket\", \"manifests\", \"vmm\", \"node-name\",\n"
+"  \"cgroup-root\", \"cgroup-parent\" (default \"drover\"), \"vmm-user\"\n"
+"  (\"UID:GID\" the VMMs drop to), \"log-level\", \"log-file\", \"listen\":\n"
+"  strings as the flags; \"runtime\": true|false; \"grace-period\": seconds\n"
+"  (default terminationGracePeriodSeconds, 30); \"reserve\": {\"cpu\":\"500m\",\n"
+"  \"memory\":\"512Mi\"} kept back from the VMIs; \"images\": {\"preloaded\":\n"
+"  {REF: FILE}, \"mirrors\": {REGISTRY: URL}, \"ca\": FILE, \"auth\": {...}}\n"
+"  for the image store; tests: \"poll-ms\", \"capacity\": {\"cpu\",\"memory\"},\n"
+"  \"vmm-overhead\": \"32Mi\".\n", f);
 }
 
-int
-main(int argc, char **argv)
+enum {
+	OPT_CONFIG = 256, OPT_STATE, OPT_RUN, OPT_SOCKET, OPT_MANIFESTS,
+	OPT_LISTEN, OPT_VMM, OPT_NODE, OPT_CGROUP, OPT_NO_RUNTIME, OPT_LEVEL,
+	OPT_LOGFILE,
+};
+
+static const struct option droverd_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "state-dir", required_argument, NULL, OPT_STATE },
+	{ "run-dir", required_argument, NULL, OPT_RUN },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "manifests", required_argument, NULL, OPT_MANIFESTS },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "vmm", required_argument, NULL, OPT_VMM },
+	{ "node-name", required_argument, NULL, OPT_NODE },
+	{ "cgroup-root", required_argument, NULL, OPT_CGROUP },
+	{ "no-runtime", no_argument, NULL, OPT_NO_RUNTIME },
+	{ "log-level", required_argument, NULL, OPT_LEVEL },
+	{ "log-file", required_argument, NULL, OPT_LOGFILE },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The string flag's field in the configuration, or NULL. */
+static char **
+droverd_flag_field(struct agentconf *c, int ch)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "manifests", required_argument, NULL, 'm' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ NULL, 0, NULL, 0 },
-	};
+	switch (ch) {
+	case OPT_STATE: return &c->state_dir;
+	case OPT_RUN: return &c->run_dir;
+	case OPT_SOCKET: return &c->socket;
+	case OPT_MANIFESTS: return &c->manifests;
+	case OPT_LISTEN: return &c->listen;
+	case OPT_VMM: return &c->vmm_path;
+	case OPT_NODE: return &c->node_name;
+	case OPT_CGROUP: return &c->cgroup_root;
+	case OPT_LOGFILE: return &c->log_file;
+	default: return NULL;
+	}
+}
+
+/*
+ * Flags into c, over what --config FILE says. 0: go on; 1: done (help,
+ * version), exit 0; 2: usage error.
+ */
+static int
+droverd_args(int argc, char **argv, struct agentconf *c)
+{
+	const char *config = NULL;
+	char err[1024];
 	int ch, level;
 
-	log_init("droverd", LOG_LEVEL_INFO);
-	while ((ch = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+	/* First pass: --config, --help, --version; bad flags. */
+	while ((ch = getopt_long(argc, argv, "hV", droverd_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			droverd_usage(stdout);
-			return 0;
+			return 1;
 		case 'V':
 			printf("droverd %s\n", DROVER_VERSION);
 			libver_print_agent(stdout);
-			return 0;
-		case 'L':
-			level = log_level_parse(optarg);
-			if (level < 0) {
+			return 1;
+		case OPT_CONFIG:
+			config = optarg;
+			break;
+		case OPT_LEVEL:
+			if (log_level_parse(optarg) < 0) {
 				log_error("--log-level: unknown level '%s'",
 				    optarg);
 				return 2;
 			}
-			log_set_level((enum log_level)level);
 			break;
 		case '?':
 			droverd_usage(stderr);
@@ -65,7 +156,231 @@ main(int argc, char **argv)
 			break;
 		}
 	}
-	droverd_usage(stderr);
-	log_error("the agent is not built yet");
-	return 2;
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		droverd_usage(stderr);
+		return 2;
+	}
+	if (config && agentconf_load(c, config, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return 2;
+	}
+	/* Second pass: the flags override the file. */
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "hV", droverd_opts, NULL)) != -1) {
+		char **field = droverd_flag_field(c, ch);
+
+		if (field && agentconf_set_str(field, optarg) < 0)
+			fatalx("out of memory");
+		if (ch == OPT_NO_RUNTIME)
+			c->runtime = 0;
+		level = ch == OPT_LEVEL ? log_level_parse(optarg) : -1;
+		if (level >= 0)
+			c->log_level = level;
+	}
+	if (agentconf_finish(c) < 0)
+		fatalx("out of memory");
+	return 0;
+}
+
+struct droverd {
+	struct agentconf conf;
+	struct store *store;
+	struct loop *loop;
+	struct localapi *api;
+	struct images *images;
+	struct vmirs_ctl *vmirs;
+	struct rt *rt;
+	struct manifests *manifests;
+};
+
+static int
+droverd_mkdir(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+droverd_open_store(struct droverd *d)
+{
+	char dir[4096], err[1024] = "";
+	json_t *status = NULL;
+	int rc;
+
+	rc = droverd_mkdir(d->conf.state_dir, 0700);
+	if (rc < 0) {
+		log_error("%s: %s", d->conf.state_dir, strerror(-rc));
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s/objects", d->conf.state_dir);
+	rc = store_open(dir, &d->store, err, sizeof(err));
+	if (rc < 0) {
+		log_error("cannot open the object store: %s",
+		    *err ? err : strerror(-rc));
+		return -1;
+	}
+	if (apply_ensure_namespace(d->store, "default", &status) < 0) {
+		log_error("namespace default: %s",
+		    json_string_value(json_object_get(status, "message")));
+		json_decref(status);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+droverd_open_images(struct droverd *d)
+{
+	char dir[4096], err[1024] = "";
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/images", d->conf.state_dir);
+	rc = images_open(dir, d->conf.images, &d->images, err, sizeof(err));
+	if (rc < 0) {
+		log_error("cannot open the image store: %s",
+		    *err ? err : strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+droverd_start_runtime(struct droverd *d)
+{
+	const struct agentconf *c = &d->conf;
+	struct rt_config rc = {
+		.run_dir = c->run_dir,
+		.state_dir = c->state_dir,
+		.vmm_path = c->vmm_path,
+		.node_name = c->node_name,
+		.reserve_cpu_milli = c->reserve_cpu_milli,
+		.reserve_memory = c->reserve_memory,
+		.cgroup_root = c->cgroup_root && *c->cgroup_root ?
+		    c->cgroup_root : NULL,
+		.cgroup_parent = c->cgroup_parent,
+		.vmm_user = c->vmm_user,
+		.default_grace = c->grace_period,
+		.poll_ms = (unsigned)c->poll_ms,
+		.capacity_cpu_milli = c->capacity_cpu_milli,
+		.capacity_memory = c->capacity_memory,
+		.vmm_overhead = c->vmm_overhead,
+	};
+	char err[1024] = "";
+
+	if (!c->runtime) {
+		log_info("no VMI runtime (--no-runtime): VMIs are not run");
+		return 0;
+	}
+	if (!rt_new) {
+		log_warnx("this droverd has no VMI runtime: VMIs are not run");
+		return 0;
+	}
+	d->rt = rt_new(d->loop, d->store, d->images, &rc, err, sizeof(err));
+	if (!d->rt) {
+		log_error("cannot start the VMI runtime: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+droverd_start(struct droverd *d)
+{
+	char err[1024] = "";
+
+	if (droverd_open_store(d) < 0)
+		return -1;
+	d->loop = loop_new();
+	if (!d->loop) {
+		log_error("out of memory");
+		return -1;
+	}
+	d->api = localapi_new(d->loop, d->store, d->conf.socket, err,
+	    sizeof(err));
+	if (!d->api) {
+		log_error("local API: %s", err);
+		return -1;
+	}
+	if (droverd_open_images(d) < 0)
+		return -1;
+	if (images_register_api(d->images, d->api) < 0) {
+		log_error("cannot register the image ops on the local API");
+		return -1;
+	}
+	d->vmirs = vmirs_new(d->store, d->loop);
+	if (!d->vmirs) {
+		log_error("cannot start the replica set controller");
+		return -1;
+	}
+	if (droverd_start_runtime(d) < 0)
+		return -1;
+	if (d->conf.manifests) {
+		d->manifests = manifests_new(d->loop, d->store,
+		    d->conf.manifests, err, sizeof(err));
+		if (!d->manifests) {
+			log_error("--manifests: %s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+droverd_stop(struct droverd *d)
+{
+	manifests_free(d->manifests);
+	if (d->rt)
+		rt_free(d->rt);
+	if (d->vmirs)
+		vmirs_free(d->vmirs);
+	if (d->images)
+		images_close(d->images);
+	localapi_free(d->api);
+	if (d->store)
+		store_close(d->store);
+	loop_free(d->loop);
+	agentconf_free(&d->conf);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct droverd d;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	log_init("droverd", LOG_LEVEL_INFO);
+	agentconf_init(&d.conf);
+	rc = droverd_args(argc, argv, &d.conf);
+	if (rc != 0) {
+		agentconf_free(&d.conf);
+		return rc == 1 ? 0 : 2;
+	}
+	if (d.conf.log_level >= 0)
+		log_set_level((enum log_level)d.conf.log_level);
+	if (d.conf.log_file && (rc = log_set_file(d.conf.log_file)) < 0)
+		log_error("--log-file %s: %s", d.conf.log_file, strerror(-rc));
+	signal(SIGPIPE, SIG_IGN);
+	rc = droverd_start(&d);
+	if (rc == 0) {
+		log_info("droverd %s running (state %s, socket %s)",
+		    DROVER_VERSION, d.conf.state_dir, d.conf.socket);
+		rc = loop_run(d.loop);
+		log_info("droverd stopping");
+	}
+	droverd_stop(&d);
+	return rc == 0 ? 0 : 1;
 }

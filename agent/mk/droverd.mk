@@ -1,6 +1,19 @@
-# droverd's skeleton: the event loop, the local API socket, the --manifests
-# directory, the agent's config file; droverctl's commands.
+# droverd's skeleton: the event loop, the local API socket, kubectl-style
+# apply, the --manifests directory, the agent's config file; droverctl's
+# commands. agent/ctl_image.c (droverctl image ..., the images module) is
+# linked when it exists (droverctl.c declares ctl_image_main weak).
 AGENT_SRC += agent/loop.c
+AGENT_SRC += agent/kinds.c
+AGENT_SRC += agent/apply.c
+AGENT_SRC += agent/localapi.c
+AGENT_SRC += agent/manifests.c
+AGENT_SRC += agent/agentconf.c
+
+CTL_SRC += agent/kinds.c
+CTL_SRC += agent/ctl_client.c
+CTL_SRC += agent/ctl_get.c
+CTL_SRC += agent/ctl_apply.c
+CTL_SRC += $(wildcard agent/ctl_image.c)
 
 UNIT_TESTS += unit_agent_loop
 $(TEST_BIN)/unit_agent_loop: $(call objs,agent/loop.c)

@@ -1,0 +1,72 @@
+/*
+ * agentconf.h: droverd's configuration: `droverd --config FILE` (JSON,
+ * optional), then the command-line flags, which override the file.
+ *
+ * Keys (all optional; an unknown key or a wrong type is an error naming it):
+ *   "state-dir":   DIR   durable state: objects/ (the store), images/
+ *                        (default /var/lib/drover)
+ *   "run-dir":     DIR   run-time files: vmi/<ns>/<name>/ (default
+ *                        /run/drover)
+ *   "socket":      PATH  the local API socket (default RUN-DIR/droverd.sock)
+ *   "manifests":   DIR   apply every .yaml, .yml and .json file in DIR and keep
+ *                        following it (default: none)
+ *   "vmm":         PATH  drover-vmm (default: next to droverd, else PATH)
+ *   "node-name":   NAME  the Node's name (default: the host name)
+ *   "reserve":     {"cpu": "500m", "memory": "512Mi"}  kept back from the
+ *                        VMIs (Kubernetes quantities; default none)
+ *   "cgroup-root": DIR   the cgroup file system (default /sys/fs/cgroup;
+ *                        "" : no cgroups, for tests)
+ *   "cgroup-parent": NAME the VMIs' parent cgroup (default "drover")
+ *   "vmm-user":    "UID:GID" the VMMs drop to (default: droverd's user)
+ *   "grace-period": S    default terminationGracePeriodSeconds (30)
+ *   "images":      {...} the image store's configuration, passed as is to
+ *                        images_open() (images.h: "preloaded", "mirrors",
+ *                        "ca", "auth")
+ *   "log-level":   "error"|"warn"|"info"|"debug" (default info)
+ *   "log-file":    PATH  also append the log to PATH
+ *   "runtime":     bool  run the VMI runtime (default true; false: API,
+ *                        store and controllers only, for tests)
+ *   "listen":      "ADDR:PORT" the mTLS API (default 0.0.0.0:6443)
+ * For tests and special set-ups:
+ *   "poll-ms":     N     VMM status polls (default 1000)
+ *   "capacity":    {"cpu": "4", "memory": "8Gi"}  instead of the host's
+ *   "vmm-overhead": "32Mi" memory added per VMM
+ */
+#ifndef DROVER_AGENTCONF_H
+#define DROVER_AGENTCONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define AGENTCONF_STATE_DIR	"/var/lib/drover"
+#define AGENTCONF_RUN_DIR	"/run/drover"
+#define AGENTCONF_CGROUP_ROOT	"/sys/fs/cgroup"
+#define AGENTCONF_LISTEN	"0.0.0.0:6443"
+
+struct agentconf {
+	char *state_dir, *run_dir, *socket, *manifests;
+	char *vmm_path, *node_name, *cgroup_root, *cgroup_parent, *vmm_user;
+	char *log_file, *listen;
+	int64_t reserve_cpu_milli, reserve_memory;
+	int64_t capacity_cpu_milli, capacity_memory, vmm_overhead;
+	int grace_period;	/* 0: the runtime's default */
+	int poll_ms;		/* 0: the runtime's default */
+	int log_level;		/* -1: not set */
+	int runtime;		/* 1: run the VMI runtime */
+	json_t *images;		/* NULL or the "images" object */
+};
+
+/* Defaults (strings NULL: filled by agentconf_finish()). */
+void agentconf_init(struct agentconf *c);
+/* Read FILE into c. 0, or -1 with a message naming the file and key. */
+int agentconf_load(struct agentconf *c, const char *path, char *err,
+    size_t errlen);
+/* Replace a string setting (flags); value copied. */
+int agentconf_set_str(char **field, const char *value);
+/* Fill what is still unset (socket from run-dir...). 0 or -ENOMEM. */
+int agentconf_finish(struct agentconf *c);
+void agentconf_free(struct agentconf *c);
+
+#endif
