@@ -219,7 +219,7 @@ kick(struct vmirs_ctl *c)
 {
 	int id;
 
-	if (c->l == NULL || c->defer_id > 0)
+	if (c->l == NULL || c->defer_id > 0 || c->draining)
 		return;
 	id = loop_defer(c->l, drain_cb, c);
 	if (id > 0)
@@ -414,12 +414,17 @@ handle_vmi(struct vmirs_ctl *c, int ev, json_t *meta)
 	const char *uid = meta_str(meta, "uid");
 	const char *old = uid ? json_string_value(json_object_get(c->owners,
 	    uid)) : NULL;
-	json_t *wrap = json_pack("{s:O}", "metadata", meta);
-	const json_t *ref = vmirs_controller_ref(wrap);
+	json_t *wrap;
+	const json_t *ref;
 	char key[VMIRS_KEY_MAX] = "", oldkey[VMIRS_KEY_MAX];
-	int owned = ref && resolve_ref(c, ns, ref, key, sizeof(key));
-	int gone = ev == STORE_DELETED || vmirs_vmi_deleting(wrap);
+	int owned, gone;
 
+	if (ns == NULL || (wrap = json_pack("{s:O}", "metadata", meta)) ==
+	    NULL)
+		return;
+	ref = vmirs_controller_ref(wrap);
+	owned = ref && resolve_ref(c, ns, ref, key, sizeof(key));
+	gone = ev == STORE_DELETED || vmirs_vmi_deleting(wrap);
 	snprintf(oldkey, sizeof(oldkey), "%s", old ? old : "");
 	if (owned) {
 		if (gone)
@@ -514,12 +519,14 @@ vmirs_drain(struct vmirs_ctl *c)
 {
 	int round, done = 0;
 
+	c->draining = 1;
 	for (round = 0; round < DRAIN_ROUNDS; round++) {
 		handle_events(c);
 		if (json_object_size(c->queue) == 0)
 			break;
 		done += sync_queued(c);
 	}
+	c->draining = 0;
 	if (json_array_size(c->events) || json_object_size(c->queue))
 		kick(c);
 	return done;
