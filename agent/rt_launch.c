@@ -244,6 +244,34 @@ rt_exit_file(const struct rt_vmi *v)
 	return code;
 }
 
+/*
+ * A VMM log line without its prefix: "1795879901.918 drover-vmm error:
+ * vmm_load_disk: booting from ..." gives "booting from ...".
+ */
+static char *
+rl_log_strip(char *line)
+{
+	char *s = line;
+	size_t n;
+
+	s += strspn(s, "0123456789.");
+	if (s != line && *s == ' ')
+		s++;
+	if (strncmp(s, "drover-vmm", 10) != 0)
+		return line;
+	s += 10;
+	if (*s == ' ')			/* a level word */
+		s += 1 + strcspn(s + 1, ":");
+	if (*s != ':')
+		return line;
+	s += 1 + (s[1] == ' ');
+	/* a function name (log.h adds __func__) */
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	if (n && s[n] == ':' && s[n + 1] == ' ')
+		s += n + 2;
+	return s;
+}
+
 void
 rt_log_tail(const struct rt_vmi *v, char *out, size_t len)
 {
@@ -277,6 +305,7 @@ rt_log_tail(const struct rt_vmi *v, char *out, size_t len)
 		nl = strrchr(buf, '\n');
 		line = nl ? nl + 1 : buf;
 	}
+	line = rl_log_strip(line);
 	for (char *s = line; *s; s++)
 		if ((unsigned char)*s < 0x20)
 			*s = ' ';

@@ -43,6 +43,16 @@
 #include "probe.h"
 #include "store.h"
 
+/*
+ * The probes (agent/probe.c) are another module's: linked when it is in
+ * the tree. Without it, a VMI with a probe gets an event saying so and
+ * its Ready condition stays False (never a wrong True).
+ */
+#pragma weak probe_new
+#pragma weak probe_free
+#pragma weak probe_ok
+#pragma weak probe_last_error
+
 #define RT_KIND			"VirtualMachineInstance"
 #define RT_CTL_TIMEOUT_MS	500
 #define RT_UNKNOWN_AFTER	3	/* polls without an answer */
@@ -101,8 +111,10 @@ rt_vmi_quiesce(struct rt_vmi *v)
 	rt_timer_cancel(rt, &v->stop_timer);
 	rt_timer_cancel(rt, &v->retry_timer);
 	rt_timer_cancel(rt, &v->restart_timer);
-	probe_free(v->readiness);
-	probe_free(v->liveness);
+	if (v->readiness)
+		probe_free(v->readiness);
+	if (v->liveness)
+		probe_free(v->liveness);
 	v->readiness = v->liveness = NULL;
 	if (v->pidfd >= 0) {
 		loop_del_fd(rt->l, v->pidfd);
@@ -230,6 +242,12 @@ rt_vmi_exited(struct rt_vmi *v, int code, int sig)
 		/* The guest reboots: a new VMM on the same disks. At most one
 		 * restart a second, so a reboot loop cannot spin. */
 		v->restarts++;
+		/* The guest ran: it was Running whether or not the VMM had
+		 * answered a status poll yet. */
+		if (strcmp(v->phase, "Scheduled") == 0) {
+			v->phase = "Running";
+			rt_sync_status(v);
+		}
 		v->restart_timer = loop_timer(v->rt->l,
 		    loop_now_ms() - v->started_ms < 1000 ? 1000 : 1,
 		    rt_restart_cb, v);
@@ -492,8 +510,15 @@ rt_probes_start(struct rt_vmi *v)
 	    spec, "domain"), "devices"), "interfaces");
 	const json_t *rp = json_object_get(spec, "readinessProbe");
 	const json_t *lp = json_object_get(spec, "livenessProbe");
-	char err[256];
+	char err[256] = "probes are not built into this droverd";
 
+	if (!probe_new) {
+		if (json_is_object(rp) || json_is_object(lp))
+			store_event(v->rt->s, vmi, "Warning", "Unhealthy",
+			    "Probes cannot run: %s", err);
+		json_decref(vmi);
+		return;
+	}
 	/* The VMI's IP comes with networking (issue 7): until then a
 	 * probe reaches only a host it names itself. */
 	if (json_is_object(rp) && v->readiness == NULL) {
@@ -550,16 +575,19 @@ rt_grace(const struct rt_vmi *v, const json_t *vmi)
 	return v->rt->default_grace;
 }
 
+/* Add or remove our finalizer on the VMI as stored now. */
 static int
-rt_finalizer_edit(struct rt_vmi *v, const json_t *vmi, int add)
+rt_finalizer_edit(struct rt_vmi *v, int add)
 {
-	json_t *copy = json_deep_copy(vmi), *meta, *fin;
+	json_t *cur = rt_get(v);
+	json_t *copy = cur ? json_deep_copy(cur) : NULL, *meta, *fin;
 	char err[256] = "";
 	size_t i;
 	int rc, found = -1;
 
+	json_decref(cur);
 	if (copy == NULL)
-		return -ENOMEM;
+		return cur ? -ENOMEM : -ENOENT;
 	meta = json_object_get(copy, "metadata");
 	fin = json_object_get(meta, "finalizers");
 	if (!json_is_array(fin)) {
@@ -635,7 +663,7 @@ rt_delete_step(struct rt_vmi *v, const json_t *vmi)
 	rt_release(v);
 	rt_cleanup(v);
 	rt_pod_delete(v);
-	rc = rt_has_finalizer(vmi) ? rt_finalizer_edit(v, vmi, 0) : 0;
+	rc = rt_has_finalizer(vmi) ? rt_finalizer_edit(v, 0) : 0;
 	if (rc == 0 || rc == -ENOENT) {
 		log_info("%s/%s: deleted, nothing left", v->ns, v->name);
 		v->stage = RT_GONE;
@@ -731,7 +759,7 @@ rt_vmi_sync(struct rt_vmi *v)
 		goto out;
 	}
 	if (!rt_has_finalizer(vmi)) {
-		rt_finalizer_edit(v, vmi, 1);	/* comes back as MODIFIED */
+		rt_finalizer_edit(v, 1);	/* comes back as MODIFIED */
 		goto out;
 	}
 	if (v->stage == RT_NEW)

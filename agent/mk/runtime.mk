@@ -8,13 +8,24 @@ RT_SRC := agent/runtime.c agent/rt_spec.c agent/rt_launch.c agent/rt_pod.c \
 	agent/rt_adopt.c agent/priv_local.c
 RT_DEPS := agent/cgroup.c agent/cidata.c agent/iso9660.c \
 	$(filter-out vmm/blk_raw.c,$(QCOW2_SRC)) vmm/blk_raw.c
-# runtime.c calls the readiness/liveness probes (agent/probe.h), another
-# module's: droverd links the runtime once agent/probe.c is in the tree.
-ifneq ($(wildcard agent/probe.c),)
-AGENT_SRC += $(RT_SRC) $(RT_DEPS) agent/probe.c
-endif
+# The readiness/liveness probes (agent/probe.h) are another module's:
+# linked when agent/probe.c is in the tree (runtime.c declares them weak).
+RT_PROBE_SRC := $(wildcard agent/probe.c)
+AGENT_SRC += $(RT_SRC) $(RT_DEPS) $(RT_PROBE_SRC)
 
 # Unit test: the pure parts; vm.json is read back by the VMM's parser.
 UNIT_TESTS += unit_agent_runtime
 $(TEST_BIN)/unit_agent_runtime: $(call objs,agent/rt_spec.c agent/cgroup.c \
 	vmm/config.c $(VMM_DEV_SRC))
+
+# Bare-host test program (tests/agent/runtime-vmi.sh runs it): the real
+# store, loop and drover-vmm booting the PVH payload from a containerDisk.
+# (store.mk is read after this file: the store's sources are named here.)
+RT_TEST_STORE := agent/store.c agent/store_ops.c agent/store_disk.c agent/events.c
+$(TEST_BIN)/agent_rt_test: $(O)/tests/agent/rt_test.o $(call objs,$(RT_SRC) \
+	$(RT_DEPS) $(RT_TEST_STORE) $(IMAGES_SRC) agent/loop.c $(RT_PROBE_SRC)) \
+	$(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+TEST_EXTRA += $(TEST_BIN)/agent_rt_test

@@ -1,0 +1,658 @@
+/*
+ * rt_test.c: the VMI runtime on the bare host, with the real store, loop
+ * and drover-vmm booting the PVH test payload from a containerDisk (an
+ * ext2 image whose /boot/grub/menu.lst names the payload). Run by
+ * tests/agent/runtime-vmi.sh, which builds the disks:
+ *
+ *   rt_test VMM DISK_SPIN DISK_REBOOT DISK_NOBOOT DISK_STOP
+ *
+ * DISK_SPIN boots "boottimer spin" (reports boot, then idles), DISK_REBOOT
+ * "boottimer" (reports boot, then resets: exit 3), DISK_NOBOOT has no
+ * GRUB config, DISK_STOP "boottimer ctrlaltdel" (shuts down on the
+ * graceful stop). Prints TAP lines. Needs root (the run dir's VMMs open
+ * /dev/kvm) and /dev/kvm; SKIPs without.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "loop.h"
+#include "manifest.h"
+#include "runtime.h"
+#include "store.h"
+
+#define NS	"alice"
+#define MI	(1LL << 20)
+
+static struct loop *L;
+static struct store *S;
+static struct rt *RT;
+static char tmp[64], run_dir[80], state_dir[96];
+static const char *vmm, *disk_spin, *disk_reboot, *disk_noboot, *disk_stop;
+static int failures;
+
+static void
+check(int ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s - runtime: %s", ok ? "ok" : "not ok", name);
+	if (!ok && fmt) {
+		printf(" # ");
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	printf("\n");
+	fflush(stdout);
+	failures += !ok;
+}
+
+/* ---- the loop until a condition holds -------------------------------------- */
+
+typedef int (*cond_fn)(const char *name);
+
+struct waiter {
+	cond_fn cond;
+	const char *name;
+	uint64_t deadline;
+	int ok, timer;
+};
+
+static void
+wait_tick(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->timer = 0;
+	if (w->cond(w->name)) {
+		w->ok = 1;
+		loop_stop(L);
+	} else if (loop_now_ms() > w->deadline)
+		loop_stop(L);
+	else
+		w->timer = loop_timer(L, 20, wait_tick, w);
+}
+
+static int
+wait_for(cond_fn cond, const char *name, unsigned ms)
+{
+	struct waiter w = { cond, name, loop_now_ms() + ms, 0, 0 };
+
+	w.timer = loop_timer(L, 0, wait_tick, &w);
+	loop_run(L);
+	if (w.timer)
+		loop_cancel(L, w.timer);
+	return w.ok;
+}
+
+/* ---- objects ------------------------------------------------------------------- */
+
+static json_t *
+vmi_get(const char *name)
+{
+	return store_get(S, "VirtualMachineInstance", NS, name);
+}
+
+static char *
+vmi_str(const char *name, const char *dotted)
+{
+	json_t *v = vmi_get(name);
+	const char *s = v ? manifest_str(v, dotted) : NULL;
+	char *out = s ? strdup(s) : NULL;
+
+	json_decref(v);
+	return out;
+}
+
+/* The phase for messages (a static buffer). */
+static const char *
+phase_of(const char *name)
+{
+	static char buf[32];
+	char *s = vmi_str(name, "status.phase");
+
+	snprintf(buf, sizeof(buf), "%s", s ? s : "(none)");
+	free(s);
+	return buf;
+}
+
+static int
+str_is(char *s, const char *want)
+{
+	int r = s && strcmp(s, want) == 0;
+
+	free(s);
+	return r;
+}
+
+static json_t *
+cond_get(const json_t *obj, const char *type)
+{
+	const json_t *conds = json_object_get(json_object_get(obj, "status"),
+	    "conditions");
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(conds, i, c)
+		if (strcmp(json_string_value(json_object_get(c, "type")) ?
+		    json_string_value(json_object_get(c, "type")) : "",
+		    type) == 0)
+			return c;
+	return NULL;
+}
+
+static int
+cond_is(const char *name, const char *type, const char *status,
+    const char *reason)
+{
+	json_t *v = vmi_get(name), *c = cond_get(v, type);
+	const char *s = json_string_value(json_object_get(c, "status"));
+	const char *r = json_string_value(json_object_get(c, "reason"));
+	int ok = s && strcmp(s, status) == 0 && (reason == NULL ||
+	    (r && strcmp(r, reason) == 0));
+
+	json_decref(v);
+	return ok;
+}
+
+static int
+is_running_ready(const char *name)
+{
+	return str_is(vmi_str(name, "status.phase"), "Running") &&
+	    cond_is(name, "Ready", "True", NULL);
+}
+
+static int
+is_failed(const char *name)
+{
+	return str_is(vmi_str(name, "status.phase"), "Failed");
+}
+
+static int
+is_succeeded(const char *name)
+{
+	return str_is(vmi_str(name, "status.phase"), "Succeeded");
+}
+
+static int
+is_gone(const char *name)
+{
+	json_t *v = vmi_get(name);
+
+	json_decref(v);
+	return v == NULL;
+}
+
+static int
+is_unschedulable(const char *name)
+{
+	return str_is(vmi_str(name, "status.phase"), "Pending") &&
+	    cond_is(name, "PodScheduled", "False", "Unschedulable");
+}
+
+static int
+is_image_wait(const char *name)
+{
+	return str_is(vmi_str(name, "status.phase"), "Pending") &&
+	    cond_is(name, "Ready", "False", "ErrImagePull");
+}
+
+static const char *vmi_yaml =
+"apiVersion: kubevirt.io/v1\n"
+"kind: VirtualMachineInstance\n"
+"metadata:\n"
+"  name: %s\n"
+"  namespace: " NS "\n"
+"  labels:\n"
+"    kubevirt.io/domain: lab05-cirros\n"
+"spec:\n"
+"  terminationGracePeriodSeconds: %d\n"
+"  domain:\n"
+"    cpu:\n"
+"      cores: 1\n"
+"    devices:\n"
+"      disks:\n"
+"      - name: containerdisk\n"
+"        disk:\n"
+"          bus: virtio\n"
+"      - name: cloudinitdisk\n"
+"        disk:\n"
+"          bus: virtio\n"
+"      - name: scratch\n"
+"        disk:\n"
+"          bus: virtio\n"
+"    resources:\n"
+"      limits:\n"
+"        cpu: 300m\n"
+"      requests:\n"
+"        cpu: 100m\n"
+"        memory: %s\n"
+"  volumes:\n"
+"  - name: containerdisk\n"
+"    containerDisk:\n"
+"      image: %s\n"
+"  - name: cloudinitdisk\n"
+"    cloudInitNoCloud:\n"
+"      userData: |\n"
+"        #cloud-config\n"
+"  - name: scratch\n"
+"    emptyDisk:\n"
+"      capacity: 64Mi\n";
+
+static int
+vmi_create(const char *name, const char *image, const char *mem, int grace)
+{
+	char buf[4096], err[256] = "";
+	json_t *docs, *status = NULL, *obj;
+	int rc;
+
+	snprintf(buf, sizeof(buf), vmi_yaml, name, grace, mem, image);
+	docs = manifest_parse(buf, strlen(buf), &status);
+	if (docs == NULL)
+		return -EINVAL;
+	obj = json_array_get(docs, 0);
+	if (manifest_admit(obj, MANIFEST_STRICT, &status) < 0) {
+		fprintf(stderr, "# admit: %s\n", manifest_status_message(status));
+		json_decref(status);
+		json_decref(docs);
+		return -EINVAL;
+	}
+	rc = store_create(S, obj, NULL, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "# create %s: %s\n", name, err);
+	json_decref(docs);
+	return rc;
+}
+
+static int
+vmi_delete(const char *name)
+{
+	char err[256] = "";
+
+	return store_delete(S, "VirtualMachineInstance", NS, name, err,
+	    sizeof(err));
+}
+
+/* The VMM's pid from the run dir's state file. */
+static pid_t
+vmm_pid(const char *name)
+{
+	char path[256];
+	json_t *j;
+	pid_t pid = 0;
+
+	snprintf(path, sizeof(path), "%s/vmi/" NS "/%s/state.json", run_dir,
+	    name);
+	if ((j = json_load_file(path, 0, NULL)) != NULL)
+		pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+	json_decref(j);
+	return pid;
+}
+
+static int
+path_exists(const char *fmt, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), fmt, run_dir, name);
+	return stat(path, &st) == 0;
+}
+
+static json_t *
+pod_of(const char *name)
+{
+	json_t *pods = store_list(S, "Pod", NS), *p, *found = NULL;
+	size_t i;
+
+	json_array_foreach(pods, i, p) {
+		const json_t *refs = json_object_get(json_object_get(p,
+		    "metadata"), "ownerReferences");
+		const char *owner = json_string_value(json_object_get(
+		    json_array_get(refs, 0), "name"));
+
+		if (owner && strcmp(owner, name) == 0)
+			found = json_incref(p);
+	}
+	json_decref(pods);
+	return found;
+}
+
+static int
+pods_none(const char *name)
+{
+	json_t *p = pod_of(name);
+
+	json_decref(p);
+	return p == NULL;
+}
+
+static int
+pid_gone(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return pid <= 0 || stat(path, &st) != 0;
+}
+
+/* ---- set-up ---------------------------------------------------------------------- */
+
+static int
+open_all(int64_t capacity_mem)
+{
+	struct rt_config cfg = {
+		.run_dir = run_dir, .state_dir = state_dir, .vmm_path = vmm,
+		.node_name = "edge1", .poll_ms = 100,
+		.capacity_cpu_milli = 4000, .capacity_memory = capacity_mem,
+		.vmm_overhead = 16 * MI,
+	};
+	char err[256] = "";
+
+	if (store_open(state_dir, &S, err, sizeof(err)) < 0) {
+		fprintf(stderr, "# store: %s\n", err);
+		return -1;
+	}
+	if ((L = loop_new()) == NULL)
+		return -1;
+	if ((RT = rt_new(L, S, NULL, &cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "# rt_new: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_all(void)
+{
+	rt_free(RT);
+	loop_free(L);
+	store_close(S);
+	RT = NULL;
+	L = NULL;
+	S = NULL;
+}
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+static void
+test_run_and_kill(void)
+{
+	json_t *v, *pod, *node;
+	const char *s;
+	pid_t pid;
+
+	check(vmi_create("vm1", disk_spin, "64Mi", 30) == 0, "VMI created",
+	    NULL);
+	check(wait_for(is_running_ready, "vm1", 20000),
+	    "VMI goes Running and Ready (guest boot reported)", "phase %s",
+	    phase_of("vm1"));
+	v = vmi_get("vm1");
+	s = manifest_str(v, "status.nodeName");
+	check(s && strcmp(s, "edge1") == 0, "status.nodeName is the node",
+	    "%s", s ? s : "none");
+	check(cond_is("vm1", "PodScheduled", "True", NULL),
+	    "PodScheduled=True", NULL);
+	check(json_array_size(json_object_get(json_object_get(v, "status"),
+	    "phaseTransitionTimestamps")) >= 3,
+	    "phaseTransitionTimestamps recorded", NULL);
+	s = json_string_value(json_array_get(json_object_get(json_object_get(v,
+	    "metadata"), "finalizers"), 0));
+	check(s && strcmp(s, RT_FINALIZER) == 0,
+	    "the runtime's finalizer is on the VMI", NULL);
+	json_decref(v);
+	pod = pod_of("vm1");
+	s = pod ? manifest_str(pod, "metadata.name") : NULL;
+	check(s && strncmp(s, "virt-launcher-vm1-", 18) == 0 &&
+	    strlen(s) == 23, "Pod virt-launcher-vm1-XXXXX exists", "%s",
+	    s ? s : "none");
+	s = pod ? manifest_str(pod, "status.phase") : NULL;
+	check(s && strcmp(s, "Running") == 0, "Pod phase mirrors (Running)",
+	    "%s", s ? s : "none");
+	s = pod ? json_string_value(json_object_get(json_object_get(
+	    json_object_get(pod, "metadata"), "labels"),
+	    "kubevirt.io/domain")) : NULL;
+	check(s && strcmp(s, "lab05-cirros") == 0,
+	    "Pod carries the VMI's labels", NULL);
+	json_decref(pod);
+	node = store_get(S, "Node", "", "edge1");
+	check(node && manifest_str(node, "status.allocatable.memory"),
+	    "Node object with allocatable", NULL);
+	json_decref(node);
+	check(path_exists("%s/vmi/" NS "/%s/disk0.qcow2", "vm1") &&
+	    path_exists("%s/vmi/" NS "/%s/cidata1.iso", "vm1") &&
+	    path_exists("%s/vmi/" NS "/%s/empty2.raw", "vm1") &&
+	    path_exists("%s/vmi/" NS "/%s/control.sock", "vm1"),
+	    "run dir holds the overlay, the seed, the empty disk, sockets", NULL);
+	pid = vmm_pid("vm1");
+	check(pid > 0 && getsid(pid) == pid,
+	    "drover-vmm runs in its own session", "pid %d sid %d", (int)pid,
+	    (int)getsid(pid));
+	check(pid > 0 && kill(pid, SIGKILL) == 0, "kill -9 drover-vmm", NULL);
+	check(wait_for(is_failed, "vm1", 10000), "killed VMM: VMI Failed",
+	    "phase %s", phase_of("vm1"));
+	check(cond_is("vm1", "Ready", "False", "VMMKilled"),
+	    "Ready=False says VMMKilled", NULL);
+	check(!path_exists("%s/vmi/" NS "/%s", "vm1"),
+	    "Failed VMI: run dir removed", NULL);
+	check(vmi_delete("vm1") == 0 && wait_for(is_gone, "vm1", 10000),
+	    "delete: the VMI goes (finalizer removed)", NULL);
+	check(wait_for(pods_none, "vm1", 5000), "delete: its Pod goes", NULL);
+}
+
+static void
+test_schedule(void)
+{
+	pid_t pid;
+
+	/* 160 MiB allocatable: one 64Mi VMI (+16Mi overhead) fits. */
+	check(vmi_create("big1", disk_spin, "100Mi", 1) == 0 &&
+	    vmi_create("big2", disk_spin, "100Mi", 1) == 0,
+	    "two VMIs of 100Mi on a 160Mi node", NULL);
+	check(wait_for(is_running_ready, "big1", 20000), "the first runs", NULL);
+	check(wait_for(is_unschedulable, "big2", 5000),
+	    "the second is Pending, PodScheduled=False Unschedulable", NULL);
+	{
+		json_t *v = vmi_get("big2");
+		const char *m = json_string_value(json_object_get(cond_get(v,
+		    "PodScheduled"), "message"));
+
+		check(m && strcmp(m, "0/1 nodes are available: 1 Insufficient "
+		    "memory.") == 0, "the scheduler's message", "%s",
+		    m ? m : "none");
+		json_decref(v);
+	}
+	pid = vmm_pid("big1");
+	/* Grace 1 s; "spin" ignores Ctrl+Alt+Del: stop, then kill. */
+	check(vmi_delete("big1") == 0 && wait_for(is_gone, "big1", 15000),
+	    "delete of a guest that ignores the stop: gone after the grace "
+	    "period", NULL);
+	check(pid_gone(pid), "its VMM process is gone", "pid %d", (int)pid);
+	check(wait_for(is_running_ready, "big2", 20000),
+	    "room appeared: the second starts", NULL);
+	check(vmi_delete("big2") == 0 && wait_for(is_gone, "big2", 15000),
+	    "delete the second", NULL);
+}
+
+static int
+restarted(const char *name)
+{
+	char path[256];
+	json_t *j;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/vmi/" NS "/%s/state.json", run_dir,
+	    name);
+	if ((j = json_load_file(path, 0, NULL)) != NULL)
+		n = (int)json_integer_value(json_object_get(j, "restarts"));
+	json_decref(j);
+	return n >= 2;
+}
+
+static void
+test_reboot_and_stop(void)
+{
+	uint64_t t0;
+
+	check(vmi_create("rb", disk_reboot, "64Mi", 30) == 0 &&
+	    wait_for(restarted, "rb", 20000),
+	    "guest reboot (exit 3): drover-vmm restarted in place", NULL);
+	check(str_is(vmi_str("rb", "status.phase"), "Running"),
+	    "a rebooting VMI stays Running", "%s", phase_of("rb"));
+	check(vmi_delete("rb") == 0 && wait_for(is_gone, "rb", 15000),
+	    "delete a rebooting VMI", NULL);
+	check(vmi_create("st", disk_stop, "64Mi", 30) == 0 &&
+	    wait_for(is_running_ready, "st", 20000), "a VMI that obeys stop",
+	    NULL);
+	t0 = loop_now_ms();
+	check(vmi_delete("st") == 0 && wait_for(is_gone, "st", 15000) &&
+	    loop_now_ms() - t0 < 10000,
+	    "graceful delete: the guest shuts down well before the 30 s grace",
+	    "%llu ms", (unsigned long long)(loop_now_ms() - t0));
+}
+
+static void
+test_bad_input(void)
+{
+	json_t *v;
+	const char *m;
+
+	check(vmi_create("noimg", "/nonexistent/disk.qcow2", "64Mi", 1) == 0 &&
+	    wait_for(is_image_wait, "noimg", 5000),
+	    "missing image: Pending, Ready=False ErrImagePull", NULL);
+	check(vmi_delete("noimg") == 0 && wait_for(is_gone, "noimg", 5000),
+	    "delete a Pending VMI", NULL);
+	check(vmi_create("noboot", disk_noboot, "64Mi", 1) == 0 &&
+	    wait_for(is_failed, "noboot", 15000),
+	    "a disk with nothing to boot: Failed", NULL);
+	v = vmi_get("noboot");
+	m = json_string_value(json_object_get(cond_get(v, "Ready"), "message"));
+	check(m && strstr(m, "exit status 2") && strstr(m, "boot"),
+	    "its message says why (the VMM's own words)", "%s", m ? m : "none");
+	json_decref(v);
+	check(vmi_delete("noboot") == 0 && wait_for(is_gone, "noboot", 5000),
+	    "delete a Failed VMI", NULL);
+}
+
+/*
+ * droverd dies (a child process that runs the runtime and _exits with
+ * the VMM running, as kill -9 would leave it); a new runtime adopts it.
+ */
+static void
+test_adopt(void)
+{
+	pid_t child, pid;
+	int st = 0, ok;
+
+	child = fork();
+	if (child == 0) {
+		if (open_all(4096 * MI) < 0)
+			_exit(2);
+		if (vmi_create("ad", disk_stop, "64Mi", 30) < 0 ||
+		    !wait_for(is_running_ready, "ad", 20000))
+			_exit(3);
+		_exit(0);		/* no clean-up: as kill -9 */
+	}
+	waitpid(child, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "first droverd runs a VMI, then dies", "status %d", st);
+	pid = vmm_pid("ad");
+	check(pid > 0 && !pid_gone(pid), "its drover-vmm outlives it", NULL);
+	if (open_all(4096 * MI) < 0) {
+		check(0, "second droverd starts", NULL);
+		return;
+	}
+	ok = wait_for(is_running_ready, "ad", 5000);
+	check(ok && vmm_pid("ad") == pid,
+	    "restarted droverd adopts the running VMM (same pid, still Running)",
+	    NULL);
+	/* Not its child: the exit status comes from the exit file. */
+	check(kill(pid, SIGTERM) == 0, "SIGTERM to the adopted VMM", NULL);
+	check(wait_for(is_succeeded, "ad", 15000),
+	    "adopted VMM ends: exit status 0 read from its exit file: "
+	    "Succeeded", "phase %s", phase_of("ad"));
+	check(cond_is("ad", "Ready", "False", "GuestShutdown"),
+	    "Ready=False says GuestShutdown", NULL);
+	check(vmi_delete("ad") == 0 && wait_for(is_gone, "ad", 5000),
+	    "delete the adopted VMI", NULL);
+}
+
+static int
+dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return 1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n == 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	char vmi_dir[128];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 6) {
+		fprintf(stderr, "usage: rt_test VMM SPIN REBOOT NOBOOT STOP\n");
+		return 2;
+	}
+	vmm = argv[1];
+	disk_spin = argv[2];
+	disk_reboot = argv[3];
+	disk_noboot = argv[4];
+	disk_stop = argv[5];
+	log_init("rt_test", LOG_LEVEL_INFO);
+	if (access("/dev/kvm", R_OK | W_OK) != 0 || geteuid() != 0) {
+		printf("ok - runtime # SKIP needs root and /dev/kvm\n");
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "/tmp/drt.XXXXXX");
+	if (mkdtemp(tmp) == NULL)
+		return 1;
+	snprintf(run_dir, sizeof(run_dir), "%s/run", tmp);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
+	test_adopt();
+	if (RT == NULL && open_all(160 * MI) < 0) {
+		check(0, "runtime starts", NULL);
+		return 1;
+	}
+	close_all();
+	if (open_all(160 * MI) < 0) {
+		check(0, "runtime starts (160Mi node)", NULL);
+		return 1;
+	}
+	test_run_and_kill();
+	test_schedule();
+	test_reboot_and_stop();
+	test_bad_input();
+	snprintf(vmi_dir, sizeof(vmi_dir), "%s/vmi", run_dir);
+	check(dir_empty(vmi_dir), "nothing left under the run dir", NULL);
+	close_all();
+	if (failures == 0) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+		if (system(cmd) != 0)
+			fprintf(stderr, "# %s failed\n", cmd);
+	} else
+		fprintf(stderr, "# left %s for a look\n", tmp);
+	return failures ? 1 : 0;
+}
