@@ -17,3 +17,10 @@ CTL_SRC += $(wildcard agent/ctl_image.c)
 
 UNIT_TESTS += unit_agent_loop
 $(TEST_BIN)/unit_agent_loop: $(call objs,agent/loop.c)
+
+# apply.c and localapi.c against a real store (its sources: agent/mk/store.mk,
+# listed here because that fragment is read after this one).
+UNIT_TESTS += unit_agent_localapi
+$(TEST_BIN)/unit_agent_localapi: $(call objs,agent/loop.c agent/kinds.c \
+	agent/apply.c agent/localapi.c agent/store.c agent/store_ops.c \
+	agent/store_disk.c agent/events.c)
