@@ -944,8 +944,8 @@ rt_find_vmm(char *out, size_t len)
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			snprintf(out, len, "%s/drover-vmm", self);
-			if (access(out, X_OK) == 0)
+			if ((size_t)snprintf(out, len, "%s/drover-vmm", self) <
+			    len && access(out, X_OK) == 0)
 				return 0;
 		}
 	}
@@ -953,8 +953,8 @@ rt_find_vmm(char *out, size_t len)
 		return rc;
 	for (dir = strtok_r(path, ":", &save); dir;
 	    dir = strtok_r(NULL, ":", &save)) {
-		snprintf(out, len, "%s/drover-vmm", dir);
-		if (dir[0] == '/' && access(out, X_OK) == 0) {
+		if ((size_t)snprintf(out, len, "%s/drover-vmm", dir) < len &&
+		    dir[0] == '/' && access(out, X_OK) == 0) {
 			rc = 0;
 			break;
 		}
