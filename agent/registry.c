@@ -316,7 +316,9 @@ get_manifest(struct pull *p, const char *tag, struct membuf *m, char *digest,
 		return images_fail(err, errlen, r.status == 404 ? -ENOENT :
 		    r.status == 401 || r.status == 403 ? -EACCES : -EIO,
 		    "%s/%s:%s: %s%s", p->host, p->repo, tag, r.status == 404 ?
-		    "not found in the registry: " : "", msg);
+		    "not found in the registry: " : r.status == 401 &&
+		    p->auth[0] ? "the registry refused the credentials: " :
+		    "", msg);
 	}
 	mbedtls_sha256((const unsigned char *)(m->buf ? m->buf : ""), m->len,
 	    sum, 0);
