@@ -32,10 +32,6 @@
 #include "version.h"
 #include "vmirs.h"
 
-/* TODO: until agent/runtime*.c is committed, droverd links without it. */
-#pragma weak rt_new
-#pragma weak rt_free
-
 static void
 droverd_usage(FILE *f)
 {
@@ -282,10 +278,6 @@ droverd_start_runtime(struct droverd *d)
 
 	if (!c->runtime) {
 		log_info("no VMI runtime (--no-runtime): VMIs are not run");
-		return 0;
-	}
-	if (!rt_new) {
-		log_warnx("this droverd has no VMI runtime: VMIs are not run");
 		return 0;
 	}
 	d->rt = rt_new(d->loop, d->store, d->images, &rc, err, sizeof(err));
