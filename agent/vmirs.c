@@ -296,14 +296,21 @@ retry_cb(void *arg)
 	free(r);
 }
 
-/* A failed sync of key: count it, queue it again after a back-off. */
+/*
+ * A failed sync of key: queue it again after a back-off, unless a retry
+ * is already pending (1 s after the first failure, doubling with each
+ * retry that fails again, at most 60 s; a good sync starts again at 1 s).
+ */
 static void
 retry_later(struct vmirs_ctl *c, const char *key)
 {
-	json_int_t fails = json_integer_value(json_object_get(c->retries,
-	    key)) + 1;
+	json_int_t fails;
 	struct vmirs_retry *r;
 
+	for (r = c->retry_list; r; r = r->next)
+		if (!strcmp(r->key, key))
+			return;		/* one pending retry per key */
+	fails = json_integer_value(json_object_get(c->retries, key)) + 1;
 	json_object_set_new(c->retries, key, json_integer(fails));
 	if (c->l == NULL || (r = calloc(1, sizeof(*r))) == NULL)
 		return;

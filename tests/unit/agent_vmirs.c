@@ -1119,6 +1119,42 @@ test_loop(void **state)
 	json_decref(rs);
 }
 
+/* With a loop: a failing sync is retried after 1 s, with nothing new. */
+static void
+test_loop_retry(void **state)
+{
+	struct fx *f = *state;
+	struct loop *l = loop_new();
+	struct vmirs_ctl *c;
+	json_t *rs;
+	int before;
+
+	assert_non_null(l);
+	vmirs_free(f->c);
+	f->c = NULL;
+	c = vmirs_new(f->s, l);
+	assert_non_null(c);
+	vmirs_set_rand(c, fx_rand, f);
+	f->fixed = 1;		/* the second name always clashes */
+	rs = rs_add(f, RS, 2);
+	loop_timer(l, 400, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	/* the first sync, then those its own writes queued */
+	before = events(f, RS, "FailedCreate", NULL);
+	assert_true(before >= 2);
+	loop_timer(l, 1100, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(events(f, RS, "FailedCreate", NULL), before + 1);
+	f->fixed = 0;		/* the next retry (2 s later) succeeds */
+	assert_int_equal(nvmis(f), 1);
+	loop_timer(l, 2200, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(nvmis(f), 2);
+	vmirs_free(c);
+	loop_free(l);
+	json_decref(rs);
+}
+
 int
 main(void)
 {
@@ -1151,6 +1187,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_churn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_retry, setup,
+		    teardown),
 	};
 
 	log_init("unit_agent_vmirs", LOG_LEVEL_WARN);
