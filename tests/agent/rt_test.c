@@ -37,7 +37,7 @@
 static struct loop *L;
 static struct store *S;
 static struct rt *RT;
-static char tmp[64], run_dir[80], state_dir[96];
+static char tmp[64], run_dir[80], state_dir[96], cg_parent[48];
 static const char *vmm, *disk_spin, *disk_reboot, *disk_noboot, *disk_stop;
 static int failures;
 
@@ -358,6 +358,8 @@ open_all(int64_t capacity_mem)
 		.node_name = "edge1", .poll_ms = 100,
 		.capacity_cpu_milli = 4000, .capacity_memory = capacity_mem,
 		.vmm_overhead = 16 * MI,
+		.cgroup_root = "/sys/fs/cgroup", .cgroup_parent = cg_parent,
+		.vmm_user = "65534:65534",
 	};
 	char err[256] = "";
 
@@ -383,6 +385,54 @@ close_all(void)
 	RT = NULL;
 	L = NULL;
 	S = NULL;
+}
+
+static int
+is_unknown(const char *name)
+{
+	return str_is(vmi_str(name, "status.phase"), "Unknown");
+}
+
+static int
+is_running(const char *name)
+{
+	return str_is(vmi_str(name, "status.phase"), "Running");
+}
+
+/* The VMI's cgroup under the cpu hierarchy (v1) or the unified one. */
+static int
+cgroup_has(const char *vmi, pid_t pid)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/cpu",
+	    "/sys/fs/cgroup" };
+	char path[256], line[32];
+	int found = 0;
+	FILE *f;
+
+	for (int i = 0; i < 2 && !found; i++) {
+		snprintf(path, sizeof(path), "%s/%s/" NS ".%s/cgroup.procs",
+		    roots[i], cg_parent, vmi);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		found = pid == 0;
+		while (fgets(line, sizeof(line), f))
+			found |= atoi(line) == pid;
+		fclose(f);
+	}
+	return found;
+}
+
+/* A VMM that stops answering (SIGSTOP): Unknown; SIGCONT: Running. */
+static void
+test_unknown(const char *name)
+{
+	pid_t pid = vmm_pid(name);
+
+	check(pid > 0 && kill(pid, SIGSTOP) == 0 &&
+	    wait_for(is_unknown, name, 10000),
+	    "a VMM that stops answering: Unknown", "phase %s", phase_of(name));
+	check(kill(pid, SIGCONT) == 0 && wait_for(is_running, name, 10000),
+	    "it answers again: Running", "phase %s", phase_of(name));
 }
 
 /* ---- tests ----------------------------------------------------------------------- */
@@ -440,6 +490,18 @@ test_run_and_kill(void)
 	check(pid > 0 && getsid(pid) == pid,
 	    "drover-vmm runs in its own session", "pid %d sid %d", (int)pid,
 	    (int)getsid(pid));
+	check(cgroup_has("vm1", pid), "drover-vmm runs in the VMI's cgroup",
+	    NULL);
+	{
+		char path[64];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		check(stat(path, &st) == 0 && st.st_uid == 65534,
+		    "drover-vmm dropped to the configured user (65534)",
+		    "uid %d", (int)st.st_uid);
+	}
+	test_unknown("vm1");
 	check(pid > 0 && kill(pid, SIGKILL) == 0, "kill -9 drover-vmm", NULL);
 	check(wait_for(is_failed, "vm1", 10000), "killed VMM: VMI Failed",
 	    "phase %s", phase_of("vm1"));
@@ -447,6 +509,7 @@ test_run_and_kill(void)
 	    "Ready=False says VMMKilled", NULL);
 	check(!path_exists("%s/vmi/" NS "/%s", "vm1"),
 	    "Failed VMI: run dir removed", NULL);
+	check(!cgroup_has("vm1", 0), "Failed VMI: cgroup removed", NULL);
 	check(vmi_delete("vm1") == 0 && wait_for(is_gone, "vm1", 10000),
 	    "delete: the VMI goes (finalizer removed)", NULL);
 	check(wait_for(pods_none, "vm1", 5000), "delete: its Pod goes", NULL);
@@ -629,6 +692,8 @@ main(int argc, char **argv)
 		return 1;
 	snprintf(run_dir, sizeof(run_dir), "%s/run", tmp);
 	snprintf(state_dir, sizeof(state_dir), "%s/state", tmp);
+	snprintf(cg_parent, sizeof(cg_parent), "drover-rt-test-%d",
+	    (int)getpid());
 	test_adopt();
 	if (RT == NULL && open_all(160 * MI) < 0) {
 		check(0, "runtime starts", NULL);
@@ -645,6 +710,17 @@ main(int argc, char **argv)
 	test_bad_input();
 	snprintf(vmi_dir, sizeof(vmi_dir), "%s/vmi", run_dir);
 	check(dir_empty(vmi_dir), "nothing left under the run dir", NULL);
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "! ls -d /sys/fs/cgroup/*/%s/*/ "
+		    "2>/dev/null | grep -q .", cg_parent);
+		check(system(cmd) == 0, "no VMI cgroup left", NULL);
+		snprintf(cmd, sizeof(cmd), "rmdir /sys/fs/cgroup/*/%s "
+		    "2>/dev/null; true", cg_parent);
+		if (system(cmd) != 0)
+			fprintf(stderr, "# %s failed\n", cmd);
+	}
 	close_all();
 	if (failures == 0) {
 		char cmd[128];
