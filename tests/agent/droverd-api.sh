@@ -278,6 +278,18 @@ echo '{"state-dir": "/x", "bogus": 1}' > "$T/conf.json"
 out=$("$bin/droverd" --config "$T/conf.json" 2>&1); rc=$?
 check "droverd --config with an unknown key: exit 2, the key named" \
 	bash -c '[ $1 = 2 ] && grep -q "unknown key \"bogus\"" <<< "$0"' "$out" "$rc"
+cat > "$T/conf.json" <<EOF
+{"state-dir": "$T/cstate", "socket": "$T/c1.sock", "run-dir": "$T/run",
+ "runtime": false, "log-level": "debug", "reserve": {"cpu": "500m", "memory": "512Mi"}}
+EOF
+"$bin/droverd" --config "$T/conf.json" --socket "$T/c2.sock" >"$T/conf.log" 2>&1 &
+cpid=$!
+csock() { "$bin/droverctl" --socket "$T/c2.sock" get ns >/dev/null 2>&1; }
+wait_for 10 csock
+out=$("$bin/droverctl" --socket "$T/c2.sock" apply -f - < "$lab/vmirs_lab05-cirros.yaml" 2>&1)
+check "droverd --config FILE: its keys are used, flags override them; apply -f -" \
+	bash -c '[ -d "$1/cstate/objects" ] && [ ! -e "$1/c1.sock" ] && grep -q " debug: " "$1/conf.log" && [ "$0" = "virtualmachineinstancereplicaset.kubevirt.io/lab05-cirros-replicaset created" ]' "$out" "$T"
+kill -TERM $cpid; wait $cpid
 out=$("$bin/droverctl" --socket "$T/none.sock" get vmirs 2>&1); rc=$?
 check "droverctl without droverd: exit 1, says so" \
 	bash -c '[ $1 = 1 ] && grep -q "cannot connect to droverd" <<< "$0"' "$out" "$rc"
