@@ -916,16 +916,15 @@ index_of_ref(struct images *im, const char *nref, char *err, size_t errlen)
 	const char *at = strchr(nref, '@'), *dg;
 	json_t *refs, *idx;
 
-	if (at != NULL) {
-		dg = at + 1;
-		idx = index_load(im, dg);
-	} else {
-		if ((refs = refs_load(im, err, errlen)) == NULL)
-			return NULL;
-		dg = json_string_value(json_object_get(refs, nref));
-		idx = dg ? index_load(im, dg) : NULL;
-		json_decref(refs);
-	}
+	/* A name (or a pulled NAME@DIGEST, whose digest may be an index's
+	 * while the image is its linux/amd64 manifest), then a digest. */
+	if ((refs = refs_load(im, err, errlen)) == NULL)
+		return NULL;
+	dg = json_string_value(json_object_get(refs, nref));
+	idx = dg ? index_load(im, dg) : NULL;
+	json_decref(refs);
+	if (idx == NULL && at != NULL)
+		idx = index_load(im, at + 1);
 	if (idx == NULL)
 		images_fail(err, errlen, -ENOENT, "image %s is not in the "
 		    "store (pull it with 'droverctl image pull', import it, or "
