@@ -587,7 +587,7 @@ lapi_peer_ok(int fd, unsigned long id)
 		log_warn("local client %lu: SO_PEERCRED", id);
 		return 0;
 	}
-	if (cred.uid == 0 || cred.uid == getuid())
+	if (cred.uid == 0 || cred.uid == geteuid())
 		return 1;
 	log_warnx("local client %lu: refused uid %u (pid %d)", id,
 	    (unsigned)cred.uid, (int)cred.pid);
