@@ -171,7 +171,7 @@ without_ref(const json_t *vmi, const char *uid)
 	return cp;
 }
 
-/* Adopt (ref != NULL: add it) or release (NULL) vmi; *out the result. */
+/* Adopt (add our reference) or release (drop it) vmi; *out the result. */
 static int
 rewrite_owner(struct sync *x, const json_t *vmi, int adopt, json_t **out)
 {
@@ -234,7 +234,8 @@ claim_one(struct sync *x, json_t *vmi, json_t *claimed)
 		if (ruid == NULL || strcmp(ruid, x->uid))
 			return 0;		/* someone else's */
 		if (matches(x, vmi))
-			return json_array_append(claimed, vmi);
+			return json_array_append(claimed, vmi) < 0 ? -ENOMEM :
+			    0;
 		if (x->deleting)
 			return 0;
 		rc = rewrite_owner(x, vmi, 0, &out);	/* release */
