@@ -8,7 +8,7 @@
 #include "manifest.h"
 #include "yamljson.h"
 
-#define CTL_MAXCOLS 8
+#define CTL_MAXCOLS 10	/* NAMESPACE + a kind's widest row (VMI -o wide: 8) */
 
 /* A table being printed with kubectl's tabwriter settings. */
 struct ctl_table {
@@ -138,7 +138,7 @@ ctl_hpa_targets(const json_t *hpa, char *buf, size_t len)
 /* Headers and cells of a kind (without NAMESPACE). */
 static int
 ctl_cells(const struct kinds_info *k, const json_t *o, const char **cells,
-    char bufs[][128])
+    char bufs[][128], int wide)
 {
 	const char *kind = k->kind;
 	int n = 0;
@@ -164,6 +164,11 @@ ctl_cells(const struct kinds_info *k, const json_t *o, const char **cells,
 		    "IP";
 		cells[n++] = o ? ctl_str(o, "status.nodeName") : "NODENAME";
 		cells[n++] = o ? ctl_condition(o, "Ready") : "READY";
+		if (wide) {	/* KubeVirt's priority-1 columns */
+			cells[n++] = o ? ctl_condition(o, "LiveMigratable") :
+			    "LIVE-MIGRATABLE";
+			cells[n++] = o ? ctl_condition(o, "Paused") : "PAUSED";
+		}
 	} else if (strcmp(kind, "HorizontalPodAutoscaler") == 0) {
 		if (o)
 			snprintf(bufs[n], 128, "%s/%s",
@@ -217,7 +222,8 @@ ctl_cells(const struct kinds_info *k, const json_t *o, const char **cells,
 }
 
 static void
-ctl_print_table(const struct kinds_info *k, json_t *items, int with_ns)
+ctl_print_table(const struct kinds_info *k, json_t *items, int with_ns,
+    int wide)
 {
 	struct ctl_table t = { 0, json_array() };
 	const char *cells[CTL_MAXCOLS + 1];
@@ -227,11 +233,11 @@ ctl_print_table(const struct kinds_info *k, json_t *items, int with_ns)
 	int off = with_ns ? 1 : 0;
 
 	cells[0] = "NAMESPACE";
-	t.ncols = ctl_cells(k, NULL, cells + off, bufs + off) + off;
+	t.ncols = ctl_cells(k, NULL, cells + off, bufs + off, wide) + off;
 	ctl_row(&t, cells);
 	json_array_foreach(items, i, o) {
 		cells[0] = ctl_str(o, "metadata.namespace");
-		ctl_cells(k, o, cells + off, bufs + off);
+		ctl_cells(k, o, cells + off, bufs + off, wide);
 		ctl_row(&t, cells);
 	}
 	ctl_table_print(&t);
@@ -334,7 +340,7 @@ ctl_print(const struct kinds_info *k, json_t *items, const struct ctl_args *a,
 		    "wide,yaml\n", fmt);
 		return 1;
 	}
-	ctl_print_table(k, items, a->all_ns && k->namespaced);
+	ctl_print_table(k, items, a->all_ns && k->namespaced, *fmt != '\0');
 	return 0;
 }
 
