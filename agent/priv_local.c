@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -317,6 +318,29 @@ priv_proc_starttime(pid_t pid, uint64_t *out)
 	return 0;
 }
 
+/*
+ * Close every fd above 2 except keep: the VMM must not inherit droverd's
+ * sockets or store files (not all of them are O_CLOEXEC).
+ */
+static void
+pl_close_fds(int keep)
+{
+	struct rlimit rl;
+	int max = 4096;
+
+#ifdef SYS_close_range
+	if (keep > 3)
+		syscall(SYS_close_range, 3, keep - 1, 0);
+	if (syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	for (int fd = 3; fd < max; fd++)
+		if (fd != keep)
+			close(fd);
+}
+
 /* The child: never returns. Reports an exec failure's errno on fd. */
 static void
 pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd)
@@ -325,6 +349,7 @@ pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd)
 	int e, null, logfd;
 
 	setsid();
+	pl_close_fds(fd);
 	/* The loop's signal handling must not be inherited. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);

@@ -15,8 +15,8 @@ AGENT_SRC += $(RT_SRC) $(RT_DEPS) $(RT_PROBE_SRC)
 
 # Unit test: the pure parts; vm.json is read back by the VMM's parser.
 UNIT_TESTS += unit_agent_runtime
-$(TEST_BIN)/unit_agent_runtime: $(call objs,agent/rt_spec.c agent/cgroup.c \
-	vmm/config.c $(VMM_DEV_SRC))
+$(TEST_BIN)/unit_agent_runtime: $(call objs,agent/rt_spec.c agent/priv_local.c \
+	$(RT_DEPS) vmm/config.c $(VMM_DEV_SRC))
 
 # Bare-host test program (tests/agent/runtime-vmi.sh runs it): the real
 # store, loop and drover-vmm booting the PVH payload from a containerDisk.

@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -22,6 +25,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "manifest.h"
+#include "priv.h"
 #include "rt_int.h"
 
 #define MI (1LL << 20)
@@ -462,6 +466,102 @@ test_dirs(void **state)
 	assert_int_equal(cg_name_valid(cg), 1);
 }
 
+/* ---- the privileged operations (priv_local.c) ------------------------------------ */
+
+static void
+test_priv_paths(void **state)
+{
+	(void)state;
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/b",
+	    NULL), 1);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/b",
+	    "vm.json"), 1);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/_/"
+	    "0123456789abcdef", NULL), 1);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi", NULL),
+	    0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/", NULL),
+	    0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/../..",
+	    NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a//b",
+	    NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/./b",
+	    NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/b/",
+	    NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/droverx/vmi/a",
+	    NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", "/etc/passwd", NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a",
+	    "../x"), 0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a", ".."),
+	    0);
+	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a", ""),
+	    0);
+}
+
+static void
+test_priv_local(void **state)
+{
+	char tmp[] = "/tmp/drover-priv-XXXXXX", run[64], dir[128], path[192];
+	char err[256] = "";
+	struct priv_config pc = { .run_dir = run, .vmm_path = "/bin/false" };
+	struct priv *p;
+	struct stat st;
+	uint64_t start;
+	unsigned char magic[4];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp));
+	snprintf(run, sizeof(run), "%s/run", tmp);
+	snprintf(dir, sizeof(dir), "%s/vmi/ns/vm", run);
+	p = priv_local_new(&pc, err, sizeof(err));
+	assert_non_null(p);
+	/* Outside <run>/vmi: refused before anything is touched. */
+	assert_int_equal(p->ops->vmi_prepare(p, tmp, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(p->ops->vmi_prepare(p, dir, err, sizeof(err)), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(p->ops->file_write(p, dir, "vm.json", "{}", 2, err,
+	    sizeof(err)), 0);
+	assert_int_equal(p->ops->file_write(p, dir, "../x", "{}", 2, err,
+	    sizeof(err)), -EINVAL);
+	assert_int_equal(p->ops->disk_empty(p, dir, "empty0.raw", 64 << 20, err,
+	    sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/empty0.raw", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 64 << 20);
+	assert_true(st.st_blocks < 64);		/* sparse */
+	/* An overlay on the empty disk as a raw backing file. */
+	assert_int_equal(p->ops->disk_overlay(p, dir, "disk0.qcow2", path, "raw",
+	    0, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/disk0.qcow2", dir);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(magic, 1, 4, f), 4);
+	fclose(f);
+	assert_memory_equal(magic, "QFI\xfb", 4);
+	assert_int_equal(p->ops->disk_overlay(p, dir, "disk1.qcow2", "rel.raw",
+	    "raw", 0, err, sizeof(err)), -EINVAL);
+	/* A pid whose start time does not match is never signalled. */
+	assert_int_equal(priv_proc_starttime(getpid(), &start), 0);
+	assert_int_equal(p->ops->vmm_signal(p, getpid(), start + 1, 0), -ESRCH);
+	assert_int_equal(p->ops->vmm_signal(p, getpid(), start, 0), 0);
+	assert_int_equal(p->ops->vmm_signal(p, 1, 0, SIGKILL), -EINVAL);
+	/* Clean-up removes the dir and the emptied namespace dir. */
+	assert_int_equal(p->ops->vmi_cleanup(p, dir, NULL, err, sizeof(err)), 0);
+	assert_int_not_equal(stat(dir, &st), 0);
+	snprintf(path, sizeof(path), "%s/vmi/ns", run);
+	assert_int_not_equal(stat(path, &st), 0);
+	assert_int_equal(p->ops->vmi_cleanup(p, dir, NULL, err, sizeof(err)), 0);
+	priv_local_free(p);
+	snprintf(path, sizeof(path), "rm -rf %s", tmp);
+	assert_int_equal(system(path), 0);
+}
+
 int
 main(void)
 {
@@ -477,6 +577,8 @@ main(void)
 		cmocka_unit_test(test_vmjson_lab),
 		cmocka_unit_test(test_pod_name),
 		cmocka_unit_test(test_dirs),
+		cmocka_unit_test(test_priv_paths),
+		cmocka_unit_test(test_priv_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
