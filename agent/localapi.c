@@ -475,7 +475,13 @@ lapi_process(struct lapi_client *c)
 {
 	size_t start = 0;
 
-	while (!c->closing && c->outlen - c->outoff < LAPI_OUT_HIGH) {
+	if (c->inlen == 0) {
+		if (c->eof)
+			c->closing = 1;
+		return 0;
+	}
+	while (!c->closing && c->outlen - c->outoff < LAPI_OUT_HIGH &&
+	    start < c->inlen) {
 		char *nl = memchr(c->in + start, '\n', c->inlen - start);
 		size_t len;
 
