@@ -496,7 +496,10 @@ status_new(struct sync *x, const json_t *old, const json_t *active)
 		goto out;
 	for (i = 0; i < json_array_size(active); i++)
 		ready += vmirs_vmi_ready(json_array_get(active, i)) != 0;
-	json_object_set_new(st, "labelSelector", json_string(sel ? sel : ""));
+	if (sel && sel[0])
+		json_object_set_new(st, "labelSelector", json_string(sel));
+	else
+		json_object_del(st, "labelSelector");	/* omitempty */
 	set_count(st, "replicas", json_array_size(active));
 	set_count(st, "readyReplicas", ready);
 	conds = json_object_get(st, "conditions");
