@@ -5,3 +5,10 @@ AGENT_SRC += $(IMAGES_SRC) agent/images_api.c
 CTL_SRC += $(IMAGES_SRC)
 UNIT_TESTS += unit_agent_images
 $(TEST_BIN)/unit_agent_images: $(call objs,$(IMAGES_SRC))
+
+# The tar and gzip reader parses archives and layers from anywhere.
+FUZZ_TARGETS += fuzz_imgtar
+$(BUILD)/fuzz/fuzz_imgtar: tests/fuzz/fuzz_imgtar.c agent/imgtar.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lz
