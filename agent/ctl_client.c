@@ -108,7 +108,7 @@ ctl_call(struct ctl_conn *c, json_t *req)
 	json_error_t jerr;
 	json_t *resp;
 	ssize_t line;
-	int rc;
+	int rc, send_errno;
 
 	json_decref(req);
 	if (!text) {
@@ -117,14 +117,19 @@ ctl_call(struct ctl_conn *c, json_t *req)
 	}
 	rc = ctl_send_all(c->fd, text, strlen(text));
 	free(text);
-	if (rc < 0 || ctl_send_all(c->fd, "\n", 1) < 0) {
-		fprintf(stderr, "error: sending to droverd: %s\n",
-		    strerror(errno));
-		return NULL;
-	}
+	if (rc == 0)
+		rc = ctl_send_all(c->fd, "\n", 1);
+	send_errno = errno;
+	/* Even when sending failed: droverd may have answered (a refusal)
+	 * and closed before reading the request. */
 	line = ctl_read_line(c);
 	if (line < 0) {
-		fprintf(stderr, "error: droverd closed the connection\n");
+		if (rc < 0)
+			fprintf(stderr, "error: sending to droverd: %s\n",
+			    strerror(send_errno));
+		else
+			fprintf(stderr, "error: droverd closed the "
+			    "connection\n");
 		return NULL;
 	}
 	resp = json_loadb(c->buf, (size_t)line, 0, &jerr);

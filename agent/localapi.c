@@ -198,6 +198,43 @@ lapi_apply(struct localapi *api, const json_t *req)
 	    apply_result_name(res));
 }
 
+/*
+ * Deleting a Namespace deletes what it holds first (the namespace
+ * controller's work, done at once here; objects with finalizers finish
+ * on their own). default, kube-system and kube-public stay, as in
+ * Kubernetes.
+ */
+static json_t *
+lapi_delete_ns_content(struct localapi *api, const char *ns)
+{
+	static const char *const kinds[] = {
+		"VirtualMachineInstanceReplicaSet", "HorizontalPodAutoscaler",
+		"VirtualMachineInstance", "Pod", "Event",
+	};
+	char msg[512];
+
+	if (strcmp(ns, "default") == 0 || strcmp(ns, "kube-system") == 0 ||
+	    strcmp(ns, "kube-public") == 0)
+		return localapi_error(403, "Forbidden", "namespaces \"%s\" is "
+		    "forbidden: this namespace may not be deleted", ns);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		json_t *list = store_list(api->store, kinds[k], ns), *o;
+		size_t i;
+
+		json_array_foreach(list, i, o) {
+			int rc = store_delete(api->store, kinds[k], ns,
+			    manifest_str(o, "metadata.name"), msg, sizeof(msg));
+
+			if (rc < 0 && rc != -ENOENT)
+				log_warnx("namespace %s: deleting %s %s: %s", ns,
+				    kinds[k], manifest_str(o, "metadata.name"),
+				    msg);
+		}
+		json_decref(list);
+	}
+	return NULL;
+}
+
 static json_t *
 lapi_delete(struct localapi *api, const json_t *req)
 {
@@ -212,6 +249,11 @@ lapi_delete(struct localapi *api, const json_t *req)
 	if (!obj)
 		return lapi_wrap_status(apply_store_status(-ENOENT, t.k, t.name,
 		    NULL));
+	if (strcmp(t.k->kind, "Namespace") == 0 &&
+	    (err = lapi_delete_ns_content(api, t.name))) {
+		json_decref(obj);
+		return err;
+	}
 	rc = store_delete(api->store, t.k->kind, t.ns, t.name, msg,
 	    sizeof(msg));
 	if (rc < 0) {

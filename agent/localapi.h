@@ -23,7 +23,9 @@
  *       kubectl's wording), nothing stored; a new namespace gets a
  *       Namespace object.
  *   {"op":"delete","kind":K,"name":N,"namespace":NS}
- *       -> {"object":{...}}    (the object as it was)
+ *       -> {"object":{...}}    (the object as it was; its dependents go
+ *       too, store.h; a Namespace first loses every object in it, and
+ *       default, kube-system and kube-public are 403 Forbidden)
  *   {"op":"scale","kind":K,"name":N,"namespace":NS,"replicas":R}
  *       -> {"object":{...}}    (spec.replicas set, admitted, stored)
  *   {"op":"ping"} -> {"ok":true,"resourceVersion":"RV"}
