@@ -341,7 +341,7 @@ manifests_event(void *arg, int fd, short revents)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	if (gone) {
+	if (gone && m->wd >= 0) {
 		log_warnx("%s: the manifests directory went away; watching "
 		    "for it again on the next sync", m->dir);
 		if (m->wd >= 0)
