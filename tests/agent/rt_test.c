@@ -4,12 +4,13 @@
  * ext2 image whose /boot/grub/menu.lst names the payload). Run by
  * tests/agent/runtime-vmi.sh, which builds the disks:
  *
- *   rt_test VMM DISK_SPIN DISK_REBOOT DISK_NOBOOT DISK_STOP
+ *   rt_test VMM DISK_SPIN DISK_REBOOT DISK_NOBOOT DISK_STOP DISK_LOGIN
  *
  * DISK_SPIN boots "boottimer spin" (reports boot, then idles), DISK_REBOOT
  * "boottimer" (reports boot, then resets: exit 3), DISK_NOBOOT has no
  * GRUB config, DISK_STOP "boottimer ctrlaltdel" (shuts down on the
- * graceful stop). Prints TAP lines. Needs root (the run dir's VMMs open
+ * graceful stop), DISK_LOGIN "spin login:" (no boot-timer mark; its
+ * command line, echoed on the console, says "login:"). Prints TAP lines. Needs root (the run dir's VMMs open
  * /dev/kvm) and /dev/kvm; SKIPs without.
  */
 #include <dirent.h>
@@ -39,6 +40,7 @@ static struct store *S;
 static struct rt *RT;
 static char tmp[64], run_dir[80], state_dir[96], cg_parent[48];
 static const char *vmm, *disk_spin, *disk_reboot, *disk_noboot, *disk_stop;
+static const char *disk_login;
 static int failures;
 
 static void
@@ -586,6 +588,18 @@ test_reboot_and_stop(void)
 	    "%llu ms", (unsigned long long)(loop_now_ms() - t0));
 }
 
+/* A guest without the boot timer: "login:" on its console means booted. */
+static void
+test_login(void)
+{
+	check(vmi_create("lg", disk_login, "64Mi", 1) == 0 &&
+	    wait_for(is_running_ready, "lg", 20000),
+	    "Ready from \"login:\" on the console (no boot-timer mark)",
+	    "phase %s", phase_of("lg"));
+	check(vmi_delete("lg") == 0 && wait_for(is_gone, "lg", 15000),
+	    "delete it", NULL);
+}
+
 static void
 test_bad_input(void)
 {
@@ -609,6 +623,26 @@ test_bad_input(void)
 	    "delete a Failed VMI", NULL);
 }
 
+static int
+wait_exit_file(const char *name)
+{
+	char path[256], buf[8] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/vmi/" NS "/%s/exit", run_dir, name);
+	for (int i = 0; i < 500; i++) {
+		if ((f = fopen(path, "r")) != NULL) {
+			int n = (int)fread(buf, 1, sizeof(buf) - 1, f);
+
+			fclose(f);
+			if (n > 0)
+				return 1;
+		}
+		usleep(20000);
+	}
+	return 0;
+}
+
 /*
  * droverd dies (a child process that runs the runtime and _exits with
  * the VMM running, as kill -9 would leave it); a new runtime adopts it.
@@ -624,7 +658,9 @@ test_adopt(void)
 		if (open_all(4096 * MI) < 0)
 			_exit(2);
 		if (vmi_create("ad", disk_stop, "64Mi", 30) < 0 ||
-		    !wait_for(is_running_ready, "ad", 20000))
+		    vmi_create("ad2", disk_stop, "64Mi", 30) < 0 ||
+		    !wait_for(is_running_ready, "ad", 20000) ||
+		    !wait_for(is_running_ready, "ad2", 20000))
 			_exit(3);
 		_exit(0);		/* no clean-up: as kill -9 */
 	}
@@ -633,10 +669,18 @@ test_adopt(void)
 	    "first droverd runs a VMI, then dies", "status %d", st);
 	pid = vmm_pid("ad");
 	check(pid > 0 && !pid_gone(pid), "its drover-vmm outlives it", NULL);
+	/* ad2's VMM ends while no droverd runs: its exit file keeps 0. */
+	check(kill(vmm_pid("ad2"), SIGTERM) == 0 && wait_exit_file("ad2"),
+	    "a VMM ends while droverd is down (exit file written)", NULL);
 	if (open_all(4096 * MI) < 0) {
 		check(0, "second droverd starts", NULL);
 		return;
 	}
+	check(wait_for(is_succeeded, "ad2", 5000),
+	    "restarted droverd: the VMI whose VMM ended is Succeeded (exit "
+	    "file)", "phase %s", phase_of("ad2"));
+	check(vmi_delete("ad2") == 0 && wait_for(is_gone, "ad2", 5000),
+	    "delete it", NULL);
 	ok = wait_for(is_running_ready, "ad", 5000);
 	check(ok && vmm_pid("ad") == pid,
 	    "restarted droverd adopts the running VMM (same pid, still Running)",
@@ -673,8 +717,9 @@ main(int argc, char **argv)
 	char vmi_dir[128];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 6) {
-		fprintf(stderr, "usage: rt_test VMM SPIN REBOOT NOBOOT STOP\n");
+	if (argc != 7) {
+		fprintf(stderr, "usage: rt_test VMM SPIN REBOOT NOBOOT STOP "
+		    "LOGIN\n");
 		return 2;
 	}
 	vmm = argv[1];
@@ -682,6 +727,7 @@ main(int argc, char **argv)
 	disk_reboot = argv[3];
 	disk_noboot = argv[4];
 	disk_stop = argv[5];
+	disk_login = argv[6];
 	log_init("rt_test", LOG_LEVEL_INFO);
 	if (access("/dev/kvm", R_OK | W_OK) != 0 || geteuid() != 0) {
 		printf("ok - runtime # SKIP needs root and /dev/kvm\n");
@@ -707,6 +753,7 @@ main(int argc, char **argv)
 	test_run_and_kill();
 	test_schedule();
 	test_reboot_and_stop();
+	test_login();
 	test_bad_input();
 	snprintf(vmi_dir, sizeof(vmi_dir), "%s/vmi", run_dir);
 	check(dir_empty(vmi_dir), "nothing left under the run dir", NULL);

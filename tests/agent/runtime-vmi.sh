@@ -35,5 +35,6 @@ disk spin "boottimer spin"
 disk reboot "boottimer"
 disk noboot ""
 disk stop "boottimer ctrlaltdel"
+disk login "spin login:"
 "$prog" "$(realpath "$bin/drover-vmm")" "$T/spin.raw" "$T/reboot.raw" \
-	"$T/noboot.raw" "$T/stop.raw"
+	"$T/noboot.raw" "$T/stop.raw" "$T/login.raw"
