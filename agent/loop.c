@@ -206,7 +206,8 @@ loop_timer(struct loop *l, uint64_t ms, loop_fn fn, void *arg)
 
 	if (!c)
 		return -ENOMEM;
-	c->due = loop_now_ms() + ms;
+	c->due = loop_now_ms();
+	c->due = ms > UINT64_MAX - c->due ? UINT64_MAX : c->due + ms;
 	for (pp = &l->timers; *pp && (*pp)->due <= c->due; pp = &(*pp)->next)
 		;
 	c->next = *pp;

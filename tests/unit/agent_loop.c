@@ -58,6 +58,7 @@ test_timers_order_and_cancel(void **state)
 	loop_cancel(r.l, id);
 	loop_cancel(r.l, 9999);		/* unknown ids are ignored */
 	assert_true(loop_timer(r.l, 50, stop_cb, &r) > 0);
+	assert_true(loop_timer(r.l, UINT64_MAX, t_a, &r) > 0);	/* never */
 	assert_int_equal(loop_run(r.l), 0);
 	assert_string_equal(r.trace, "abc");
 	assert_true(loop_now_ms() - t0 >= 50);
