@@ -1,8 +1,10 @@
 /* ctl_apply.c: `droverctl apply`, `delete` and `scale`. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -138,6 +140,44 @@ ctl_apply_file(struct ctl_conn *c, const char *file, const char *ns)
 	return rc;
 }
 
+typedef int (*ctl_file_fn)(struct ctl_conn *, const char *, const char *);
+
+static int
+ctl_manifest_name(const struct dirent *de)
+{
+	const char *dot = strrchr(de->d_name, '.');
+
+	return de->d_name[0] != '.' && dot && (strcmp(dot, ".yaml") == 0 ||
+	    strcmp(dot, ".yml") == 0 || strcmp(dot, ".json") == 0);
+}
+
+/* -f FILE, or -f DIR: its .yaml, .yml and .json files (as kubectl). */
+static int
+ctl_each_file(struct ctl_conn *c, const char *path, const char *ns,
+    ctl_file_fn fn)
+{
+	struct dirent **list;
+	struct stat st;
+	char sub[4096];
+	int n, rc = 0;
+
+	if (strcmp(path, "-") == 0 || stat(path, &st) < 0 ||
+	    !S_ISDIR(st.st_mode))
+		return fn(c, path, ns);
+	n = scandir(path, &list, ctl_manifest_name, alphasort);
+	if (n < 0) {
+		fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", path, list[i]->d_name);
+		rc |= fn(c, sub, ns);
+		free(list[i]);
+	}
+	free(list);
+	return rc;
+}
+
 int
 ctl_apply_main(int argc, char **argv, const char *socket)
 {
@@ -148,13 +188,13 @@ ctl_apply_main(int argc, char **argv, const char *socket)
 	if ((rc = ctl_parse(argc, argv, &a)) != 0)
 		return rc;
 	if (a.nfiles == 0 || a.npos > 0) {
-		fprintf(stderr, "usage: droverctl apply -f FILE|- [-n NS]\n");
+		fprintf(stderr, "usage: droverctl apply -f FILE|DIR|- [-n NS]\n");
 		return 2;
 	}
 	if (ctl_connect(&c, socket) < 0)
 		return 1;
 	for (int i = 0; i < a.nfiles; i++)
-		rc |= ctl_apply_file(&c, a.files[i], a.ns);
+		rc |= ctl_each_file(&c, a.files[i], a.ns, ctl_apply_file);
 	ctl_close(&c);
 	return rc;
 }
@@ -239,7 +279,7 @@ ctl_delete_main(int argc, char **argv, const char *socket)
 	if (ctl_connect(&c, socket) < 0)
 		return 1;
 	for (int i = 0; i < a.nfiles; i++)
-		rc |= ctl_delete_file(&c, a.files[i], a.ns);
+		rc |= ctl_each_file(&c, a.files[i], a.ns, ctl_delete_file);
 	for (int i = 1; i < a.npos; i++)
 		rc |= ctl_delete_one(&c, k, a.ns, a.pos[i], NULL);
 	ctl_close(&c);

@@ -306,6 +306,10 @@ wait_for 10 csock
 out=$("$bin/droverctl" --socket "$T/c2.sock" apply -f - < "$lab/vmirs_lab05-cirros.yaml" 2>&1)
 check "droverd --config FILE: its keys are used, flags override them; apply -f -" \
 	bash -c '[ -d "$1/cstate/objects" ] && [ ! -e "$1/c1.sock" ] && grep -q " debug: " "$1/conf.log" && [ "$0" = "virtualmachineinstancereplicaset.kubevirt.io/lab05-cirros-replicaset created" ]' "$out" "$T"
+out=$("$bin/droverctl" --socket "$T/c2.sock" apply -f "$lab" 2>&1)
+check "apply -f DIR: every manifest in it, in name order" \
+	test "$out" = "horizontalpodautoscaler.autoscaling/lab05-cirros-replicaset created
+virtualmachineinstancereplicaset.kubevirt.io/lab05-cirros-replicaset unchanged"
 kill -TERM $cpid; wait $cpid
 out=$("$bin/droverctl" --socket "$T/none.sock" get vmirs 2>&1); rc=$?
 check "droverctl without droverd: exit 1, says so" \
