@@ -248,13 +248,25 @@ void rt_pod_delete(struct rt_vmi *v);
 /* Find VMMs of an earlier droverd under the run dir and take them over. */
 void rt_adopt_all(struct rt *rt);
 
+/* ---- rt_ctl.c ------------------------------------------------------------------- */
+/* Send one control request (the answer handled on the loop). */
+void rt_ctl_send(struct rt_vmi *v, enum rt_ctl_req req);
+/* Drop the request in flight. */
+void rt_ctl_abort(struct rt_vmi *v);
+/* Poll "status" from now on (also after an adoption or a restart). */
+void rt_start_polling(struct rt_vmi *v);
+
 /* ---- runtime.c ------------------------------------------------------------------ */
+void rt_timer_cancel(struct rt *rt, int *id);
+/* The VMI as stored now (a new reference), or NULL. */
+json_t *rt_get(struct rt_vmi *v);
+/* Write the VMI's status (and Pod) from v, reading the VMI first. */
+void rt_sync_status(struct rt_vmi *v);
 struct rt_vmi *rt_vmi_get(struct rt *rt, const char *ns, const char *name,
     int create);
 /* Names, run dir and grace period from the VMI object. */
 void rt_vmi_init(struct rt_vmi *v, const json_t *vmi);
 void rt_vmi_exited(struct rt_vmi *v, int code, int sig);
 void rt_kick(struct rt *rt);		/* queue a sync of dirty VMIs */
-void rt_start_polling(struct rt_vmi *v);
 
 #endif

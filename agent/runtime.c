@@ -20,20 +20,17 @@
  *
  * Ready (no readinessProbe): True once the guest reported its boot, by
  * the boot-timer mark ("booted_ms" in the control status) or "login:" on
- * its console; with a probe, the probe decides (probe.h).
+ * its console; with a probe, the probe decides (probe.h). The control
+ * socket, the polls and the probes are in rt_ctl.c.
  */
 #include "rt_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -43,27 +40,16 @@
 #include "probe.h"
 #include "store.h"
 
-/*
- * The probes (agent/probe.c) are another module's: linked when it is in
- * the tree. Without it, a VMI with a probe gets an event saying so and
- * its Ready condition stays False (never a wrong True).
- */
-#pragma weak probe_new
+/* The probes are weak (rt_ctl.c says why). */
 #pragma weak probe_free
 #pragma weak probe_ok
 #pragma weak probe_last_error
 
 #define RT_KIND			"VirtualMachineInstance"
-#define RT_CTL_TIMEOUT_MS	500
-#define RT_UNKNOWN_AFTER	3	/* polls without an answer */
-#define RT_START_UNKNOWN_MS	15000	/* no answer at all after start */
 #define RT_RETRY_MS		10000	/* image missing: look again */
 #define RT_KILL_WAIT_MS		3000
 #define RT_NODE_HEARTBEAT_MS	60000
-#define RT_CONSOLE_SCAN		65536
 
-static void rt_ctl_send(struct rt_vmi *v, enum rt_ctl_req req);
-static void rt_ctl_abort(struct rt_vmi *v);
 static void rt_delete_step(struct rt_vmi *v, const json_t *vmi);
 
 /* ---- records ------------------------------------------------------------------ */
@@ -93,7 +79,7 @@ rt_vmi_get(struct rt *rt, const char *ns, const char *name, int create)
 	return v;
 }
 
-static void
+void
 rt_timer_cancel(struct rt *rt, int *id)
 {
 	if (*id > 0)
@@ -153,13 +139,13 @@ rt_cleanup(struct rt_vmi *v)
 		log_warnx("%s/%s: clean-up: %s", v->ns, v->name, err);
 }
 
-static json_t *
+json_t *
 rt_get(struct rt_vmi *v)
 {
 	return store_get(v->rt->s, RT_KIND, v->ns, v->name);
 }
 
-static void
+void
 rt_sync_status(struct rt_vmi *v)
 {
 	json_t *vmi = rt_get(v);
@@ -261,281 +247,6 @@ rt_vmi_exited(struct rt_vmi *v, int code, int sig)
 	}
 	rt_finish(v, out == RT_OUT_SUCCEEDED ? "Succeeded" : "Failed", reason,
 	    full[0] ? full : msg);
-}
-
-/* ---- control socket ------------------------------------------------------------- */
-
-static void
-rt_ctl_close(struct rt_vmi *v)
-{
-	if (v->ctl_fd >= 0) {
-		loop_del_fd(v->rt->l, v->ctl_fd);
-		close(v->ctl_fd);
-		v->ctl_fd = -1;
-	}
-	rt_timer_cancel(v->rt, &v->ctl_timer);
-}
-
-static void
-rt_ctl_abort(struct rt_vmi *v)
-{
-	rt_ctl_close(v);
-	v->ctl_req = RT_CTL_NONE;
-}
-
-static void rt_poll_cb(void *arg);
-
-static void
-rt_poll_again(struct rt_vmi *v)
-{
-	unsigned ms = v->rt->poll_ms;
-
-	/* Quicker until the VMM answers and the guest has booted. */
-	if ((!v->answered || !v->booted) && ms > 200)
-		ms = 200;
-	rt_timer_cancel(v->rt, &v->poll_timer);
-	if (v->stage == RT_ACTIVE && v->pid > 0)
-		v->poll_timer = loop_timer(v->rt->l, ms, rt_poll_cb, v);
-}
-
-/* Has "login:" appeared on the console since the last look? */
-static int
-rt_console_login(struct rt_vmi *v)
-{
-	char path[PATH_MAX], buf[RT_CONSOLE_SCAN + sizeof(v->console_tail)];
-	size_t keep = strlen(v->console_tail);
-	ssize_t n;
-	int fd, found;
-
-	snprintf(path, sizeof(path), "%s/console.log", v->dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return 0;
-	memcpy(buf, v->console_tail, keep);
-	n = pread(fd, buf + keep, RT_CONSOLE_SCAN, (off_t)v->console_off);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	v->console_off += (uint64_t)n;
-	n += (ssize_t)keep;
-	found = memmem(buf, (size_t)n, "login:", 6) != NULL;
-	keep = n > 5 ? 5 : (size_t)n;
-	memcpy(v->console_tail, buf + n - keep, keep);
-	v->console_tail[keep] = '\0';
-	for (size_t i = 0; i < keep; i++)	/* NULs would cut the tail */
-		if (v->console_tail[i] == '\0')
-			v->console_tail[i] = ' ';
-	return found;
-}
-
-static void rt_probes_start(struct rt_vmi *v);
-
-static void
-rt_status_answer(struct rt_vmi *v, json_t *ans)
-{
-	const json_t *booted = json_object_get(ans, "booted_ms");
-	int changed = 0;
-
-	if (ans && json_object_get(ans, "state")) {
-		v->ctl_fails = 0;
-		if (!v->answered || strcmp(v->phase, "Running") != 0) {
-			json_t *vmi = rt_get(v);
-
-			if (vmi && !v->answered)
-				store_event(v->rt->s, vmi, "Normal", "Started",
-				    "VirtualMachineInstance started.");
-			else if (vmi)
-				store_event(v->rt->s, vmi, "Normal",
-				    "Responsive", "drover-vmm answers again");
-			json_decref(vmi);
-			v->answered = 1;
-			v->phase = "Running";
-			changed = 1;
-			rt_probes_start(v);
-		}
-		if (!v->booted && (json_is_number(booted) ||
-		    rt_console_login(v))) {
-			v->booted = 1;
-			changed = 1;
-		}
-	} else {
-		v->ctl_fails++;
-		if ((v->answered && v->ctl_fails >= RT_UNKNOWN_AFTER) ||
-		    (!v->answered && loop_now_ms() - v->started_ms >
-		    RT_START_UNKNOWN_MS)) {
-			if (strcmp(v->phase, "Unknown") != 0) {
-				log_warnx("%s/%s: drover-vmm pid %d does not "
-				    "answer on its control socket", v->ns,
-				    v->name, (int)v->pid);
-				v->phase = "Unknown";
-				changed = 1;
-			}
-		}
-	}
-	if (changed)
-		rt_sync_status(v);
-}
-
-static void
-rt_ctl_done(struct rt_vmi *v, json_t *ans)
-{
-	enum rt_ctl_req req = v->ctl_req;
-
-	rt_ctl_abort(v);
-	if (req == RT_CTL_STATUS) {
-		rt_status_answer(v, ans);
-		rt_poll_again(v);
-	}
-	json_decref(ans);
-}
-
-static void
-rt_ctl_readable(void *arg, int fd, short revents)
-{
-	struct rt_vmi *v = arg;
-	ssize_t n;
-
-	(void)revents;
-	n = read(fd, v->ctl_buf + v->ctl_len, sizeof(v->ctl_buf) - 1 -
-	    v->ctl_len);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n > 0)
-		v->ctl_len += (size_t)n;
-	v->ctl_buf[v->ctl_len] = '\0';
-	if (n > 0 && !memchr(v->ctl_buf, '\n', v->ctl_len) &&
-	    v->ctl_len < sizeof(v->ctl_buf) - 1)
-		return;
-	rt_ctl_done(v, json_loads(v->ctl_buf, JSON_DISABLE_EOF_CHECK, NULL));
-}
-
-static void
-rt_ctl_timeout(void *arg)
-{
-	struct rt_vmi *v = arg;
-
-	v->ctl_timer = 0;
-	rt_ctl_done(v, NULL);
-}
-
-static void
-rt_ctl_send(struct rt_vmi *v, enum rt_ctl_req req)
-{
-	static const char *const text[] = {
-		[RT_CTL_STATUS] = "status\n", [RT_CTL_STOP] = "stop\n",
-		[RT_CTL_KILL] = "kill\n",
-	};
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	rt_ctl_abort(v);
-	v->ctl_req = req;
-	v->ctl_len = 0;
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock",
-	    v->dir) >= (int)sizeof(sa.sun_path))
-		goto fail;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    send(fd, text[req], strlen(text[req]), MSG_NOSIGNAL |
-	    MSG_DONTWAIT) < 0 ||
-	    loop_add_fd(v->rt->l, fd, POLLIN, rt_ctl_readable, v) < 0) {
-		close(fd);
-		goto fail;
-	}
-	v->ctl_fd = fd;
-	v->ctl_timer = loop_timer(v->rt->l, RT_CTL_TIMEOUT_MS, rt_ctl_timeout,
-	    v);
-	return;
-fail:
-	/* Deferred through the timer, never re-entered from here. */
-	v->ctl_timer = loop_timer(v->rt->l, 1, rt_ctl_timeout, v);
-}
-
-static void
-rt_poll_cb(void *arg)
-{
-	struct rt_vmi *v = arg;
-
-	v->poll_timer = 0;
-	if (v->stage != RT_ACTIVE || v->pid <= 0 || v->deleting)
-		return;
-	if (v->ctl_req == RT_CTL_NONE)
-		rt_ctl_send(v, RT_CTL_STATUS);
-}
-
-void
-rt_start_polling(struct rt_vmi *v)
-{
-	rt_timer_cancel(v->rt, &v->poll_timer);
-	v->poll_timer = loop_timer(v->rt->l, 20, rt_poll_cb, v);
-}
-
-/* ---- probes ---------------------------------------------------------------------- */
-
-static void
-rt_readiness_changed(void *arg, int ok)
-{
-	struct rt_vmi *v = arg;
-
-	v->probe_ready = ok;
-	rt_sync_status(v);
-}
-
-static void
-rt_liveness_changed(void *arg, int ok)
-{
-	struct rt_vmi *v = arg;
-	json_t *vmi;
-
-	if (ok || v->pid <= 0)
-		return;
-	if ((vmi = rt_get(v)) != NULL) {
-		store_event(v->rt->s, vmi, "Warning", "Unhealthy",
-		    "Liveness probe failed: %s",
-		    probe_last_error(v->liveness));
-		json_decref(vmi);
-	}
-	/* The VMI ends (Failed); the VMIRS replaces it. */
-	v->rt->priv->ops->vmm_signal(v->rt->priv, v->pid, v->starttime,
-	    SIGKILL);
-}
-
-static void
-rt_probes_start(struct rt_vmi *v)
-{
-	json_t *vmi = rt_get(v);
-	const json_t *spec = json_object_get(vmi, "spec");
-	const json_t *ifaces = json_object_get(json_object_get(json_object_get(
-	    spec, "domain"), "devices"), "interfaces");
-	const json_t *rp = json_object_get(spec, "readinessProbe");
-	const json_t *lp = json_object_get(spec, "livenessProbe");
-	char err[256] = "probes are not built into this droverd";
-
-	if (!probe_new) {
-		if (json_is_object(rp) || json_is_object(lp))
-			store_event(v->rt->s, vmi, "Warning", "Unhealthy",
-			    "Probes cannot run: %s", err);
-		json_decref(vmi);
-		return;
-	}
-	/* The VMI's IP comes with networking (issue 7): until then a
-	 * probe reaches only a host it names itself. */
-	if (json_is_object(rp) && v->readiness == NULL) {
-		v->readiness = probe_new(v->rt->l, PROBE_READINESS, rp, ifaces,
-		    NULL, rt_readiness_changed, v, err, sizeof(err));
-		if (v->readiness == NULL)
-			store_event(v->rt->s, vmi, "Warning", "Unhealthy",
-			    "Readiness probe cannot run: %s", err);
-	}
-	if (json_is_object(lp) && v->liveness == NULL) {
-		v->liveness = probe_new(v->rt->l, PROBE_LIVENESS, lp, ifaces,
-		    NULL, rt_liveness_changed, v, err, sizeof(err));
-		if (v->liveness == NULL)
-			store_event(v->rt->s, vmi, "Warning", "Unhealthy",
-			    "Liveness probe cannot run: %s", err);
-	}
-	json_decref(vmi);
 }
 
 /* ---- deletion -------------------------------------------------------------------- */

@@ -1,10 +1,10 @@
 # The VMI runtime (agent/runtime.h, issue 5): watch, phases, scheduling
-# (runtime.c), the pure parts (rt_spec.c), launching (rt_launch.c), the
+# (runtime.c), control socket, polls and probes (rt_ctl.c), the pure parts (rt_spec.c), launching (rt_launch.c), the
 # status/Pod/Node views (rt_pod.c), re-adoption (rt_adopt.c) and the
 # privileged operations done in-process (priv_local.c, agent/priv.h).
 # It makes qcow2 overlays with the VMM's own qcow2 code and the
 # cloud-init seed with cidata.c.
-RT_SRC := agent/runtime.c agent/rt_spec.c agent/rt_launch.c agent/rt_pod.c \
+RT_SRC := agent/runtime.c agent/rt_ctl.c agent/rt_spec.c agent/rt_launch.c agent/rt_pod.c \
 	agent/rt_adopt.c agent/priv_local.c
 RT_DEPS := agent/cgroup.c agent/cidata.c agent/iso9660.c \
 	$(filter-out vmm/blk_raw.c,$(QCOW2_SRC)) vmm/blk_raw.c
