@@ -8,10 +8,10 @@ RT_SRC := agent/runtime.c agent/rt_ctl.c agent/rt_spec.c agent/rt_launch.c agent
 	agent/rt_adopt.c agent/priv_local.c
 RT_DEPS := agent/cgroup.c agent/cidata.c agent/iso9660.c \
 	$(filter-out vmm/blk_raw.c,$(QCOW2_SRC)) vmm/blk_raw.c
-# The readiness/liveness probes (agent/probe.h) are another module's:
-# linked when agent/probe.c is in the tree (runtime.c declares them weak).
-RT_PROBE_SRC := $(wildcard agent/probe.c)
-AGENT_SRC += $(RT_SRC) $(RT_DEPS) $(RT_PROBE_SRC)
+# The readiness/liveness probes (agent/probe.h) are another module's,
+# which adds them to AGENT_SRC; rt_ctl.c declares them weak, so the
+# runtime links without them (a probe then cannot run: an event says so).
+AGENT_SRC += $(RT_SRC) $(RT_DEPS)
 
 # Unit test: the pure parts; vm.json is read back by the VMM's parser.
 UNIT_TESTS += unit_agent_runtime
@@ -23,7 +23,7 @@ $(TEST_BIN)/unit_agent_runtime: $(call objs,agent/rt_spec.c agent/priv_local.c \
 # (store.mk is read after this file: the store's sources are named here.)
 RT_TEST_STORE := agent/store.c agent/store_ops.c agent/store_disk.c agent/events.c
 $(TEST_BIN)/agent_rt_test: $(O)/tests/agent/rt_test.o $(call objs,$(RT_SRC) \
-	$(RT_DEPS) $(RT_TEST_STORE) $(IMAGES_SRC) agent/loop.c $(RT_PROBE_SRC)) \
+	$(RT_DEPS) $(RT_TEST_STORE) $(IMAGES_SRC) agent/loop.c $(PROBE_SRC)) \
 	$(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD[$(VARIANT)] $@"
