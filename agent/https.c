@@ -582,8 +582,9 @@ https_get(const struct https_conf *conf, const char *url,
 		    sizeof(port), &path) < 0)
 			return hfail(err, errlen, -EBADMSG, "bad redirect to "
 			    "'%s'", x.location);
-		/* Credentials are for the registry, not for a CDN. */
-		if (strcmp(h0, h1) != 0)
+		/* Credentials are for the registry, not for a CDN, and
+		 * never go out in clear after a redirect. */
+		if (strcmp(h0, h1) != 0 || !tls)
 			send_auth = 0;
 		strcpy(cur, next);
 	}

@@ -379,10 +379,11 @@ index_path(struct images *im, const char *digest, char *out, size_t outlen)
 	snprintf(out, outlen, "%s/index/%s.json", im->dir, digest + 7);
 }
 
-static void
+/* im->dir is shorter than IMG_PATH_MAX - 64 (images_open). */
+static int
 blob_path(struct images *im, const char *digest, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s/blobs/sha256/%s", im->dir, digest + 7);
+	return snprintf(out, outlen, "%s/blobs/sha256/%s", im->dir, digest + 7);
 }
 
 static json_t *
@@ -400,7 +401,8 @@ index_load(struct images *im, const char *digest)
 static void
 gc_mark(json_t *live, json_t *idx)
 {
-	json_t *v;
+	json_t *v, *e;
+	const char *k;
 	size_t i;
 
 	json_object_set_new(live, json_string_value(json_object_get(idx,
@@ -414,6 +416,12 @@ gc_mark(json_t *live, json_t *idx)
 	v = json_object_get(json_object_get(idx, "disk"), "blob");
 	if (json_is_string(v))
 		json_object_set_new(live, json_string_value(v), json_true());
+	json_object_foreach(json_object_get(idx, "extra"), k, e) {
+		v = json_object_get(e, "blob");
+		if (json_is_string(v))
+			json_object_set_new(live, json_string_value(v),
+			    json_true());
+	}
 }
 
 /* Remove abandoned staging directories (their lock is free). */
@@ -572,13 +580,24 @@ img_stage_blob(struct img_stage *st, const char *digest, char *buf,
     size_t buflen)
 {
 	const char *p = json_string_value(json_object_get(st->blobs, digest));
+	char sp[IMG_PATH_MAX];
 
 	if (p != NULL)
 		return p;
 	if (!images_digest_valid(digest))
 		return NULL;
 	blob_path(st->im, digest, buf, buflen);
-	return access(buf, R_OK) == 0 ? buf : NULL;
+	/* Already stored: a hard link in the staging directory keeps it
+	 * for this import even if an rm collects it meanwhile (the commit
+	 * then puts it back). */
+	img_stage_name(st, sp, sizeof(sp));
+	if (link(buf, sp) < 0 || img_stage_add_blob(st, digest, sp) < 0) {
+		unlink(sp);
+		return NULL;
+	}
+	p = json_string_value(json_object_get(st->blobs, digest));
+	snprintf(buf, buflen, "%s", p);
+	return buf;
 }
 
 /* ---------------------------------------------------------------- disks */
@@ -649,6 +668,10 @@ disk_probe(const char *path, const char *what, char *format, size_t flen,
 			    "marked corrupt or uses an external data file",
 			    what);
 		*vsize = be64(h + 24);
+		if (*vsize == 0 || *vsize > (uint64_t)INT64_MAX)
+			return images_fail(err, errlen, -EINVAL, "%s: qcow2 "
+			    "virtual size %llu is not usable", what,
+			    (unsigned long long)*vsize);
 		snprintf(format, flen, "qcow2");
 		return 0;
 	}
@@ -932,6 +955,118 @@ index_of_ref(struct images *im, const char *nref, char *err, size_t errlen)
 	return idx;
 }
 
+static int
+disk_out(struct images *im, const char *blob, const char *fmt,
+    uint64_t vsize, const char *manifest, struct images_disk *out, char *err,
+    size_t errlen)
+{
+	char bp[IMG_PATH_MAX + 100];
+
+	blob_path(im, blob, bp, sizeof(bp));
+	if (access(bp, R_OK) < 0)
+		return images_fail(err, errlen, -EIO, "disk blob %s: %s", blob,
+		    strerror(errno));
+	if (snprintf(out->path, sizeof(out->path), "%s", bp) >=
+	    (int)sizeof(out->path))
+		return images_fail(err, errlen, -ENAMETOOLONG, "%s: path too "
+		    "long", bp);
+	snprintf(out->format, sizeof(out->format), "%s", fmt);
+	out->virtual_size = vsize;
+	snprintf(out->digest, sizeof(out->digest), "%s", manifest ?: "");
+	return 0;
+}
+
+/*
+ * containerDisk.path naming a file other than the image's /disk/ one:
+ * extracted from the stored layers once, checked like the disk (format
+ * pinned, no backing file), kept as a blob listed under the index's
+ * "extra".
+ */
+static int
+resolve_other(struct images *im, const char *nref, const json_t *idx,
+    const char *want, struct images_disk *out, char *err, size_t errlen)
+{
+	const char *mdg = json_string_value(json_object_get(idx, "manifest"));
+	char disk[IMG_PATH_MAX], found[IMGTAR_NAME_MAX], dd[IMG_DIGEST_LEN + 1];
+	char fmt[8], what[IMGTAR_NAME_MAX + 8], ip[IMG_PATH_MAX + 100];
+	const json_t *e, *ls = json_object_get(idx, "layers");
+	struct img_layer *layers = NULL;
+	struct img_stage st;
+	json_t *fresh = NULL, *extra;
+	uint64_t vs, fs;
+	size_t i, n = json_array_size(ls);
+	int rc, lk = -1;
+
+	e = json_object_get(json_object_get(idx, "extra"), want);
+	if (e != NULL)
+		return disk_out(im, json_string_value(json_object_get(e,
+		    "blob")) ?: "", json_string_value(json_object_get(e,
+		    "format")) ?: "", (uint64_t)json_integer_value(
+		    json_object_get(e, "virtual_size")), mdg, out, err, errlen);
+	if (n == 0 || n > IMG_LAYERS_MAX || mdg == NULL)
+		return images_fail(err, errlen, -EIO, "image %s: damaged index "
+		    "file", nref);
+	if ((layers = calloc(n, sizeof(*layers))) == NULL)
+		return images_fail(err, errlen, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		const char *d = json_string_value(json_array_get(ls, i));
+		if (d == NULL || !images_digest_valid(d)) {
+			free(layers);
+			return images_fail(err, errlen, -EIO, "image %s: "
+			    "damaged index file", nref);
+		}
+		strcpy(layers[i].digest, d);
+		blob_path(im, d, layers[i].path, sizeof(layers[i].path));
+	}
+	if ((rc = img_stage_begin(im, &st, err, errlen)) < 0) {
+		free(layers);
+		return rc;
+	}
+	rc = oci_extract_disk(layers, n, want, &st, disk, sizeof(disk), found,
+	    sizeof(found), dd, err, errlen);
+	snprintf(what, sizeof(what), "/%s", want);
+	if (rc == 0)
+		rc = disk_probe(disk, what, fmt, sizeof(fmt), &vs, &fs, err,
+		    errlen);
+	if (rc == 0 && (rc = img_stage_add_blob(&st, dd, disk)) < 0)
+		images_fail(err, errlen, rc, "out of memory");
+	if (rc == 0 && (lk = rc = store_lock(im, err, errlen)) >= 0)
+		rc = commit_blobs(&st, err, errlen);
+	if (rc == 0) {
+		index_path(im, mdg, ip, sizeof(ip));
+		fresh = json_load_file(ip, 0, NULL);
+		if (fresh == NULL)
+			rc = images_fail(err, errlen, -ENOENT, "image %s was "
+			    "removed meanwhile", nref);
+	}
+	if (rc == 0) {
+		extra = json_object_get(fresh, "extra");
+		if (!json_is_object(extra)) {
+			extra = json_object();
+			json_object_set_new(fresh, "extra", extra);
+		}
+		json_object_set_new(extra, want, json_pack("{ss ss sI sI}",
+		    "blob", dd, "format", fmt, "virtual_size", (json_int_t)vs,
+		    "size", (json_int_t)fs));
+		rc = write_json_atomic(fresh, ip, err, errlen);
+	}
+	if (lk >= 0) {
+		gc_locked(im, NULL, 0);
+		close(lk);
+	}
+	if (rc == 0) {
+		log_info("image %s: /%s extracted (%s)", nref, want, fmt);
+		rc = disk_out(im, dd, fmt, vs, mdg, out, err, errlen);
+	} else if (rc == -EINVAL && strstr(err, "has no file")) {
+		images_fail(err, errlen, -EINVAL, "image %s has no file /%s "
+		    "(containerDisk.path)", nref, want);
+	}
+	json_decref(fresh);
+	img_stage_end(&st);
+	free(layers);
+	return rc;
+}
+
 int
 images_resolve(struct images *im, const char *ref, const char *path,
     struct images_disk *out, char *err, size_t errlen)
@@ -980,8 +1115,7 @@ images_resolve(struct images *im, const char *ref, const char *path,
 		goto out;
 	}
 	if (want[0] && strcmp(want, dpath) != 0) {
-		rc = images_fail(err, errlen, -EINVAL, "image %s: path /%s: "
-		    "not the image's disk file (/%s)", nref, want, dpath);
+		rc = resolve_other(im, nref, idx, want, out, err, errlen);
 		goto out;
 	}
 	blob_path(im, blob, bp, sizeof(bp));

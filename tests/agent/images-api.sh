@@ -25,7 +25,11 @@ cleanup() {
 trap cleanup EXIT
 ok() { echo "ok - $1"; }
 notok() { echo "not ok - $1"; fails=$((fails + 1)); }
-check() { local n=$1; shift; if "$@"; then ok "$n"; else notok "$n"; fi; }
+# check NAME CMD...: on failure, droverctl's stderr as TAP comments.
+check() {
+	local n=$1; shift
+	if "$@"; then ok "$n"; else notok "$n"; sed 's/^/# /' err.txt 2>/dev/null; fi
+}
 
 for t in docker-registry skopeo openssl qemu-img python3; do
 	command -v $t >/dev/null || { echo "not ok - $t is missing (make deps)"; exit 1; }

@@ -76,7 +76,10 @@ group_setup(void **state)
 	    tmpdir) != 0 ||
 	    sh("%s %s/backing.tar --file disk/d.qcow2:backing", mk, tmpdir) != 0 ||
 	    sh("%s %s/link.tar --file disk/x.img:link", mk, tmpdir) != 0 ||
-	    sh("%s %s/noname.tar", mk, tmpdir) != 0) {
+	    sh("%s %s/noname.tar", mk, tmpdir) != 0 ||
+	    sh("%s %s/extra.tar --file disk/disk.qcow2 --file data/alt.img:raw "
+	    "--file data/link.img:link --file data/bk.qcow2:backing", mk,
+	    tmpdir) != 0) {
 		fprintf(stderr, "mkimage failed (qemu-img, skopeo?)\n");
 		return -1;
 	}
@@ -207,7 +210,8 @@ test_import_oci(void **state)
 	    sizeof(err)), 0);
 	assert_int_equal(images_resolve(im, file, "/disk/other.img", &d, err,
 	    sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "not the image's disk file"));
+	assert_non_null(strstr(err, "has no file /disk/other.img "
+	    "(containerDisk.path)"));
 	/* Unknown names. */
 	assert_int_equal(images_resolve(im, "example.com/test/disk:v2", NULL,
 	    &d, err, sizeof(err)), -ENOENT);
@@ -260,6 +264,46 @@ test_import_docker(void **state)
 	assert_int_equal(images_rm(im, file, err, sizeof(err)), 0);
 	assert_int_equal(images_rm(im, "example.com/test/disk:v1", err,
 	    sizeof(err)), 0);
+	assert_store_empty(im);
+	images_close(im);
+}
+
+/* containerDisk.path naming another file: extracted once, checked. */
+static void
+test_other_path(void **state)
+{
+	char file[256], err[512] = "", dg[72];
+	struct images_disk d;
+	struct images *im;
+
+	(void)state;
+	im = open_store(NULL);
+	snprintf(file, sizeof(file), "%s/extra.tar", tmpdir);
+	assert_int_equal(images_import(im, file, "x/extra", dg, err,
+	    sizeof(err)), 0);
+	assert_int_equal(count_dir("blobs/sha256"), 4);
+	assert_int_equal(images_resolve(im, "x/extra", "/data/alt.img", &d,
+	    err, sizeof(err)), 0);
+	assert_string_equal(d.format, "raw");
+	assert_int_equal(d.virtual_size, 65536);
+	assert_string_equal(d.digest, dg);
+	assert_int_equal(count_dir("blobs/sha256"), 5);
+	assert_int_equal(count_dir("tmp"), 0);
+	/* Again: from the index, nothing extracted. */
+	assert_int_equal(images_resolve(im, "x/extra", "data/./alt.img", &d,
+	    err, sizeof(err)), 0);
+	assert_int_equal(count_dir("blobs/sha256"), 5);
+	assert_int_equal(images_resolve(im, "x/extra", "/data/link.img", &d,
+	    err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "symbolic link"));
+	assert_int_equal(images_resolve(im, "x/extra", "/data/bk.qcow2", &d,
+	    err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "backing file"));
+	assert_int_equal(images_resolve(im, "x/extra", "/data/../etc/passwd",
+	    &d, err, sizeof(err)), -EINVAL);
+	assert_int_equal(count_dir("blobs/sha256"), 5);
+	assert_int_equal(count_dir("tmp"), 0);
+	assert_int_equal(images_rm(im, "x/extra", err, sizeof(err)), 0);
 	assert_store_empty(im);
 	images_close(im);
 }
@@ -468,6 +512,7 @@ main(void)
 		cmocka_unit_test(test_clean_path),
 		cmocka_unit_test_setup(test_import_oci, setup),
 		cmocka_unit_test_setup(test_import_docker, setup),
+		cmocka_unit_test_setup(test_other_path, setup),
 		cmocka_unit_test_setup(test_bad_images, setup),
 		cmocka_unit_test_setup(test_digest_mismatch, setup),
 		cmocka_unit_test_setup(test_truncated, setup),
