@@ -273,6 +273,14 @@ kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "SIGTERM: droverd stops cleanly (exit 0, no sanitizer report)" test $rc = 0
 check "SIGTERM: the socket is removed" test ! -e "$sock"
 
+rm -f "$T/manifests/d.yaml"
+if start; then
+	check "a manifest removed while droverd was down is pruned at start-up" gone m-four
+	stop
+else
+	nok "droverd starts a third time"
+fi
+
 # ---- a damaged store file ----------------------------------------------------------------
 f=$(find "$T/state/objects/VirtualMachineInstanceReplicaSet" -type f -name 'lab05-cirros-replicaset*' | head -n1)
 if [ -n "$f" ]; then
