@@ -91,6 +91,29 @@ int img_stage_commit(struct img_stage *st, const char *manifest_digest,
     const char **refs, size_t nrefs, char *digest_out, char *err,
     size_t errlen);
 
+/* ---- images_store.c ---- */
+int img_mkdir_p(const char *path);
+/* Temp file in the same directory, fsync, rename, fsync the directory. */
+int img_write_json_atomic(const json_t *v, const char *path, char *err,
+    size_t errlen);
+/* The store's exclusive lock (commits, GC): an fd to close, or -errno. */
+int img_store_lock(struct images *im, char *err, size_t errlen);
+/* refs.json's "refs" object (new reference; {} if absent), NULL if damaged. */
+json_t *img_refs_load(struct images *im, char *err, size_t errlen);
+int img_refs_save(struct images *im, json_t *refs, char *err, size_t errlen);
+int img_blob_path(struct images *im, const char *digest, char *out,
+    size_t outlen);
+void img_index_path(struct images *im, const char *digest, char *out,
+    size_t outlen);
+json_t *img_index_load(struct images *im, const char *digest);
+/* Drop what refs.json does not reach, and abandoned imports. With the lock. */
+int img_gc_locked(struct images *im, char *err, size_t errlen);
+/* qcow2 (no backing file) or raw, from the file's own bytes. */
+int img_disk_probe(const char *path, const char *what, char *format,
+    size_t flen, uint64_t *vsize, uint64_t *fsize, char *err, size_t errlen);
+/* Move the staged blobs into blobs/sha256 (0444). With the lock. */
+int img_commit_blobs(struct img_stage *st, char *err, size_t errlen);
+
 /* A file written while hashed (sha256), then fsync'd. */
 struct img_wfile {
 	int fd;

@@ -1,6 +1,6 @@
 # The containerDisk image store (issue 4): agent/images.h. droverctl's
 # `image` command (agent/ctl_image.c) is linked by agent/mk/droverd.mk.
-IMAGES_SRC := agent/images.c agent/imgtar.c agent/oci.c agent/registry.c agent/https.c
+IMAGES_SRC := agent/images.c agent/images_store.c agent/imgtar.c agent/oci.c agent/registry.c agent/https.c
 AGENT_SRC += $(IMAGES_SRC) agent/images_api.c
 CTL_SRC += $(IMAGES_SRC)
 UNIT_TESTS += unit_agent_images
