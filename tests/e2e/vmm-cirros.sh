@@ -41,58 +41,17 @@ set -uo pipefail
 # against about 1 in 3 failing on 2 CPUs (QEMU guests fail less there:
 # they exit half as often). The guest keeps its 2 vCPUs.
 export NODE_SMP=${NODE_SMP:-1}
-. "$(dirname "$0")/../node/lib.sh"
-name=e2e-vmm-cirros-$$
-failed=0
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib/vmm-node.sh"
+vmm_e2e_init "e2e-vmm-cirros-$$" /tmp/vc
 limit=${VMM_CIRROS_TIMEOUT:-600}
 cpus_want=${VMM_CIRROS_CPUS:-2}
-D=/tmp/vc
-MAC=52:54:00:12:34:56
+MAC=$VMM_E2E_MAC
 SERIAL=drover-e2e-disk
 G=/var/lib/drover/guest
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failed=1; }
-check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n"; fi; }
-finish() {
-	if [ "$failed" != 0 ] && node_alive "$name"; then
-		node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
-		echo "--- guest console (last 40 lines) ---"
-		tail -n 40 "$tmp/console.log" 2> /dev/null | tr -d '\r' | sed 's/^/  | /'
-		echo "--- drover-vmm control status (exit counters per vCPU) ---"
-		node_exec "$name" --timeout 15 -- "vmmcon -t 5 unix:$D/control.sock 'send:status\\n' drain:500" 2>&1 |
-			sed 's/^/  | /'
-		echo
-		echo "--- drover-vmm output (last 20 lines) ---"
-		node_exec "$name" -- "tail -n 20 $D/vmm.log" 2>&1 | sed 's/^/  | /'
-		echo "--- node serial log (last 20 lines) ---"
-		node_log "$name" 20 | sed 's/^/  | /'
-	fi
-	node_exec "$name" --timeout 10 -- "vmm-guest stop $D" > /dev/null 2>&1
-	node_stop_all
-	[ "$failed" != 0 ] || rm -rf "$(node_dir "$name")"
-	rm -rf "$tmp"
-}
-trap finish EXIT
-node_exit_on_signals
 
-for f in "$DROVER_GUESTDIR/vmlinuz" "$DROVER_GUESTDIR/initramfs" "$DROVER_BINDIR/drover-vmm"; do
-	if [ ! -f "$f" ]; then
-		not_ok "cirros boots under drover-vmm in the node (missing ${f#$NODE_ROOT/}: run make guest and make static)"
-		exit 1
-	fi
-done
-mkdir -p "$tmp/root/usr/bin" "$tmp/root/opt/e2e"
-install -m 0755 "$NODE_ROOT/tests/node/e2e/vmm-guest" "$tmp/root/usr/bin/"
-# A NoCloud seed, as KubeVirt gives its VMs: without a datasource CirrOS
-# tries the EC2 metadata URL 20 times, each a long timeout once it has a
-# network.
-printf '#!/bin/sh\necho "vmm-e2e user-data ran"\n' > "$tmp/user-data"
-if ! "$NODE_ROOT/boot/guest/mkcidata.sh" "$tmp/root/opt/e2e/cidata.iso" vmm-e2e "$tmp/user-data"; then
-	not_ok "NoCloud seed ISO (boot/guest/mkcidata.sh)"
-	exit 1
-fi
-node_cpio "$tmp/root" "$tmp/extra.cpio.gz" || { not_ok "packing vmm-guest"; exit 1; }
+vmm_e2e_need "$DROVER_GUESTDIR/vmlinuz" "$DROVER_GUESTDIR/initramfs" "$DROVER_BINDIR/drover-vmm"
+vmm_e2e_seed vmm-e2e "vmm-e2e user-data ran"
+vmm_e2e_pack
 # The session: log in, then one command per step, each answer tagged so
 # that the echo of the command line cannot match it.
 steps=(
@@ -109,61 +68,15 @@ steps=(
 	'drain:1000'
 )
 
-# attempt: (re)start the node if it is not running, the tap and udhcpd,
-# then drover-vmm and the console session. 0 if the session got through.
-attempt() {
-	if ! node_alive "$name"; then
-		node_start "$name" --extra-initrd "$tmp/extra.cpio.gz" || return 2
-		node_exec "$name" --timeout 30 -- "vmm-guest net $D dtap0 192.168.77" > "$tmp/net.out" 2>&1 ||
-			return 3
-	fi
-	t0=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
-	node_exec "$name" --timeout 30 -- "vmm-guest start $D drover-vmm \
---kernel $G/vmlinuz --initrd $G/initramfs --cmdline console=ttyS0 --mem 256Mi --cpus $cpus_want \
---net tap=dtap0,mac=$MAC --disk path=$D/disk.raw,serial=$SERIAL \
---disk path=/opt/e2e/cidata.iso,ro --rng on \
---console unix:$D/console.sock --console-log $D/console.log --control $D/control.sock \
---stop-timeout 180 \
---user 65534:65534 --seccomp on" || return 4
-	node_exec "$name" --timeout $((limit + 400)) -- \
-		"vmmcon -t 60 -o $D/session.log unix:$D/console.sock $(printf "'%s' " "${steps[@]}")" \
-		> /dev/null 2> "$tmp/vmmcon.err" || return 1
-	t1=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
-	node_get "$name" "$D/session.log" "$tmp/session.log" 2> /dev/null
-	node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
-	tr -d '\r' < "$tmp/session.log" > "$tmp/session.txt" 2> /dev/null
-}
-
-# Should the emulated node still fail under us (see NODE_SMP above), one
-# failed boot is reported ("# attempt 1 failed", with the guest's console
-# tail, the VMM's exit counters and the node's log) and retried once in a
-# fresh node; the checks below run on the attempt that got through.
-for try in 1 2; do
-	attempt
-	rc=$?
-	[ "$rc" = 0 ] && break
-	why="vmmcon exit $rc: $(tail -c 200 "$tmp/vmmcon.err" 2> /dev/null | tr '\n' ' ')"
-	case $rc in 2) why="the node did not boot" ;; 3) why="tap/udhcpd: $(cat "$tmp/net.out")" ;;
-	4) why="drover-vmm did not start" ;; esac
-	if [ "$try" = 2 ] || [ "$rc" = 3 ] || [ "$rc" = 4 ]; then
-		not_ok "console session: log in and run the checks ($why)"
-		exit 1
-	fi
-	echo "# attempt 1 failed ($why); guest console tail, VMM status and node log:"
-	if node_alive "$name"; then
-		node_exec "$name" --timeout 20 -- "tail -n 3 $D/console.log; tail -n 2 $D/vmm.log;
-			vmmcon -t 5 unix:$D/control.sock 'send:status\\n' drain:500" 2>&1 | tr -d '\r' | sed 's/^/#   /'
-		echo
-	fi
-	node_log "$name" 5 | sed 's/^/#   node: /'
-	node_stop "$name"
-done
+vmm_e2e_boot --kernel $G/vmlinuz --initrd $G/initramfs --cmdline console=ttyS0 --mem 256Mi \
+	--cpus "$cpus_want" --disk path=$D/disk.raw,serial=$SERIAL --disk path=/opt/e2e/cidata.iso,ro \
+	$(vmm_e2e_vmm_args)
 ok "node up, tap dtap0 with udhcpd on 192.168.77.1/24, drover-vmm started (attempt $try)"
 ok "cirros boots to 'vmm-e2e login:' (hostname from the NoCloud seed) and accepts cirros/gocubsgo on the console socket"
 check "the guest ran the NoCloud user-data" grep -q 'vmm-e2e user-data ran' "$tmp/console.log"
 echo "# session (boot to login, checks) took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s of node time"
 
-val() { grep -o "^$1:.*" "$tmp/session.txt" | head -n 1 | cut -d: -f2- | tr -d ' '; }
+val() { vmm_e2e_val "$@"; }
 cpus=$(val CPUS)
 check "guest sees $cpus_want processors (grep -c processor /proc/cpuinfo: '$cpus')" [ "$cpus" = "$cpus_want" ]
 gsum=$(val GSUM | cut -c1-32)
@@ -189,20 +102,6 @@ if tr -d '\r' < "$tmp/console.log" | sed '/login:/q' | grep -q 'No lease, failin
 	not_ok "udhcpc never gave up waiting for a lease"
 fi
 
-# Privilege drop and seccomp, read from the running VMM.
-ps_out=$(node_exec "$name" -- 'grep -E "^(Uid|Gid|Seccomp):" /proc/$(pidof drover-vmm)/status' 2>&1)
-check "drover-vmm runs as uid/gid 65534 in seccomp filter mode ($(tr '\n\t' '  ' <<< "$ps_out"))" \
-	bash -c 'grep -qE "^Uid:\s+65534\s+65534\s+65534" <<< "$1" && grep -qE "^Gid:\s+65534" <<< "$1" &&
-		grep -qE "^Seccomp:\s+2" <<< "$1"' _ "$ps_out"
-# A graceful stop, as the agent asks for one: "stop" on the control socket
-# presses Ctrl+Alt+Del; CirrOS's init (::ctrlaltdel:/sbin/reboot) shuts
-# down and reboots through the i8042 reset line; the VMM reports a clean
-# stop (status 0).
-ans=$(node_exec "$name" --timeout 30 -- "vmmcon -t 10 unix:$D/control.sock 'send:stop\\n' drain:1000" 2>&1)
-check "control socket: stop is accepted ($ans)" bash -c '[[ $1 == *"{"* ]]' _ "$ans"
-st=$(node_exec "$name" --timeout 240 -- "vmm-guest wait $D 200" 2>&1)
-check "the guest shuts down and drover-vmm exits with status 0 (got '$st')" [ "$st" = 0 ]
-node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
-check "the guest ran its shutdown (console: 'The system is going down' or 'reboot: ')" \
-	grep -qiE 'going down|Restarting system|reboot: ' "$tmp/console.log"
+vmm_e2e_check_sandbox
+vmm_e2e_stop
 exit $failed
