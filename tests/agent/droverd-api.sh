@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/agent/droverd-api.sh BUILD (e.g. build/asan): droverd's skeleton on
-# the bare host, as the current user, without the VMI runtime: the local
+# the bare host, as the current user (the VMI runtime off but in one
+# check): the local
 # API socket through droverctl (apply/get/scale/delete as kubectl prints
 # them), admission refusals, the replica set controller creating VMIs, the
 # --manifests directory (apply, update, prune, bad files), the protocol's
@@ -319,6 +320,20 @@ check "apply -f DIR: every manifest in it, in name order" \
 	test "$out" = "horizontalpodautoscaler.autoscaling/lab05-cirros-replicaset created
 virtualmachineinstancereplicaset.kubevirt.io/lab05-cirros-replicaset unchanged"
 kill -TERM $cpid; wait $cpid
+# Every module, the VMI runtime too (no cgroups; the lab's image is not in
+# the store, so nothing is launched): droverd starts, the runtime writes
+# the Node, the VMIs are taken in hand, SIGTERM stops it cleanly.
+"$bin/droverd" --state-dir "$T/rtstate" --run-dir "$T/rtrun" --socket "$T/rt.sock" \
+	--cgroup-root "" --vmm "$bin/drover-vmm" >"$T/rt.log" 2>&1 &
+rpid=$!
+rtctl() { "$bin/droverctl" --socket "$T/rt.sock" "$@"; }
+rtnode() { rtctl get nodes 2>/dev/null | grep -Eq ' Ready '; }
+check "droverd with the runtime: the Node is Ready" wait_for 10 rtnode
+rtctl apply -f "$lab/vmirs_lab05-cirros.yaml" >/dev/null 2>&1
+rtvmis() { [ "$(rtctl get vmi 2>/dev/null | grep -Ec '^lab05-cirros-replicaset[a-z0-9]{5} +[0-9a-z]+ +[A-Za-z]+')" = 2 ]; }
+check "droverd with the runtime: 2 VMIs with a phase" wait_for 10 rtvmis
+kill -TERM $rpid; wait $rpid; rc=$?
+check "droverd with the runtime: SIGTERM, exit 0" test $rc = 0
 out=$("$bin/droverctl" --socket "$T/none.sock" get vmirs 2>&1); rc=$?
 check "droverctl without droverd: exit 1, says so" \
 	bash -c '[ $1 = 1 ] && grep -q "cannot connect to droverd" <<< "$0"' "$out" "$rc"
