@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # tests/agent/droverd-api.sh BUILD (e.g. build/asan): droverd's skeleton on
-# the bare host, as the current user (the VMI runtime off but in one
-# check): the local
-# API socket through droverctl (apply/get/scale/delete as kubectl prints
-# them), admission refusals, the replica set controller creating VMIs, the
-# --manifests directory (apply, update, prune, bad files), the protocol's
-# limits, a kill -9 and restart, and a damaged store file.
+# the bare host, as the current user, the VMI runtime off (but for one
+# check with every module on): the local API socket through droverctl
+# (apply/get/scale/delete as kubectl prints them), admission refusals, the
+# replica set controller creating VMIs, namespaces, the --manifests
+# directory (apply, update, prune, bad files), the protocol's limits, peer
+# credentials, a kill -9 and restart, a damaged store file, --config.
 set -uo pipefail
 build=${1:-build/asan}
 bin=$build/bin
