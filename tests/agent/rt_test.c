@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -588,6 +591,90 @@ test_reboot_and_stop(void)
 	    "%llu ms", (unsigned long long)(loop_now_ms() - t0));
 }
 
+static int
+listen_tcp(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 16) < 0 || getsockname(fd, (struct sockaddr *)&sa,
+	    &len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static int
+not_ready(const char *name)
+{
+	return cond_is(name, "Ready", "False", "ContainersNotReady");
+}
+
+/*
+ * Probes (probe.h) against a port on the host (the VMI has no IP before
+ * networking, issue 7): a readinessProbe decides Ready; a failing
+ * livenessProbe ends the VMI.
+ */
+static void
+test_probes(void)
+{
+	char buf[4096];
+	json_t *docs, *obj, *st = NULL;
+	int port = 0, fd = listen_tcp(&port), ok;
+
+	if (fd < 0) {
+		check(0, "a TCP listener for the probe", NULL);
+		return;
+	}
+	snprintf(buf, sizeof(buf), vmi_yaml, "pr", 1, "64Mi", disk_spin);
+	docs = manifest_parse(buf, strlen(buf), &st);
+	obj = json_array_get(docs, 0);
+	json_object_set_new(json_object_get(obj, "spec"), "readinessProbe",
+	    json_pack("{s:{s:s, s:i}, s:i, s:i}", "tcpSocket", "host",
+	    "127.0.0.1", "port", port, "periodSeconds", 1, "failureThreshold",
+	    1));
+	ok = obj && manifest_admit(obj, MANIFEST_STRICT, &st) == 0 &&
+	    store_create(S, obj, NULL, NULL, 0) == 0;
+	if (!ok)
+		fprintf(stderr, "# %s\n", st ? manifest_status_message(st) : "");
+	json_decref(st);
+	json_decref(docs);
+	check(ok && wait_for(is_running_ready, "pr", 20000),
+	    "readinessProbe (tcpSocket) passes: Ready", "phase %s",
+	    phase_of("pr"));
+	close(fd);
+	check(wait_for(not_ready, "pr", 10000),
+	    "readinessProbe fails: Ready=False, still Running",
+	    "phase %s", phase_of("pr"));
+	check(vmi_delete("pr") == 0 && wait_for(is_gone, "pr", 15000),
+	    "delete it", NULL);
+
+	/* A liveness probe on the now closed port: the VMI fails. */
+	snprintf(buf, sizeof(buf), vmi_yaml, "lp", 1, "64Mi", disk_spin);
+	docs = manifest_parse(buf, strlen(buf), &st);
+	obj = json_array_get(docs, 0);
+	json_object_set_new(json_object_get(obj, "spec"), "livenessProbe",
+	    json_pack("{s:{s:s, s:i}, s:i, s:i}", "tcpSocket", "host",
+	    "127.0.0.1", "port", port, "periodSeconds", 1, "failureThreshold",
+	    1));
+	ok = obj && manifest_admit(obj, MANIFEST_STRICT, &st) == 0 &&
+	    store_create(S, obj, NULL, NULL, 0) == 0;
+	json_decref(st);
+	json_decref(docs);
+	check(ok && wait_for(is_failed, "lp", 20000) &&
+	    cond_is("lp", "Ready", "False", "LivenessProbeFailed"),
+	    "livenessProbe fails: the VMI is Failed (LivenessProbeFailed)",
+	    "phase %s", phase_of("lp"));
+	check(vmi_delete("lp") == 0 && wait_for(is_gone, "lp", 15000),
+	    "delete it", NULL);
+}
+
 /* A guest without the boot timer: "login:" on its console means booted. */
 static void
 test_login(void)
@@ -754,6 +841,7 @@ main(int argc, char **argv)
 	test_schedule();
 	test_reboot_and_stop();
 	test_login();
+	test_probes();
 	test_bad_input();
 	snprintf(vmi_dir, sizeof(vmi_dir), "%s/vmi", run_dir);
 	check(dir_empty(vmi_dir), "nothing left under the run dir", NULL);
