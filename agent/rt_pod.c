@@ -267,10 +267,11 @@ rp_pod_object(const struct rt_vmi *v, const json_t *vmi)
 	if (spec && rp_node_known(v))
 		json_object_set_new(spec, "nodeName",
 		    json_string(v->rt->node_name));
-	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:{s:s}, s:[{s:s, s:s, "
-	    "s:s, s:s, s:b, s:b}]}, s:o}", "apiVersion", "v1", "kind", "Pod",
-	    "metadata", "name", v->pod, "namespace", v->ns, "labels", labels,
-	    "annotations", "kubevirt.io/domain", v->name, "ownerReferences",
+	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:{s:s, s:s}, s:[{s:s, "
+	    "s:s, s:s, s:s, s:b, s:b}]}, s:o}", "apiVersion", "v1", "kind",
+	    "Pod", "metadata", "name", v->pod, "namespace", v->ns, "labels",
+	    labels, "annotations", "kubevirt.io/domain", v->name,
+	    RT_CGROUP_ANNOTATION, v->cgroup, "ownerReferences",
 	    "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
 	    "name", v->name, "uid", v->uid, "controller", 1,
 	    "blockOwnerDeletion", 1, "spec", spec);

@@ -816,3 +816,15 @@ rt_console_path(struct rt *rt, const char *ns, const char *name, char *out,
 	snprintf(out, outlen, "%s/console.sock", v->dir);
 	return 0;
 }
+
+int
+rt_cgroup_of(struct rt *rt, const char *ns, const char *name, char *out,
+    size_t outlen)
+{
+	struct rt_vmi *v = rt_vmi_get(rt, ns, name, 0);
+
+	if (v == NULL || v->cgroup[0] == '\0')
+		return -ENOENT;
+	snprintf(out, outlen, "%s", v->cgroup);
+	return 0;
+}

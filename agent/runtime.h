@@ -99,4 +99,13 @@ void rt_free(struct rt *rt);
 int rt_console_path(struct rt *rt, const char *ns, const char *name,
     char *out, size_t outlen);
 
+/*
+ * The name of a VMI's cgroup under cgroup_parent (cgroup.h: cg_stats()
+ * for `kubectl top pod` and the HPA): 0, or -ENOENT (no such VMI here).
+ * The Pod view carries it too, as annotation RT_CGROUP_ANNOTATION.
+ */
+#define RT_CGROUP_ANNOTATION	"drover.dev/cgroup"
+int rt_cgroup_of(struct rt *rt, const char *ns, const char *name,
+    char *out, size_t outlen);
+
 #endif

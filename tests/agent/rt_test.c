@@ -481,6 +481,17 @@ test_run_and_kill(void)
 	    "kubevirt.io/domain")) : NULL;
 	check(s && strcmp(s, "lab05-cirros") == 0,
 	    "Pod carries the VMI's labels", NULL);
+	s = pod ? json_string_value(json_object_get(json_object_get(
+	    json_object_get(pod, "metadata"), "annotations"),
+	    RT_CGROUP_ANNOTATION)) : NULL;
+	{
+		char cg[256] = "";
+
+		check(s && strcmp(s, NS ".vm1") == 0 && rt_cgroup_of(RT, NS,
+		    "vm1", cg, sizeof(cg)) == 0 && strcmp(cg, s) == 0,
+		    "Pod and rt_cgroup_of() name the VMI's cgroup", "%s",
+		    s ? s : "none");
+	}
 	json_decref(pod);
 	node = store_get(S, "Node", "", "edge1");
 	check(node && manifest_str(node, "status.allocatable.memory"),
