@@ -571,7 +571,7 @@ registry_pull(struct images *im, const char *ref,
 	rc = pull_parts(p, man, mdg, refs, digest_out, err, errlen);
 out:
 	if (rc < 0)
-		log_error("pull %s: %s", ref, err);
+		log_debug("pull %s: %s", ref, err);
 	json_decref(man);
 	free(m.buf);
 	img_stage_end(&p->st);

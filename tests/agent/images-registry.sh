@@ -102,8 +102,10 @@ registry C "$PC" "auth:
     service: drover-test
     issuer: drover-test-issuer
     rootcertbundle: $W/token.crt"
+"$MK" cut.tar --fill 1 && mkdir cut && tar -C cut -xf cut.tar ||
+	{ echo "not ok - mkimage"; exit 1; }
 python3 "$TOKSRV" "$PT" server.crt server.key token.crt token.key alice s3cret \
-	"$W/token.log" 2>"$W/token.err" &
+	"$W/token.log" "$W/cut" 2>"$W/token.err" &
 pids+=($!)
 for p in $PA $PB $PC $PT; do
 	wait_port "$p" || { echo "not ok - a server did not start on $p"; cat reg-*.log token.err; exit 1; }
@@ -226,6 +228,17 @@ note
 check "truncated blob: pull fails as a truncated download" \
 	test $st -ne 0 -a -n "$(grep -i 'truncated download' err.txt)"
 check "truncated blob: nothing left in the store" \
+	test "$(count s1 blobs)" = "$before" -a "$(count s1 tmp)" = 0
+
+# The token server as a registry whose blobs stop half way through.
+printf '{"images":{"ca":"%s","mirrors":{"cut.example":"https://127.0.0.1:%s"}}}\n' \
+	"$W/ca.crt" "$PT" >cut.json
+pull s1 cut.json cut.example/test/cut:v1
+st=$?
+note
+check "a connection closed mid-blob: truncated download" \
+	test $st -ne 0 -a -n "$(grep 'truncated download from 127.0.0.1: the connection closed [0-9]* bytes short' err.txt)"
+check "a connection closed mid-blob: nothing left in the store" \
 	test "$(count s1 blobs)" = "$before" -a "$(count s1 tmp)" = 0
 
 # ---- rm ----

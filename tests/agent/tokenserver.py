@@ -3,12 +3,17 @@
 tests/agent/images-registry.sh (distribution's token auth: RS256 JWTs
 with the signing certificate in x5c).
 
-usage: tokenserver.py PORT CERT KEY TOKEN-CERT TOKEN-KEY USER PASS LOG
+usage: tokenserver.py PORT CERT KEY TOKEN-CERT TOKEN-KEY USER PASS LOG [OCI-DIR]
 
 Serves GET /token?service=S&scope=repository:R:ACTIONS over TLS (CERT,
 KEY). Without Basic USER:PASS it answers 401; with them it issues a token
 granting the scope, signed with TOKEN-KEY (openssl dgst, so that only the
 standard library is needed). Every request is appended to LOG.
+
+With OCI-DIR (an unpacked OCI archive) it also plays a broken registry
+on /v2/: the image's manifest for any name and tag, and blobs that
+announce their full Content-Length but stop half way (a download cut
+short by the network).
 """
 import base64
 import http.server
@@ -21,6 +26,7 @@ import time
 import urllib.parse
 
 PORT, CERT, KEY, TCERT, TKEY, USER, PASSWD, LOG = sys.argv[1:9]
+OCI = sys.argv[9] if len(sys.argv) > 9 else None
 
 
 def b64url(b):
@@ -58,6 +64,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def broken_registry(self, path):
+        blobs = os.path.join(OCI, "blobs", "sha256")
+        if "/manifests/" in path:
+            with open(os.path.join(OCI, "index.json")) as f:
+                m = json.load(f)["manifests"][0]
+            with open(os.path.join(blobs, m["digest"][7:]), "rb") as f:
+                body = f.read()
+            self.send_response(200)
+            self.send_header("Content-Type", m["mediaType"])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif "/blobs/sha256:" in path:
+            fn = os.path.join(blobs, path.rsplit("sha256:", 1)[1])
+            with open(fn, "rb") as f:
+                body = f.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
     def do_GET(self):
         u = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(u.query)
@@ -66,6 +100,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ok = auth == want
         with open(LOG, "a") as f:
             f.write(f"{u.path} scope={q.get('scope', [''])[0]} auth={'ok' if ok else 'none'}\n")
+        if OCI and u.path.startswith("/v2/"):
+            self.broken_registry(u.path)
+            return
         if u.path != "/token":
             self.send_response(404)
             self.end_headers()
