@@ -5,7 +5,7 @@
  * watched on the loop, RT_CTL_TIMEOUT_MS to answer), the phase changes
  * the answers imply (Scheduled -> Running on the first answer, Unknown
  * after RT_UNKNOWN_AFTER silent polls, Running again when it answers),
- * the guest's boot report ("booted_ms", or "login:" in console.log), and
+ * the guest's boot report ("booted_ms", or "login:" on its console), and
  * the readiness and liveness probes.
  */
 #include "rt_int.h"
@@ -41,7 +41,6 @@
 #define RT_CTL_TIMEOUT_MS	500
 #define RT_UNKNOWN_AFTER	3	/* polls without an answer */
 #define RT_START_UNKNOWN_MS	15000	/* no answer at all after start */
-#define RT_CONSOLE_SCAN		65536
 
 /* ---- control socket ------------------------------------------------------------- */
 
@@ -78,33 +77,75 @@ rt_poll_again(struct rt_vmi *v)
 		v->poll_timer = loop_timer(v->rt->l, ms, rt_poll_cb, v);
 }
 
-/* Has "login:" appeared on the console since the last look? */
-static int
-rt_console_login(struct rt_vmi *v)
+/*
+ * "login:" on the serial console also means booted (guests without the
+ * boot timer, CirrOS). The runtime reads the console socket as one of its
+ * readers (it never types, so it never takes the writer's place) until
+ * then; the VMM sends the last 64 KiB first, so a late reader misses
+ * nothing. No console log file: a chatty guest cannot fill the run dir.
+ */
+void
+rt_con_close(struct rt_vmi *v)
 {
-	char path[PATH_MAX], buf[RT_CONSOLE_SCAN + sizeof(v->console_tail)];
+	if (v->con_fd >= 0) {
+		loop_del_fd(v->rt->l, v->con_fd);
+		close(v->con_fd);
+		v->con_fd = -1;
+	}
+}
+
+static void
+rt_con_readable(void *arg, int fd, short revents)
+{
+	struct rt_vmi *v = arg;
+	char buf[4096 + sizeof(v->console_tail)];
 	size_t keep = strlen(v->console_tail);
 	ssize_t n;
-	int fd, found;
 
-	snprintf(path, sizeof(path), "%s/console.log", v->dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return 0;
+	(void)revents;
 	memcpy(buf, v->console_tail, keep);
-	n = pread(fd, buf + keep, RT_CONSOLE_SCAN, (off_t)v->console_off);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	v->console_off += (uint64_t)n;
+	n = read(fd, buf + keep, sizeof(buf) - keep);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		rt_con_close(v);	/* opened again at the next poll */
+		return;
+	}
 	n += (ssize_t)keep;
-	found = memmem(buf, (size_t)n, "login:", 6) != NULL;
+	if (memmem(buf, (size_t)n, "login:", 6) != NULL) {
+		rt_con_close(v);
+		v->booted = 1;
+		rt_sync_status(v);
+		return;
+	}
 	keep = n > 5 ? 5 : (size_t)n;
 	memcpy(v->console_tail, buf + n - keep, keep);
 	v->console_tail[keep] = '\0';
 	for (size_t i = 0; i < keep; i++)	/* NULs would cut the tail */
 		if (v->console_tail[i] == '\0')
 			v->console_tail[i] = ' ';
-	return found;
+}
+
+static void
+rt_con_open(struct rt_vmi *v)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (v->con_fd >= 0 || v->booted || snprintf(sa.sun_path,
+	    sizeof(sa.sun_path), "%s/console.sock", v->dir) >=
+	    (int)sizeof(sa.sun_path))
+		return;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    loop_add_fd(v->rt->l, fd, POLLIN, rt_con_readable, v) < 0) {
+		close(fd);
+		return;
+	}
+	v->con_fd = fd;
+	v->console_tail[0] = '\0';
 }
 
 static void rt_probes_start(struct rt_vmi *v);
@@ -132,11 +173,12 @@ rt_status_answer(struct rt_vmi *v, json_t *ans)
 			changed = 1;
 			rt_probes_start(v);
 		}
-		if (!v->booted && (json_is_number(booted) ||
-		    rt_console_login(v))) {
+		if (!v->booted && json_is_number(booted)) {
 			v->booted = 1;
 			changed = 1;
-		}
+			rt_con_close(v);
+		} else if (!v->booted)
+			rt_con_open(v);
 	} else {
 		v->ctl_fails++;
 		if ((v->answered && v->ctl_fails >= RT_UNKNOWN_AFTER) ||

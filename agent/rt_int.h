@@ -115,7 +115,7 @@ struct rt_vmi {
 
 	/* Readiness. */
 	int booted;
-	uint64_t console_off;
+	int con_fd;			/* console reader until booted */
 	char console_tail[8];
 	struct probe *readiness, *liveness;
 	int probe_ready;
@@ -253,6 +253,8 @@ void rt_adopt_all(struct rt *rt);
 void rt_ctl_send(struct rt_vmi *v, enum rt_ctl_req req);
 /* Drop the request in flight. */
 void rt_ctl_abort(struct rt_vmi *v);
+/* Stop reading the console. */
+void rt_con_close(struct rt_vmi *v);
 /* Poll "status" from now on (also after an adoption or a restart). */
 void rt_start_polling(struct rt_vmi *v);
 

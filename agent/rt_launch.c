@@ -11,8 +11,8 @@
  *   vm.json        drover-vmm --config
  *   state.json     {ns, name, uid, pid, starttime, cgroup, pod}
  *   vmm.log        the VMM's stdout and stderr
- *   console.sock   serial console (the console bridge connects here)
- *   console.log    a copy of the console output ("login:" = booted)
+ *   console.sock   serial console (the console bridge connects here; the
+ *                  runtime reads it for "login:" until the guest booted)
  *   control.sock   status / stop / kill
  *   exit           the VMM's exit status, written when it ends
  *   disk<i>.qcow2, cidata<i>.iso, empty<i>.raw   the disks

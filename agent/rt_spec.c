@@ -428,7 +428,6 @@ rt_vmjson(const struct rt_vmjson *in)
 	json_object_set_new(o, "mem", json_integer(in->res->guest_memory));
 	json_object_set_new(o, "cpus", json_integer(in->res->vcpus));
 	json_object_set_new(o, "console", json_string(console));
-	json_object_set_new(o, "console-log", rs_path(in->dir, "console.log"));
 	json_object_set_new(o, "control", rs_path(in->dir, "control.sock"));
 	json_object_set_new(o, "exit-file", rs_path(in->dir, "exit"));
 	json_object_set_new(o, "stop-timeout", json_integer(in->stop_timeout));

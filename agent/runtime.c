@@ -73,7 +73,7 @@ rt_vmi_get(struct rt *rt, const char *ns, const char *name, int create)
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	v->stage = RT_NEW;
 	v->phase = "Pending";
-	v->pidfd = v->ctl_fd = -1;
+	v->pidfd = v->ctl_fd = v->con_fd = -1;
 	v->next = rt->vmis;
 	rt->vmis = v;
 	return v;
@@ -93,6 +93,7 @@ rt_vmi_quiesce(struct rt_vmi *v)
 	struct rt *rt = v->rt;
 
 	rt_ctl_abort(v);
+	rt_con_close(v);
 	rt_timer_cancel(rt, &v->poll_timer);
 	rt_timer_cancel(rt, &v->stop_timer);
 	rt_timer_cancel(rt, &v->retry_timer);
@@ -208,6 +209,7 @@ rt_vmi_exited(struct rt_vmi *v, int code, int sig)
 	enum rt_outcome out;
 
 	rt_ctl_abort(v);
+	rt_con_close(v);
 	rt_timer_cancel(v->rt, &v->poll_timer);
 	log_info("%s/%s: drover-vmm pid %d ended (status %d, signal %d)",
 	    v->ns, v->name, (int)v->pid, code, sig);
