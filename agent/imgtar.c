@@ -322,6 +322,8 @@ struct tar_ext {
 	char linkpath[IMGTAR_NAME_MAX];
 	uint64_t size;
 	int has_size;
+	int sparse;		/* GNU.sparse.* pax keys: the data is a map */
+	char sparse_name[IMGTAR_NAME_MAX];
 };
 
 /* Parse pax records "LEN key=value\n" into ext. */
@@ -362,6 +364,12 @@ pax_parse(struct tar_ext *x, char *buf, size_t len, const char *what,
 				return tfail(err, errlen, -ENAMETOOLONG,
 				    "%s: pax linkpath too long", what);
 			strcpy(x->linkpath, eq + 1);
+		} else if (klen > 11 && memcmp(sp + 1, "GNU.sparse.", 11) == 0) {
+			x->sparse = 1;
+			/* format 1.0 keeps the real name here */
+			if (klen == 15 && memcmp(sp + 12, "name", 4) == 0 &&
+			    strlen(eq + 1) < sizeof(x->sparse_name))
+				strcpy(x->sparse_name, eq + 1);
 		} else if (klen == 4 && memcmp(sp + 1, "size", 4) == 0) {
 			char *e;
 			errno = 0;
@@ -444,7 +452,9 @@ entry_from_header(struct imgtar *t, const unsigned char *h,
 	}
 	if (x->has_size)
 		size = x->size;
-	if (x->path[0]) {
+	if (x->sparse_name[0]) {
+		snprintf(e->name, sizeof(e->name), "%s", x->sparse_name);
+	} else if (x->path[0]) {
 		snprintf(e->name, sizeof(e->name), "%s", x->path);
 	} else {
 		field_str(name, sizeof(name), h, 100);
@@ -460,6 +470,8 @@ entry_from_header(struct imgtar *t, const unsigned char *h,
 		snprintf(e->linkname, sizeof(e->linkname), "%s", x->linkpath);
 	else
 		field_str(e->linkname, sizeof(e->linkname), h + 157, 100);
+	if (x->sparse)
+		e->type = 'S';	/* reported as sparse, never read as a file */
 	e->size = has_data(e->type) ? size : 0;
 	t->left = e->size;
 	t->pad = (BLOCK - e->size % BLOCK) % BLOCK;

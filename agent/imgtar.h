@@ -42,7 +42,8 @@ ssize_t imgtar_src_read(struct imgtar_src *s, void *buf, size_t n, char *err,
 struct imgtar_entry {
 	char name[IMGTAR_NAME_MAX];
 	char linkname[IMGTAR_NAME_MAX];
-	char type;		/* '0' file, '5' dir, '2' symlink, '1' hard link, ... */
+	char type;		/* '0' file, '5' dir, '2' symlink, '1' hard link,
+				 * 'S' sparse (GNU, or pax GNU.sparse.*) ... */
 	uint64_t size;		/* data bytes following the header */
 	unsigned mode;
 };

@@ -217,7 +217,9 @@ layer_walk(const struct img_layer *l, const char *path, struct img_stage *st,
 			disk_whiteout(map, name, 0);
 			json_object_set_new(map, name, json_pack("{ss}", "bad",
 			    e.type == '2' ? "a symbolic link" : e.type == '1' ?
-			    "a hard link" : "not a regular file"));
+			    "a hard link" : e.type == 'S' ? "a sparse tar entry "
+			    "(not supported: rebuild the image without --sparse)" :
+			    "not a regular file"));
 		}
 	}
 	if (rc == 0)

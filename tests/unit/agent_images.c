@@ -77,6 +77,7 @@ group_setup(void **state)
 	    sh("%s %s/backing.tar --file disk/d.qcow2:backing", mk, tmpdir) != 0 ||
 	    sh("%s %s/link.tar --file disk/x.img:link", mk, tmpdir) != 0 ||
 	    sh("%s %s/noname.tar", mk, tmpdir) != 0 ||
+	    sh("%s %s/sparse.tar --file disk/s.img:sparse", mk, tmpdir) != 0 ||
 	    sh("%s %s/extra.tar --file disk/disk.qcow2 --file data/alt.img:raw "
 	    "--file data/link.img:link --file data/bk.qcow2:backing", mk,
 	    tmpdir) != 0) {
@@ -320,6 +321,8 @@ test_bad_images(void **state)
 	    "a qcow2 with a backing file");
 	expect_import_error("link.tar", "x/y", -EINVAL,
 	    "/disk/x.img in the image is a symbolic link");
+	expect_import_error("sparse.tar", "x/y", -EINVAL,
+	    "/disk/s.img in the image is a sparse tar entry");
 	expect_import_error("noname.tar", NULL, -EINVAL,
 	    "the image has no name");
 	expect_import_error("nonexistent.tar", "x/y", -ENOENT,
