@@ -40,12 +40,14 @@ same(const json_t *ev, const json_t *ref, const char *type,
 	    "apiVersion" };
 	size_t i;
 
+	/* The message first: it differs most often. */
+	if (strcmp(str(ev, "message"), msg) || strcmp(str(ev, "reason"),
+	    reason) || strcmp(str(ev, "type"), type))
+		return 0;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(str(io, keys[i]), str(ref, keys[i])))
 			return 0;
-	return !strcmp(str(ev, "type"), type) &&
-	    !strcmp(str(ev, "reason"), reason) &&
-	    !strcmp(str(ev, "message"), msg);
+	return 1;
 }
 
 static json_t *
@@ -64,8 +66,9 @@ involved(const json_t *obj)
 		if (*str(md, keys[i]))
 			json_object_set_new(ref, keys[i],
 			    json_string(str(md, keys[i])));
-	json_object_set_new(ref, "apiVersion",
-	    json_string(str(obj, "apiVersion")));
+	if (*str(obj, "apiVersion"))
+		json_object_set_new(ref, "apiVersion",
+		    json_string(str(obj, "apiVersion")));
 	return ref;
 }
 
@@ -165,6 +168,11 @@ store_event(struct store *s, const json_t *obj, const char *type,
 	long i;
 	int rc;
 
+	if (k == NULL || !json_is_object(obj) ||
+	    !*str(json_object_get(obj, "metadata"), "name")) {
+		log_warnx("event %s: not about an object with a name", reason);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -476,18 +476,16 @@ orphaned(struct store *s, const json_t *obj, const char *uid)
 		return 0;
 	json_array_foreach(refs, i, r) {
 		u = json_string_value(json_object_get(r, "uid"));
-		if (u == NULL)
-			continue;
-		if (uid && !strcmp(u, uid)) {
-			named = 1;
-			continue;
-		}
-		if (uid_exists(s, u))
-			return 0;
-		if (uid == NULL)
-			named = 1;
+		named |= u && (uid == NULL || !strcmp(u, uid));
 	}
-	return named;
+	if (!named)
+		return 0;
+	json_array_foreach(refs, i, r) {
+		u = json_string_value(json_object_get(r, "uid"));
+		if (u && uid_exists(s, u))
+			return 0;
+	}
+	return 1;
 }
 
 static int

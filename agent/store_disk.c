@@ -187,7 +187,7 @@ store_disk_write(struct store *s, const struct store_kind *k, const char *ns,
 	if (rc < 0)
 		return store_seterr(err, errlen, rc, "%s/%s: mkdir: %s", s->dir,
 		    dir, strerror(-rc));
-	data = json_dumps(obj, JSON_INDENT(1) | JSON_SORT_KEYS);
+	data = json_dumps(obj, JSON_INDENT(1));
 	if (data == NULL)
 		return store_seterr(err, errlen, -ENOMEM, "%s/%s: out of memory",
 		    s->dir, path);
@@ -280,11 +280,37 @@ read_rv_file(struct store *s, char *err, size_t errlen)
 
 /* ---- open and load ---------------------------------------------------------- */
 
+/* fsync the directory holding path (a new entry in it is durable). */
+static int
+fsync_parent(const char *path)
+{
+	char buf[PATH_LEN], *slash;
+	int fd, rc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	slash = strrchr(buf, '/');
+	if (slash == buf)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(buf, sizeof(buf), ".");
+	fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* mkdir -p, each new directory made durable in its parent. */
 static int
 mkdir_p(const char *dir)
 {
 	char buf[PATH_LEN];
 	size_t i, len = strlen(dir);
+	int rc = 0;
 
 	if (len == 0 || len >= sizeof(buf))
 		return -ENAMETOOLONG;
@@ -293,8 +319,12 @@ mkdir_p(const char *dir)
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		buf[i] = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
+		if (mkdir(buf, 0700) == 0)
+			rc = fsync_parent(buf);
+		else if (errno != EEXIST)
+			rc = -errno;
+		if (rc < 0)
+			return rc;
 		buf[i] = dir[i];
 	}
 	return 0;

@@ -5,3 +5,11 @@ AGENT_SRC += $(STORE_SRC)
 
 UNIT_TESTS += unit_agent_store
 $(TEST_BIN)/unit_agent_store: $(call objs,$(STORE_SRC))
+
+# store_tool: the store driven by a script (tests/agent/store-*.sh).
+$(TEST_BIN)/store_tool: $(O)/tests/agent/store_tool.o \
+	$(call objs,$(STORE_SRC)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+TEST_EXTRA += $(TEST_BIN)/store_tool
