@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "https.h"
 #include "images.h"
 #include "images_int.h"
 #include "imgtar.h"
@@ -486,6 +487,34 @@ test_refs(void **state)
 }
 
 static void
+test_url_split(void **state)
+{
+	static const char *bad[] = { "ftp://x/", "https://", "https://:80/",
+	    "https://h:/", "https://h:8x/", "h/x" };
+	char host[64], port[8];
+	const char *path;
+	size_t i;
+	int tls;
+
+	(void)state;
+	assert_int_equal(https_url_split("https://127.0.0.1:5000/v2/a?b=c",
+	    &tls, host, sizeof(host), port, sizeof(port), &path), 0);
+	assert_int_equal(tls, 1);
+	assert_string_equal(host, "127.0.0.1");
+	assert_string_equal(port, "5000");
+	assert_string_equal(path, "/v2/a?b=c");
+	assert_int_equal(https_url_split("http://quay.io", &tls, host,
+	    sizeof(host), port, sizeof(port), &path), 0);
+	assert_int_equal(tls, 0);
+	assert_string_equal(port, "80");
+	assert_string_equal(path, "/");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (https_url_split(bad[i], &tls, host, sizeof(host), port,
+		    sizeof(port), &path) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
+static void
 test_clean_path(void **state)
 {
 	static const char *cases[][2] = {
@@ -513,6 +542,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_clean_path),
+		cmocka_unit_test(test_url_split),
 		cmocka_unit_test_setup(test_import_oci, setup),
 		cmocka_unit_test_setup(test_import_docker, setup),
 		cmocka_unit_test_setup(test_other_path, setup),
