@@ -794,6 +794,57 @@ test_adopt(void)
 	    "delete the adopted VMI", NULL);
 }
 
+/* A run dir on a 64 KiB tmpfs: the qcow2 overlay cannot be made. */
+static void
+test_full_disk(void)
+{
+	char small[80], saved[80], cmd[4096], err[256] = "";
+	json_t *docs, *obj, *st = NULL, *v;
+	const char *m;
+	int ok;
+
+	snprintf(small, sizeof(small), "%.60s/small", tmp);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && mount -t tmpfs -o size=64k "
+	    "tmpfs %s 2>/dev/null", small, small);
+	if (system(cmd) != 0) {
+		printf("ok - runtime: full run dir # SKIP cannot mount a tmpfs\n");
+		return;
+	}
+	close_all();
+	snprintf(saved, sizeof(saved), "%s", run_dir);
+	snprintf(run_dir, sizeof(run_dir), "%s", small);
+	if (open_all(4096 * MI) < 0) {
+		check(0, "runtime on a small run dir", NULL);
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd), vmi_yaml, "full", 1, "64Mi", disk_spin);
+	docs = manifest_parse(cmd, strlen(cmd), &st);
+	obj = json_array_get(docs, 0);
+	ok = obj && manifest_admit(obj, MANIFEST_STRICT, &st) == 0 &&
+	    store_create(S, obj, NULL, err, sizeof(err)) == 0;
+	if (st)
+		snprintf(err, sizeof(err), "%s", manifest_status_message(st));
+	json_decref(st);
+	json_decref(docs);
+	check(ok && wait_for(is_failed, "full", 10000),
+	    "full run dir: the VMI is Failed, droverd carries on", "%s", err);
+	v = vmi_get("full");
+	m = json_string_value(json_object_get(cond_get(v, "Ready"), "message"));
+	check(m && strstr(m, "No space left on device") &&
+	    cond_is("full", "Ready", "False", "FailedCreate"),
+	    "its message says the disk is full", "%s", m ? m : "none");
+	json_decref(v);
+	check(vmi_delete("full") == 0 && wait_for(is_gone, "full", 5000),
+	    "delete it", NULL);
+	close_all();
+out:
+	snprintf(cmd, sizeof(cmd), "umount %s", small);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# %s failed\n", cmd);
+	snprintf(run_dir, sizeof(run_dir), "%s", saved);
+	open_all(160 * MI);
+}
+
 static int
 dir_empty(const char *path)
 {
@@ -854,6 +905,7 @@ main(int argc, char **argv)
 	test_login();
 	test_probes();
 	test_bad_input();
+	test_full_disk();
 	snprintf(vmi_dir, sizeof(vmi_dir), "%s/vmi", run_dir);
 	check(dir_empty(vmi_dir), "nothing left under the run dir", NULL);
 	{
