@@ -160,7 +160,7 @@ expect_import_error(const char *archive, const char *name, int want,
 	if (rc != want || strstr(err, msg) == NULL)
 		fail_msg("%s: rc %d (want %d), err '%s' (want '%s')", archive,
 		    rc, want, err, msg);
-	print_message("%s: %s\n", archive, err);
+	print_message("# %s: %s\n", archive, err);
 	assert_store_empty(im);
 	images_close(im);
 }
