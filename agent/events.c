@@ -72,17 +72,57 @@ involved(const json_t *obj)
 	return ref;
 }
 
-/* The same Event recorded before, in namespace ns; -1 if none. */
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull;	/* a separator */
+}
+
+/* The aggregation key's hash: from ref (involvedObject) and the rest. */
+static uint64_t
+key_of(const json_t *ref, const char *type, const char *reason,
+    const char *msg)
+{
+	static const char *const keys[] = { "kind", "namespace", "name", "uid",
+	    "apiVersion" };
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		h = fnv(h, str(ref, keys[i]));
+	return fnv(fnv(fnv(h, type), reason), msg);
+}
+
+uint64_t
+store_event_key(const json_t *ev)
+{
+	return key_of(json_object_get(ev, "involvedObject"), str(ev, "type"),
+	    str(ev, "reason"), str(ev, "message"));
+}
+
+/* The same Event recorded before, in namespace ns; -1 if none. Hashes
+ * first: the candidates alone are parsed. */
 static long
 find_same(struct store_kind *k, const char *ns, const json_t *ref,
     const char *type, const char *reason, const char *msg)
 {
+	uint64_t key = key_of(ref, type, reason, msg);
 	size_t i = 0;
+	json_t *e;
+	int hit;
 
 	store_find(k, ns, "", &i);
-	for (; i < k->n && !strcmp(k->v[i].ns, ns); i++)
-		if (same(k->v[i].obj, ref, type, reason, msg))
+	for (; i < k->n && !strcmp(k->v[i].ns, ns); i++) {
+		if (k->cold && k->v[i].agg != key)
+			continue;
+		e = store_obj_json(&k->v[i]);
+		hit = e && same(e, ref, type, reason, msg);
+		json_decref(e);
+		if (hit)
 			return (long)i;
+	}
 	return -1;
 }
 
@@ -90,9 +130,11 @@ static int
 bump(struct store *s, struct store_kind *k, size_t i, const char *now,
     char *err, size_t errlen)
 {
-	json_t *c = store_meta_copy(k->v[i].obj);
+	json_t *e = store_obj_json(&k->v[i]);
+	json_t *c = e ? store_meta_copy(e) : NULL;
 	json_int_t count;
 
+	json_decref(e);
 	if (c == NULL)
 		return store_seterr(err, errlen, -ENOMEM, "out of memory");
 	count = json_integer_value(json_object_get(c, "count"));

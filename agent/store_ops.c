@@ -358,7 +358,7 @@ store_update(struct store *s, const json_t *obj, json_t **out, char *err,
 {
 	struct store_kind *k;
 	struct store_obj *cur;
-	json_t *c;
+	json_t *c, *cj = NULL;
 	size_t pos;
 	int rc;
 
@@ -381,24 +381,28 @@ store_update(struct store *s, const json_t *obj, json_t **out, char *err,
 		    k->kind, meta_str(c, "name"));
 		goto fail;
 	}
-	rc = preconditions(k, c, cur->obj, err, errlen);
+	cj = store_obj_json(cur);
+	rc = cj ? preconditions(k, c, cj, err, errlen) : oom(err, errlen);
 	if (rc == 0)
-		rc = check_new_finalizers(c, cur->obj, err, errlen);
-	if (rc == 0 && carry_over(c, cur->obj) < 0)
+		rc = check_new_finalizers(c, cj, err, errlen);
+	if (rc == 0 && carry_over(c, cj) < 0)
 		rc = oom(err, errlen);
 	if (rc < 0)
 		goto fail;
-	if (json_equal(c, cur->obj)) {		/* nothing to write */
+	if (json_equal(c, cj)) {		/* nothing to write */
 		if (out)
-			*out = json_incref(cur->obj);
+			*out = json_incref(cj);
 		json_decref(c);
+		json_decref(cj);
 		return 0;
 	}
+	json_decref(cj);
 	if (json_object_get(meta(c), "deletionTimestamp") &&
 	    json_array_size(json_object_get(meta(c), "finalizers")) == 0)
 		return store_remove(s, k, pos, c, out, err, errlen);
 	return store_put(s, k, c, STORE_MODIFIED, out, err, errlen);
 fail:
+	json_decref(cj);
 	json_decref(c);
 	return rc;
 }
@@ -410,7 +414,7 @@ store_update_status(struct store *s, const char *kind, const char *ns,
 {
 	struct store_kind *k = store_kind_get(s, kind);
 	struct store_obj *cur;
-	json_t *c, *st = NULL;
+	json_t *c, *cj, *st = NULL;
 
 	if (out)
 		*out = NULL;
@@ -421,13 +425,18 @@ store_update_status(struct store *s, const char *kind, const char *ns,
 	if (cur == NULL)
 		return store_seterr(err, errlen, -ENOENT, "%s \"%s\" not found",
 		    kind, name ? name : "");
-	if (json_equal((json_t *)status, json_object_get(cur->obj, "status")) ||
-	    (status == NULL && !json_object_get(cur->obj, "status"))) {
+	cj = store_obj_json(cur);
+	if (cj == NULL)
+		return oom(err, errlen);
+	if (json_equal((json_t *)status, json_object_get(cj, "status")) ||
+	    (status == NULL && !json_object_get(cj, "status"))) {
 		if (out)
-			*out = json_incref(cur->obj);
+			*out = json_incref(cj);
+		json_decref(cj);
 		return 0;
 	}
-	c = store_meta_copy(cur->obj);
+	c = store_meta_copy(cj);
+	json_decref(cj);
 	if (c && status && (st = json_deep_copy(status)) == NULL) {
 		json_decref(c);
 		c = NULL;
@@ -477,7 +486,7 @@ store_get(struct store *s, const char *kind, const char *ns,
 	if (k == NULL || name == NULL)
 		return NULL;
 	o = store_find(k, ns_of(k, ns), name, NULL);
-	return o ? json_incref(o->obj) : NULL;
+	return o ? store_obj_json(o) : NULL;
 }
 
 json_t *
@@ -496,7 +505,7 @@ store_list(struct store *s, const char *kind, const char *ns)
 	for (; i < k->n; i++) {
 		if (ns && strcmp(k->v[i].ns, ns))
 			break;
-		if (json_array_append(a, k->v[i].obj) < 0) {
+		if (json_array_append_new(a, store_obj_json(&k->v[i])) < 0) {
 			json_decref(a);
 			return NULL;
 		}

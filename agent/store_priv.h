@@ -20,18 +20,30 @@
 #define STORE_NS_MAX 63		/* DNS-1123 label */
 #define STORE_RV_STEP 1024	/* resourceVersions reserved per counter write */
 
-/* One stored object; ns and name point into obj's metadata strings. */
+/*
+ * One stored object. Hot kinds keep the jansson tree (obj; ns, name and
+ * uid point into it). Cold kinds (Events: many, rarely read) keep compact
+ * JSON text (a tenth of the tree's memory) and their key in buf, and are
+ * parsed when read: store_obj_json().
+ */
 struct store_obj {
-	json_t *obj;
+	json_t *obj;		/* hot: the object; cold: NULL */
+	char *text;		/* cold: compact JSON */
+	char *buf;		/* cold: "ns\0name\0uid\0" */
 	const char *ns;		/* "" for cluster-scoped kinds */
 	const char *name;
+	const char *uid;
 	uint64_t rv;
+	uint64_t agg;		/* cold Events: store_event_key() */
+	unsigned owned : 1;	/* has metadata.ownerReferences */
+	unsigned deleting : 1;	/* has metadata.deletionTimestamp */
 };
 
 /* The objects of one kind, sorted by (ns, name). */
 struct store_kind {
 	const char *kind;
 	int namespaced;
+	int cold;		/* kept as text (Events) */
 	struct store_obj *v;
 	size_t n, cap;
 };
@@ -61,7 +73,11 @@ int store_seterr(char *err, size_t errlen, int rc, const char *fmt, ...)
 struct store_kind *store_kind_get(struct store *s, const char *kind);
 struct store_obj *store_find(struct store_kind *k, const char *ns,
     const char *name, size_t *pos);
+/* Insert obj (owned on success) at pos. */
 int store_insert(struct store_kind *k, json_t *obj, size_t pos);
+/* The object as a tree, a new reference (hot: shared, read-only; cold:
+ * freshly parsed). NULL only when out of memory. */
+json_t *store_obj_json(const struct store_obj *o);
 uint64_t store_obj_rv(const json_t *obj);
 void store_now(char out[32]);
 int store_random(void *buf, size_t len);
@@ -101,5 +117,8 @@ int store_name_check(const char *what, const char *v, size_t max,
 
 /* events.c */
 void store_events_prune(struct store *s);
+/* A hash of an Event's aggregation key (involved object, type, reason,
+ * message), for cold entries. */
+uint64_t store_event_key(const json_t *ev);
 
 #endif
