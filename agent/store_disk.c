@@ -484,7 +484,7 @@ load_file(struct store *s, struct store_kind *k, int dirfd, const char *rel,
 	const char *name = file;
 	json_error_t jerr;
 	json_t *obj;
-	size_t pos, len;
+	size_t pos, len = 0;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", rel, file);
