@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -421,6 +422,49 @@ test_preloaded(void **state)
 	json_decref(conf);
 }
 
+/* Imports in several processes at once, each with its own store handle
+ * (droverd and droverctl): every one lands, the blobs are shared. */
+static void
+test_concurrent(void **state)
+{
+	char file[256], name[32], err[512], dg[72];
+	struct images *im;
+	pid_t pids[4];
+	int i, st;
+	json_t *l;
+
+	(void)state;
+	im = open_store(NULL);
+	images_close(im);
+	snprintf(file, sizeof(file), "%s/oci.tar", tmpdir);
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct images *c = NULL;
+			snprintf(name, sizeof(name), "c/n%d", i);
+			if (images_open(store, NULL, &c, err, sizeof(err)) < 0 ||
+			    images_import(c, file, name, dg, err,
+			    sizeof(err)) < 0)
+				_exit(1);
+			images_close(c);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	im = open_store(NULL);
+	l = images_list(im);
+	assert_int_equal(json_array_size(l), 4);
+	json_decref(l);
+	assert_int_equal(count_dir("blobs/sha256"), 4);
+	assert_int_equal(count_dir("index"), 1);
+	assert_int_equal(count_dir("tmp"), 0);
+	images_close(im);
+}
+
 static void
 test_abandoned_tmp(void **state)
 {
@@ -551,6 +595,7 @@ main(void)
 		cmocka_unit_test_setup(test_truncated, setup),
 		cmocka_unit_test_setup(test_gzip_archive, setup),
 		cmocka_unit_test_setup(test_preloaded, setup),
+		cmocka_unit_test_setup(test_concurrent, setup),
 		cmocka_unit_test_setup(test_abandoned_tmp, setup),
 	};
 
