@@ -982,6 +982,27 @@ report(int fd, const struct rec *r)
 		_exit(3);
 }
 
+/* dep-IDX, owned by obj-IDX: deleting the owner cascades to it. */
+static void
+crash_dependent(struct store *s, int idx)
+{
+	json_t *owner, *o;
+	char name[16];
+
+	crash_name(idx, name, sizeof(name));
+	owner = store_get(s, "Pod", "crash", name);
+	if (owner == NULL)
+		_exit(5);
+	snprintf(name, sizeof(name), "dep-%d", idx);
+	o = obj("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s}]}}", "apiVersion",
+	    "v1", "kind", "Pod", "metadata", "name", name, "namespace", "crash",
+	    "ownerReferences", "kind", "Pod", "name", md_str(owner, "name"),
+	    "uid", md_str(owner, "uid"));
+	if (create(s, o, NULL) < 0)
+		_exit(6);
+	json_decref(owner);
+}
+
 /* The child: writes for ever, reporting intents and acknowledgements. */
 static void __attribute__((noreturn))
 crash_child(int fd, unsigned seed)
@@ -1022,7 +1043,37 @@ crash_child(int fd, unsigned seed)
 		json_decref(out);
 		r.type = 'A';
 		report(fd, &r);
+		if (r.op == 'c')
+			crash_dependent(s, r.idx);
 	}
+}
+
+/* No dependent outlives its owner: a cascade cut by the kill is finished
+ * by store_open(). */
+static void
+crash_no_orphans(struct store *s)
+{
+	json_t *l = store_list(s, "Pod", "crash"), *o, *owner;
+	const char *ouid;
+	char name[16];
+	size_t i;
+
+	json_array_foreach(l, i, o) {
+		if (strncmp(md_str(o, "name"), "dep-", 4))
+			continue;
+		ouid = json_string_value(json_object_get(json_array_get(
+		    json_object_get(json_object_get(o, "metadata"),
+		    "ownerReferences"), 0), "uid"));
+		snprintf(name, sizeof(name), "obj-%s", md_str(o, "name") + 4);
+		owner = store_get(s, "Pod", "crash", name);
+		if (owner == NULL || strcmp(md_str(owner, "uid"), ouid))
+			print_error("%s outlived its owner %s\n",
+			    md_str(o, "name"), name);
+		assert_non_null(owner);
+		assert_string_equal(md_str(owner, "uid"), ouid);
+		json_decref(owner);
+	}
+	json_decref(l);
 }
 
 /* Does the reopened store hold what was acknowledged? */
@@ -1061,6 +1112,7 @@ crash_check(struct store *s, struct want *w, const struct rec *inflight)
 		w[i].rv = o ? rv_of(o) : 0;
 		json_decref(o);
 	}
+	crash_no_orphans(s);
 }
 
 static void
