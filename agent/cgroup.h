@@ -74,7 +74,10 @@ int64_t cg_cpu_quota(int64_t limit_milli);
 /*
  * Memory the VMM needs beyond guest RAM (bytes): the cgroup's memory
  * limit is guest_ram + cg_vmm_overhead(). cgroup.c documents the
- * measurement the formula rests on.
+ * measurement the formula rests on. Not included: what the VMM writes to
+ * files on tmpfs (disk overlays, logs in a tmpfs run dir), which the
+ * memory controller charges to the VMI as unreclaimable shmem; page
+ * cache of files on a disk file system is charged too, but reclaimable.
  */
 int64_t cg_vmm_overhead(int64_t guest_ram, unsigned vcpus);
 /* pids.max for a VMM with vcpus vCPUs (threads + a margin). */

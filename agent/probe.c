@@ -387,9 +387,11 @@ probe_done(struct probe *p, int ok, const char *fmt, ...)
 	}
 	if (p->kind == PROBE_LIVENESS && flip && !ok)
 		p->run = 0;		/* kubelet holds the worker: stop */
-	else
-		p->next_id = loop_timer(p->l, due > now ? due - now : 0,
-		    probe_next_cb, p);
+	else if ((p->next_id = loop_timer(p->l, due > now ? due - now : 0,
+	    probe_next_cb, p)) <= 0)
+		log_error("%s probe %s: cannot arm the next probe: probing "
+		    "stops", p->kind == PROBE_LIVENESS ? "liveness" :
+		    "readiness", p->hostport);
 	if (flip)
 		p->changed(p->arg, ok);	/* last: it may free p */
 }

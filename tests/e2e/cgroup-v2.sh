@@ -8,6 +8,7 @@
 # refused past pids.max, destroy through cgroup.kill, idempotent destroy.
 # Environment: tests/node/lib.sh's.
 set -uo pipefail
+export NODE_SMP=${NODE_SMP:-1}
 . "$(dirname "$0")/../node/lib.sh"
 name=e2e-cgroup-$$
 failed=0
