@@ -110,10 +110,14 @@ oci_manifest_parse(const json_t *m, char *config_digest,
 
 /* ---------------------------------------------------------------- layers */
 
-/* Drop the staged files of map entries for name and everything under it
- * (dir_only: only under it). */
+/*
+ * Drop the staged files of map entries for name and everything under it
+ * (dir_only: only under it; name "" is the root). below >= 0: only the
+ * entries of layers before that one (a whiteout hides lower layers, not
+ * its own); -1: any (a file replaced by a later entry).
+ */
 static void
-disk_whiteout(json_t *map, const char *name, int dir_only)
+disk_whiteout(json_t *map, const char *name, int dir_only, int below)
 {
 	size_t len = strlen(name);
 	const char *k, *p;
@@ -121,7 +125,10 @@ disk_whiteout(json_t *map, const char *name, int dir_only)
 	void *tmp;
 
 	json_object_foreach_safe(map, tmp, k, v) {
-		if ((!dir_only && strcmp(k, name) == 0) ||
+		if (below >= 0 && json_integer_value(json_object_get(v,
+		    "layer")) >= below)
+			continue;
+		if ((!dir_only && strcmp(k, name) == 0) || len == 0 ||
 		    (strncmp(k, name, len) == 0 && k[len] == '/')) {
 			if ((p = jstr(v, "path")) != NULL)
 				unlink(p);
@@ -138,8 +145,8 @@ wanted(const char *name, const char *path)
 
 /* Stage the current entry's data; record it in map. */
 static int
-stage_entry(struct imgtar *t, const char *name, struct img_stage *st,
-    json_t *map, char *err, size_t errlen)
+stage_entry(struct imgtar *t, const char *name, int layer,
+    struct img_stage *st, json_t *map, char *err, size_t errlen)
 {
 	char p[IMG_PATH_MAX], dg[IMG_DIGEST_LEN + 1];
 	const size_t bufsz = 1u << 16;
@@ -165,15 +172,15 @@ stage_entry(struct imgtar *t, const char *name, struct img_stage *st,
 	}
 	if ((rc = img_wfile_finish(&w, dg, err, errlen)) < 0)
 		return rc;
-	disk_whiteout(map, name, 0);
-	json_object_set_new(map, name, json_pack("{ss ss}", "path", p,
-	    "digest", dg));
+	disk_whiteout(map, name, 0, -1);
+	json_object_set_new(map, name, json_pack("{ss ss si}", "path", p,
+	    "digest", dg, "layer", layer));
 	return 0;
 }
 
 static int
-layer_walk(const struct img_layer *l, const char *path, struct img_stage *st,
-    json_t *map, char *err, size_t errlen)
+layer_walk(const struct img_layer *l, int li, const char *path,
+    struct img_stage *st, json_t *map, char *err, size_t errlen)
 {
 	char name[IMGTAR_NAME_MAX], dir[IMGTAR_NAME_MAX], *base;
 	struct imgtar_entry e;
@@ -198,24 +205,25 @@ layer_walk(const struct img_layer *l, const char *path, struct img_stage *st,
 			snprintf(dir, sizeof(dir), "%.*s", base ?
 			    (int)(base - name) : 0, name);
 			if (strcmp(base ? base + 1 : name, ".wh..wh..opq") == 0)
-				disk_whiteout(map, dir, 1);
+				disk_whiteout(map, dir, 1, li);
 			else {
 				snprintf(dir + strlen(dir), sizeof(dir) -
 				    strlen(dir), "%s%s", base ? "/" : "",
 				    (base ? base + 1 : name) + 4);
-				disk_whiteout(map, dir, 0);
+				disk_whiteout(map, dir, 0, li);
 			}
 			continue;
 		}
 		if (!wanted(name, path) || e.type == '5')
 			continue;
 		if (e.type == '0' || e.type == '7') {
-			if ((rc = stage_entry(&t, name, st, map, err,
+			if ((rc = stage_entry(&t, name, li, st, map, err,
 			    errlen)) < 0)
 				break;
 		} else {
-			disk_whiteout(map, name, 0);
-			json_object_set_new(map, name, json_pack("{ss}", "bad",
+			disk_whiteout(map, name, 0, -1);
+			json_object_set_new(map, name, json_pack("{si ss}",
+			    "layer", li, "bad",
 			    e.type == '2' ? "a symbolic link" : e.type == '1' ?
 			    "a hard link" : e.type == 'S' ? "a sparse tar entry "
 			    "(not supported: rebuild the image without --sparse)" :
@@ -240,7 +248,8 @@ oci_extract_disk(const struct img_layer *layers, size_t nlayers,
 	int rc = 0;
 
 	for (i = 0; i < nlayers; i++)
-		if ((rc = layer_walk(&layers[i], path, st, map, err, errlen)) < 0)
+		if ((rc = layer_walk(&layers[i], (int)i, path, st, map, err,
+		    errlen)) < 0)
 			goto out;
 	n = json_object_size(map);
 	if (n == 0) {
@@ -362,7 +371,7 @@ arc_walk(struct arc *a, const char *file, char *err, size_t errlen)
 			    "files", src.what);
 			break;
 		}
-		if ((rc = stage_entry(&t, name, a->st, a->files, err,
+		if ((rc = stage_entry(&t, name, 0, a->st, a->files, err,
 		    errlen)) < 0)
 			break;
 		v = json_object_get(a->files, name);

@@ -80,6 +80,14 @@ group_setup(void **state)
 	    sh("%s %s/link.tar --file disk/x.img:link", mk, tmpdir) != 0 ||
 	    sh("%s %s/noname.tar", mk, tmpdir) != 0 ||
 	    sh("%s %s/sparse.tar --file disk/s.img:sparse", mk, tmpdir) != 0 ||
+	    sh("%s %s/wh.tar --file disk/a.qcow2 --file disk/b.img:raw --layer "
+	    "--file disk/b.img:whiteout", mk, tmpdir) != 0 ||
+	    sh("%s %s/opq.tar --file disk/old.img:raw --layer --file disk:opaque "
+	    "--file disk/new.qcow2", mk, tmpdir) != 0 ||
+	    sh("%s %s/over.tar --file disk/d.img:raw --layer --file disk/d.img",
+	    mk, tmpdir) != 0 ||
+	    sh("%s %s/whdir.tar --file disk/a.qcow2 --layer --file disk:whiteout",
+	    mk, tmpdir) != 0 ||
 	    sh("%s %s/extra.tar --file disk/disk.qcow2 --file data/alt.img:raw "
 	    "--file data/link.img:link --file data/bk.qcow2:backing", mk,
 	    tmpdir) != 0) {
@@ -309,6 +317,44 @@ test_other_path(void **state)
 	assert_int_equal(images_rm(im, "x/extra", err, sizeof(err)), 0);
 	assert_store_empty(im);
 	images_close(im);
+}
+
+/* Several layers: whiteouts, opaque directories, a file replaced. */
+static void
+test_layers(void **state)
+{
+	static const struct {
+		const char *tar, *format;
+		uint64_t vsize;
+	} ok[] = {
+		{ "wh.tar", "qcow2", 1 << 20 },		/* disk/b.img deleted */
+		{ "opq.tar", "qcow2", 1 << 20 },	/* disk/ emptied, new one */
+		{ "over.tar", "qcow2", 1 << 20 },	/* raw replaced by qcow2 */
+	};
+	char file[256], err[512] = "", dg[72];
+	struct images_disk d;
+	struct images *im;
+	size_t i;
+
+	(void)state;
+	im = open_store(NULL);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(file, sizeof(file), "%s/%s", tmpdir, ok[i].tar);
+		if (images_import(im, file, "x/layers", dg, err,
+		    sizeof(err)) < 0)
+			fail_msg("%s: %s", ok[i].tar, err);
+		assert_int_equal(images_resolve(im, "x/layers", NULL, &d, err,
+		    sizeof(err)), 0);
+		assert_string_equal(d.format, ok[i].format);
+		assert_int_equal(d.virtual_size, ok[i].vsize);
+	}
+	assert_int_equal(images_resolve(im, "x/layers", "/disk/d.img", &d, err,
+	    sizeof(err)), 0);
+	assert_int_equal(images_rm(im, "x/layers", err, sizeof(err)), 0);
+	assert_store_empty(im);
+	images_close(im);
+	expect_import_error("whdir.tar", "x/y", -EINVAL,
+	    "no file under /disk/");
 }
 
 static void
@@ -590,6 +636,7 @@ main(void)
 		cmocka_unit_test_setup(test_import_oci, setup),
 		cmocka_unit_test_setup(test_import_docker, setup),
 		cmocka_unit_test_setup(test_other_path, setup),
+		cmocka_unit_test_setup(test_layers, setup),
 		cmocka_unit_test_setup(test_bad_images, setup),
 		cmocka_unit_test_setup(test_digest_mismatch, setup),
 		cmocka_unit_test_setup(test_truncated, setup),
