@@ -112,8 +112,9 @@ json_t *store_get(struct store *s, const char *kind, const char *ns,
     const char *name);
 
 /*
- * A new array of the objects of kind, in namespace ns (NULL: all), sorted
- * by namespace then name.
+ * A new array of the objects of kind, in namespace ns (NULL or "": all, as
+ * client-go's NamespaceAll), sorted by namespace then name. An unknown
+ * kind gives an empty array.
  */
 json_t *store_list(struct store *s, const char *kind, const char *ns);
 

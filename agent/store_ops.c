@@ -498,7 +498,7 @@ store_list(struct store *s, const char *kind, const char *ns)
 
 	if (a == NULL || k == NULL)
 		return a;
-	if (ns && k->namespaced)
+	if (ns && *ns && k->namespaced)
 		store_find(k, ns, "", &i);	/* the namespace's first */
 	else
 		ns = NULL;

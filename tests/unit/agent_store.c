@@ -285,6 +285,9 @@ test_list(void **state)
 	assert_int_equal(json_array_size(l), 3);
 	assert_string_equal(md_str(json_array_get(l, 0), "name"), "a");
 	json_decref(l);
+	l = store_list(s, "Pod", "");
+	assert_int_equal(json_array_size(l), 9);
+	json_decref(l);
 	l = store_list(s, "Pod", "nothing");
 	assert_int_equal(json_array_size(l), 0);
 	json_decref(l);
