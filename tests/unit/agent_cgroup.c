@@ -575,7 +575,47 @@ test_real_v1(void **state)
 	}
 }
 
+/*
+ * After a real test, whatever a failure left behind: the cgroups (their
+ * children end themselves within 30 s; wait for the cgroup to empty).
+ */
+static void
+real_cleanup(const char *base)
+{
+	char p[256];
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(p, sizeof(p), "%s/drover-test-%d/vmi-1", base,
+		    (int)getpid());
+		if (rmdir(p) == 0 || errno == ENOENT)
+			break;
+		usleep(100000);
+	}
+	snprintf(p, sizeof(p), "%s/drover-test-%d", base, (int)getpid());
+	rmdir(p);
+}
+
+static int
+real_v1_teardown(void **state)
+{
+	char base[64];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(base, sizeof(base), "/sys/fs/cgroup/%s", v1_ctrls[i]);
+		real_cleanup(base);
+	}
+	return teardown(state);
+}
+
 static char mnt[128];
+
+static int
+real_v2_teardown(void **state)
+{
+	(void)state;
+	real_cleanup(mnt);
+	return 0;
+}
 
 static int
 real_v2_why(char *why, size_t len)
@@ -657,8 +697,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fake_v2_missing, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fake_none, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_real_v1, setup, teardown),
-		cmocka_unit_test(test_real_v2),
+		cmocka_unit_test_setup_teardown(test_real_v1, setup,
+		    real_v1_teardown),
+		cmocka_unit_test_teardown(test_real_v2, real_v2_teardown),
 	};
 	struct CMUnitTest run[8];
 	size_t n = 0;
