@@ -117,4 +117,7 @@ int priv_path_ok(const char *run_dir, const char *path, const char *name);
  * 0 and *out, or -errno (-ESRCH: no such process). */
 int priv_proc_starttime(pid_t pid, uint64_t *out);
 
+/* In a forked child: close every fd above 2 except keep (-1: none). */
+void priv_close_fds(int keep);
+
 #endif

@@ -322,8 +322,8 @@ priv_proc_starttime(pid_t pid, uint64_t *out)
  * Close every fd above 2 except keep: the VMM must not inherit droverd's
  * sockets or store files (not all of them are O_CLOEXEC).
  */
-static void
-pl_close_fds(int keep)
+void
+priv_close_fds(int keep)
 {
 	struct rlimit rl;
 	int max = 4096;
@@ -349,7 +349,7 @@ pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd)
 	int e, null, logfd;
 
 	setsid();
-	pl_close_fds(fd);
+	priv_close_fds(fd);
 	/* The loop's signal handling must not be inherited. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);

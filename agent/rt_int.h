@@ -18,6 +18,7 @@
 
 struct priv;
 struct probe;
+struct rt_pull;
 
 #define RT_DIR_MAX	160	/* a run dir; sockets must stay < 108 */
 #define RT_SOCK_MAX	108	/* sun_path */
@@ -154,7 +155,7 @@ struct rt {
 	int sync_id;			/* loop_defer pending */
 	int node_timer;
 	struct rt_vmi *vmis;
-	char node_json_last[64];
+	struct rt_pull *pulls;		/* image pulls (rt_pull.c) */
 };
 
 /* ---- rt_spec.c: pure functions (unit-tested) ------------------------------ */
@@ -223,8 +224,20 @@ void rt_now_rfc3339(char *out, size_t len);
 
 /* ---- rt_launch.c --------------------------------------------------------------- */
 /* Prepare the run dir and disks, spawn the VMM. 0; -ENOENT (image not
- * there: stay Pending); other -errno: Failed. Message in err. */
-int rt_launch(struct rt_vmi *v, const json_t *vmi, char *err, size_t errlen);
+ * there: stay Pending; missing names it when the image store is used);
+ * other -errno: Failed. Message in err. */
+int rt_launch(struct rt_vmi *v, const json_t *vmi, char *missing,
+    size_t missing_len, char *err, size_t errlen);
+
+/* ---- rt_pull.c ------------------------------------------------------------------ */
+/*
+ * Pull image ref into the image store in a child process (kubelet's
+ * IfNotPresent). 1: a pull runs (started now or earlier); -EAGAIN: the
+ * last pull failed and the back-off has not passed (msg says why); -EIO:
+ * it was pulled, yet still does not resolve (msg).
+ */
+int rt_pull_image(struct rt *rt, const char *ref, char *msg, size_t msglen);
+void rt_pull_free_all(struct rt *rt);
 /* Spawn the VMM again in the same run dir (guest reboot). */
 int rt_respawn(struct rt_vmi *v, char *err, size_t errlen);
 /* The state file (pid, start time) for re-adoption. */

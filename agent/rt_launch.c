@@ -91,18 +91,26 @@ rl_resolve_file(const char *ref, char *file, size_t filelen, char *fmt,
 	return 0;
 }
 
+struct rl_ctx {
+	struct rt *rt;
+	char *missing;		/* the image reference that is not there */
+	size_t missing_len;
+};
+
 static int
 rl_resolve(void *arg, const char *image, const char *path, char *file,
     size_t filelen, char *fmt, size_t fmtlen, char *err, size_t errlen)
 {
-	struct rt *rt = arg;
+	struct rl_ctx *ctx = arg;
 	struct images_disk d;
 	int rc;
 
-	if (rt->im == NULL)
+	if (ctx->rt->im == NULL)
 		return rl_resolve_file(image, file, filelen, fmt, fmtlen, err,
 		    errlen);
-	rc = images_resolve(rt->im, image, path, &d, err, errlen);
+	rc = images_resolve(ctx->rt->im, image, path, &d, err, errlen);
+	if (rc == -ENOENT && ctx->missing)
+		snprintf(ctx->missing, ctx->missing_len, "%s", image);
 	if (rc < 0)
 		return rc;
 	snprintf(file, filelen, "%s", d.path);
@@ -383,14 +391,18 @@ rl_spawn(struct rt_vmi *v, char *err, size_t errlen)
 }
 
 int
-rt_launch(struct rt_vmi *v, const json_t *vmi, char *err, size_t errlen)
+rt_launch(struct rt_vmi *v, const json_t *vmi, char *missing,
+    size_t missing_len, char *err, size_t errlen)
 {
 	struct rt_disk disks[RT_MAX_DISKS];
+	struct rl_ctx ctx = { v->rt, missing, missing_len };
 	struct priv *p = v->rt->priv;
 	unsigned n = 0;
 	int rc;
 
-	rc = rt_plan_disks(vmi, rl_resolve, v->rt, disks, RT_MAX_DISKS, &n,
+	if (missing && missing_len)
+		missing[0] = '\0';
+	rc = rt_plan_disks(vmi, rl_resolve, &ctx, disks, RT_MAX_DISKS, &n,
 	    err, errlen);
 	if (rc < 0)
 		return rc;

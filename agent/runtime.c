@@ -505,10 +505,46 @@ rt_retry_cb(void *arg)
 	rt_kick(v->rt);
 }
 
+/*
+ * The VMI's image is not in the store: Pending while it is pulled (the
+ * pull's end wakes it), or with the pull's error until the back-off ends;
+ * looked at again every RT_RETRY_MS in any case (an image imported by
+ * hand, a pull by droverctl).
+ */
+static void
+rt_wait_image(struct rt_vmi *v, const json_t *vmi, const char *missing,
+    const char *err)
+{
+	char msg[sizeof(v->wait_msg)];
+	const char *reason = "ErrImagePull";
+	int rc = -EAGAIN;
+
+	snprintf(msg, sizeof(msg), "%s", err);
+	if (v->rt->im && missing[0]) {
+		rc = rt_pull_image(v->rt, missing, msg, sizeof(msg));
+		if (rc == -EIO)
+			snprintf(msg, sizeof(msg), "%s", err);
+		if (rc == 1) {
+			reason = "ContainerCreating";
+			snprintf(msg, sizeof(msg), "Pulling image \"%.400s\"",
+			    missing);
+		} else if (rc == -EAGAIN)
+			reason = "ImagePullBackOff";
+	}
+	v->phase = "Pending";
+	if (strcmp(v->wait_msg, msg) != 0)
+		store_event(v->rt->s, vmi, rc == 1 ? "Normal" : "Warning",
+		    rc == 1 ? "Pulling" : "Failed", "%s", msg);
+	snprintf(v->wait_reason, sizeof(v->wait_reason), "%s", reason);
+	snprintf(v->wait_msg, sizeof(v->wait_msg), "%s", msg);
+	v->retry_timer = loop_timer(v->rt->l, RT_RETRY_MS, rt_retry_cb, v);
+	rt_status_sync(v, vmi);
+}
+
 static void
 rt_try_start(struct rt_vmi *v, const json_t *vmi, int64_t *cpu, int64_t *mem)
 {
-	char err[512] = "", msg[160];
+	char err[512] = "", msg[160], missing[1024];
 	int rc;
 
 	if ((rc = rt_vmi_res(vmi, v->rt->overhead_cfg, &v->res, err,
@@ -534,21 +570,12 @@ rt_try_start(struct rt_vmi *v, const json_t *vmi, int64_t *cpu, int64_t *mem)
 	v->phase = "Scheduling";
 	v->wait_reason[0] = v->wait_msg[0] = '\0';
 	rt_status_sync(v, vmi);
-	rc = rt_launch(v, vmi, err, sizeof(err));
+	rc = rt_launch(v, vmi, missing, sizeof(missing), err, sizeof(err));
 	if (rc == -ENOENT) {
-		/* The image is not there (yet): Pending, looked at again. */
 		v->reserved = 0;
 		*cpu -= v->res.cpu_milli;
 		*mem -= v->res.memory;
-		v->phase = "Pending";
-		snprintf(v->wait_reason, sizeof(v->wait_reason), "ErrImagePull");
-		if (strcmp(v->wait_msg, err) != 0)
-			store_event(v->rt->s, vmi, "Warning", "FailedPull", "%s",
-			    err);
-		snprintf(v->wait_msg, sizeof(v->wait_msg), "%s", err);
-		v->retry_timer = loop_timer(v->rt->l, RT_RETRY_MS, rt_retry_cb,
-		    v);
-		rt_status_sync(v, vmi);
+		rt_wait_image(v, vmi, missing, err);
 		return;
 	}
 	if (rc < 0) {
@@ -798,6 +825,7 @@ rt_free(struct rt *rt)
 		rt->vmis = v->next;
 		rt_vmi_free(v);		/* VMMs keep running */
 	}
+	rt_pull_free_all(rt);
 	if (rt->priv)
 		priv_local_free(rt->priv);
 	free(rt);

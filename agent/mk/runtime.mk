@@ -5,7 +5,7 @@
 # It makes qcow2 overlays with the VMM's own qcow2 code and the
 # cloud-init seed with cidata.c.
 RT_SRC := agent/runtime.c agent/rt_ctl.c agent/rt_spec.c agent/rt_launch.c agent/rt_pod.c \
-	agent/rt_adopt.c agent/priv_local.c
+	agent/rt_adopt.c agent/rt_pull.c agent/priv_local.c
 RT_DEPS := agent/cgroup.c agent/cidata.c agent/iso9660.c \
 	$(filter-out vmm/blk_raw.c,$(QCOW2_SRC)) vmm/blk_raw.c
 # The readiness/liveness probes (agent/probe.h) are another module's,
