@@ -68,4 +68,14 @@ const char *ctl_age(const char *rfc3339, char *buf, size_t len);
  */
 int ctl_image_main(int argc, char **argv, const char *socket);
 
+/*
+ * `droverctl certs ...`, `droverctl kubeconfig ...` (agent/ctl_certs.c)
+ * and `droverctl console ...` (agent/ctl_console.c), issue 6; linked by
+ * agent/mk/certs.mk (droverctl.c declares them weak). argv[0] is the
+ * command.
+ */
+int ctl_certs_main(int argc, char **argv, const char *socket);
+int ctl_kubeconfig_main(int argc, char **argv, const char *socket);
+int ctl_console_main(int argc, char **argv, const char *socket);
+
 #endif

@@ -11,6 +11,10 @@
 
 /* agent/ctl_image.c (the images module) may not be linked in. */
 #pragma weak ctl_image_main
+/* agent/ctl_certs.c and agent/ctl_console.c (issue 6), likewise. */
+#pragma weak ctl_certs_main
+#pragma weak ctl_kubeconfig_main
+#pragma weak ctl_console_main
 
 static void
 ctl_usage(FILE *f)
@@ -101,6 +105,22 @@ main(int argc, char **argv)
 	    i++)
 		if (strcmp(argv[1], ctl_commands[i].name) == 0)
 			return ctl_commands[i].fn(argc - 1, argv + 1, socket);
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **, const char *);
+	} opt[] = {
+		{ "certs", ctl_certs_main },
+		{ "kubeconfig", ctl_kubeconfig_main },
+		{ "console", ctl_console_main },
+	};
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		if (strcmp(argv[1], opt[i].name) != 0)
+			continue;
+		if (opt[i].fn)
+			return opt[i].fn(argc - 1, argv + 1, socket);
+		log_error("'%s' is not built into this droverctl", argv[1]);
+		return 2;
+	}
 	if (strcmp(argv[1], "image") == 0) {
 		if (ctl_image_main)
 			return ctl_image_main(argc - 1, argv + 1, socket);
