@@ -9,14 +9,19 @@
  *   online CPUs x 1000 milli and MemTotal, minus the configured reserve);
  *   a VMI that does not fit stays Pending with PodScheduled=False, reason
  *   Unschedulable, and starts when room appears;
+ * - resolves its containerDisk images (images.h), pulling a missing one
+ *   in a child process (Pending meanwhile: "Pulling image", then
+ *   ImagePullBackOff with the registry's error);
  * - prepares its run dir <run_dir>/vmi/<ns>/<name>/ (disks, vm.json,
- *   console and control sockets, log, state file), and spawns one
- *   drover-vmm in its own session (it outlives droverd) through the
- *   privileged operations (priv.h);
+ *   console and control sockets, log, state file; rt_launch.c lists
+ *   them), and spawns one drover-vmm in its own session (it outlives
+ *   droverd) through the privileged operations (priv.h);
  * - follows it: control socket "status" polled every poll_ms; Running,
  *   Unknown while the control socket does not answer, Succeeded (guest
  *   powered off, exit 0), Failed (crash, VMM error, killed); a guest
- *   reboot request (exit 3) restarts the VMM in place;
+ *   reboot request (exit 3) restarts the VMM in place; Ready once the
+ *   guest reported its boot (boot-timer mark, or "login:" on the
+ *   console) or, with a readinessProbe, as the probe says (probe.h);
  * - keeps status (phase, nodeName, conditions Ready and PodScheduled,
  *   phaseTransitionTimestamps, qosClass) and one read-only Pod
  *   view (virt-launcher-<vmi>-<5 chars>) in the store, and the Node
