@@ -190,6 +190,19 @@ record(void *arg, enum store_event ev, const json_t *o)
 	w->n++;
 }
 
+/* Where name first shows in w; fails if it never does. */
+static int
+seen_at(const struct seen *w, const char *name)
+{
+	int i;
+
+	for (i = 0; i < w->n; i++)
+		if (!strcmp(w->name[i], name))
+			return i;
+	fail_msg("%s was not seen", name);
+	return -1;
+}
+
 /* ---- create, get, list ------------------------------------------------------------ */
 
 static void
@@ -524,8 +537,10 @@ static void
 test_cascade(void **state)
 {
 	struct store *s = open_ok();
+	struct seen w = { 0 };
 	char uid[40];
 	json_t *rs, *v1, *v2, *o;
+	int i;
 
 	(void)state;
 	owned(s, "VirtualMachineInstanceReplicaSet", "rs", NULL, 0, uid);
@@ -540,6 +555,7 @@ test_cascade(void **state)
 	o = get(s, "Pod", "p1");
 	owned(s, "Event", "e1", o, 0, uid);	/* three levels down */
 
+	store_watch(s, record, &w);
 	assert_int_equal(store_delete(s, "VirtualMachineInstanceReplicaSet",
 	    "default", "rs", err, sizeof(err)), 0);
 	assert_null(get(s, "VirtualMachineInstanceReplicaSet", "rs"));
@@ -552,6 +568,15 @@ test_cascade(void **state)
 	assert_non_null(o);
 	assert_non_null(md_str(o, "deletionTimestamp"));
 	assert_non_null(get(s, "Pod", "p2"));
+	/* Owners go before what they own: rs, v1, p1, e1; v2 marked. */
+	assert_int_equal(w.n, 5);
+	assert_string_equal(w.name[0], "rs");
+	for (i = 0; i < w.n; i++)
+		assert_int_equal(w.ev[i], !strcmp(w.name[i], "v2") ?
+		    STORE_MODIFIED : STORE_DELETED);
+	assert_true(seen_at(&w, "rs") < seen_at(&w, "v1"));
+	assert_true(seen_at(&w, "v1") < seen_at(&w, "p1"));
+	assert_true(seen_at(&w, "p1") < seen_at(&w, "e1"));
 	o = json_deep_copy(o);
 	json_object_del(json_object_get(o, "metadata"), "finalizers");
 	assert_int_equal(update(s, o, NULL), 0);
