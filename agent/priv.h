@@ -87,6 +87,10 @@ struct priv_ops {
 	 * what is left in it). Idempotent: absent is fine. */
 	int (*vmi_cleanup)(struct priv *p, const char *dir, const char *cgroup,
 	    char *err, size_t errlen);
+	/* Remove every VMI cgroup under the parent whose name is not one of
+	 * keep[0..nkeep) (left by a droverd that died half way). */
+	int (*cgroup_prune)(struct priv *p, const char *const *keep,
+	    size_t nkeep, char *err, size_t errlen);
 };
 
 /* A privileged side: its ops table first (implementations extend it). */

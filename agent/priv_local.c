@@ -522,6 +522,33 @@ pl_vmi_cleanup(struct priv *pp, const char *dir, const char *cgroup,
 	return 0;
 }
 
+static int
+pl_cgroup_prune(struct priv *pp, const char *const *keep, size_t nkeep,
+    char *err, size_t errlen)
+{
+	struct priv_local *p = pl(pp);
+	char **names = NULL;
+	int rc;
+
+	if (p->cg == NULL)
+		return 0;
+	if ((rc = cg_list(p->cg, &names, NULL, err, errlen)) < 0)
+		return rc;
+	for (char **n = names; n && *n; n++) {
+		size_t i;
+
+		for (i = 0; i < nkeep && strcmp(keep[i], *n) != 0; i++)
+			;
+		if (i < nkeep)
+			continue;
+		log_warnx("cgroup %s: no VMI runs in it: removed", *n);
+		if (cg_destroy(p->cg, *n, err, errlen) < 0)
+			log_warnx("cgroup %s: %s", *n, err ? err : "");
+	}
+	cg_list_free(names);
+	return 0;
+}
+
 static const struct priv_ops priv_local_ops = {
 	.vmi_prepare = pl_vmi_prepare,
 	.file_write = pl_file_write,
@@ -533,6 +560,7 @@ static const struct priv_ops priv_local_ops = {
 	.vmm_signal = pl_vmm_signal,
 	.vmm_reap = pl_vmm_reap,
 	.vmi_cleanup = pl_vmi_cleanup,
+	.cgroup_prune = pl_cgroup_prune,
 };
 
 struct priv *

@@ -204,6 +204,31 @@ ra_each(struct rt *rt, const char *dir, int depth)
 	closedir(d);
 }
 
+/* Cgroups of VMIs that have no VMM any more (a launch cut short). */
+static void
+ra_prune_cgroups(struct rt *rt)
+{
+	const char **keep;
+	struct rt_vmi *v;
+	char err[256] = "";
+	size_t n = 0;
+
+	if (!rt->cgroups)
+		return;
+	for (v = rt->vmis; v; v = v->next)
+		n++;
+	if ((keep = calloc(n + 1, sizeof(*keep))) == NULL)
+		return;
+	n = 0;
+	for (v = rt->vmis; v; v = v->next)
+		if (v->stage == RT_ACTIVE && v->pid > 0)
+			keep[n++] = v->cgroup;
+	if (rt->priv->ops->cgroup_prune(rt->priv, keep, n, err,
+	    sizeof(err)) < 0)
+		log_warnx("cgroups: %s", err);
+	free(keep);
+}
+
 void
 rt_adopt_all(struct rt *rt)
 {
@@ -211,4 +236,5 @@ rt_adopt_all(struct rt *rt)
 
 	snprintf(vmi, sizeof(vmi), "%s/vmi", rt->run_dir);
 	ra_each(rt, vmi, 0);
+	ra_prune_cgroups(rt);
 }

@@ -895,9 +895,21 @@ main(int argc, char **argv)
 		return 1;
 	}
 	close_all();
-	if (open_all(160 * MI) < 0) {
-		check(0, "runtime starts (160Mi node)", NULL);
-		return 1;
+	{
+		char stray[256];
+		struct stat st;
+
+		/* A cgroup a dead droverd left without a VMM in it. */
+		snprintf(stray, sizeof(stray), "/sys/fs/cgroup/cpu/%s/ns.stray",
+		    cg_parent);
+		check(mkdir(stray, 0755) == 0, "a stray VMI cgroup", "%s: %s",
+		    stray, strerror(errno));
+		if (open_all(160 * MI) < 0) {
+			check(0, "runtime starts (160Mi node)", NULL);
+			return 1;
+		}
+		check(stat(stray, &st) != 0,
+		    "the runtime removes cgroups no VMM runs in", NULL);
 	}
 	test_run_and_kill();
 	test_schedule();
