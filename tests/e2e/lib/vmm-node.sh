@@ -14,8 +14,10 @@
 #   vmm_e2e_pack               node_cpio $tmp/root (after adding files)
 #   vmm_e2e_boot ARGS...       vmm_e2e_attempt ARGS..., retried once in a
 #                              fresh node; exits (not ok) when both fail
-#   vmm_e2e_attempt ARGS...    (re)start the node (tap dtap0 + udhcpd on
-#                              192.168.77.1/24), run $VMM_E2E_PREP (a node
+#   vmm_e2e_node_up            start the node unless it runs, with the tap
+#                              dtap0 and udhcpd on 192.168.77.1/24 (2: the
+#                              node did not boot, 3: the tap or udhcpd)
+#   vmm_e2e_attempt ARGS...    vmm_e2e_node_up, run $VMM_E2E_PREP (a node
 #                              command line, if set), then "vmm-guest start
 #                              $D drover-vmm ARGS...", then the console
 #                              session ${steps[@]} (tests/node/vmmcon.c,
@@ -105,12 +107,16 @@ vmm_e2e_vmm_args() {
 		--stop-timeout 180 --user 65534:65534 --seccomp on
 }
 
-vmm_e2e_attempt() {
+vmm_e2e_node_up() {
 	if ! node_alive "$name"; then
 		node_start "$name" --extra-initrd "$tmp/extra.cpio.gz" || return 2
 		node_exec "$name" --timeout 30 -- "vmm-guest net $D dtap0 192.168.77" > "$tmp/net.out" 2>&1 ||
 			return 3
 	fi
+}
+
+vmm_e2e_attempt() {
+	vmm_e2e_node_up || return
 	t0=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
 	node_exec "$name" --timeout 60 -- "${VMM_E2E_PREP:+$VMM_E2E_PREP && }vmm-guest start $D drover-vmm $*" ||
 		return 4
