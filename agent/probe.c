@@ -24,25 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "probe_int.h"
 
-#define PROBE_REQ_MAX		8192
 #define PROBE_MAX_MS		(1ULL << 31)
-#define PROBE_USER_AGENT	"kube-probe/1.30"
 
 /* ---- the spec ------------------------------------------------------------ */
 
-static int
-probe_fail_spec(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-probe_fail_spec(char *err, size_t errlen, const char *fmt, ...)
+int
+probe_spec_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -114,22 +107,22 @@ probe_port(struct probe *p, const json_t *h, const json_t *ifaces, char *err,
 
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) < 1 || json_integer_value(v) > 65535)
-			return probe_fail_spec(err, errlen, "probe port %lld: "
+			return probe_spec_err(err, errlen, "probe port %lld: "
 			    "must be 1 to 65535",
 			    (long long)json_integer_value(v));
-		p->port = (int)json_integer_value(v);
+		p->port0 = (int)json_integer_value(v);
 		return 0;
 	}
 	if (s == NULL || s[0] == '\0')
-		return probe_fail_spec(err, errlen, "probe port: a number or "
+		return probe_spec_err(err, errlen, "probe port: a number or "
 		    "the name of a port of the VMI's interfaces is needed");
 	n = strtol(s, &end, 10);
 	if (*end == '\0' && n >= 1 && n <= 65535) {
-		p->port = (int)n;
+		p->port0 = (int)n;
 		return 0;
 	}
-	if ((p->port = probe_named_port(ifaces, s)) == 0)
-		return probe_fail_spec(err, errlen, "probe port \"%.64s\": no "
+	if ((p->port0 = probe_named_port(ifaces, s)) == 0)
+		return probe_spec_err(err, errlen, "probe port \"%.64s\": no "
 		    "port of that name in the VMI's interfaces", s);
 	return 0;
 }
@@ -141,144 +134,43 @@ probe_addr(struct probe *p, const char *host, char *err, size_t errlen)
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&p->addr;
 
 	if (host == NULL || host[0] == '\0')
-		return probe_fail_spec(err, errlen, "probe: no host (the VMI "
+		return probe_spec_err(err, errlen, "probe: no host (the VMI "
 		    "has no IP address yet)");
 	memset(&p->addr, 0, sizeof(p->addr));
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+	if (strlen(host) < sizeof(p->host) &&
+	    inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
 		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)p->port);
 		p->alen = sizeof(*a4);
-		snprintf(p->hostport, sizeof(p->hostport), "%s:%d", host,
-		    p->port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+	} else if (strlen(host) < sizeof(p->host) &&
+	    inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
 		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)p->port);
 		p->alen = sizeof(*a6);
-		snprintf(p->hostport, sizeof(p->hostport), "[%s]:%d", host,
-		    p->port);
-		return 0;
+	} else {
+		return probe_spec_err(err, errlen, "probe host \"%.64s\": an "
+		    "IPv4 or IPv6 address is needed (Drover does not resolve "
+		    "names)", host);
 	}
-	return probe_fail_spec(err, errlen, "probe host \"%.64s\": an IPv4 or "
-	    "IPv6 address is needed (Drover does not resolve names)", host);
-}
-
-static int
-probe_token(const char *s)
-{
-	if (s == NULL || s[0] == '\0' || strlen(s) > 256)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
-			return 0;
-	return 1;
-}
-
-/* No CR, LF, NUL or other control bytes but tab (header values, paths). */
-static int
-probe_text(const char *s, int allow_space)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 ? *s != '\t' || !allow_space :
-		    *s == 0x7f || (*s == ' ' && !allow_space))
-			return 0;
-	return 1;
-}
-
-/* Append to the request; -1 when it would pass PROBE_REQ_MAX. */
-static int
-probe_req_add(struct probe *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-probe_req_add(struct probe *p, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(p->req + p->reqlen, PROBE_REQ_MAX - p->reqlen, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= PROBE_REQ_MAX - p->reqlen)
-		return -1;
-	p->reqlen += (size_t)n;
+	snprintf(p->host, sizeof(p->host), "%s", host);
 	return 0;
 }
 
-static int
-probe_headers(struct probe *p, const json_t *hdrs, unsigned *given, char *err,
-    size_t errlen)
+/* Aim the next connection at port (the address stays), scheme https. */
+static void
+probe_target(struct probe *p, int https, int port)
 {
-	const json_t *h;
-	size_t i;
-
-	if (hdrs != NULL && !json_is_array(hdrs))
-		return probe_fail_spec(err, errlen, "probe httpHeaders: a list "
-		    "of {name, value} is needed");
-	json_array_foreach(hdrs, i, h) {
-		const char *n = json_string_value(json_object_get(h, "name"));
-		const char *v = json_string_value(json_object_get(h, "value"));
-
-		if (!probe_token(n) || v == NULL || !probe_text(v, 1))
-			return probe_fail_spec(err, errlen, "probe httpHeaders[%zu]:"
-			    " a header name (token) and a value without control "
-			    "characters are needed", i);
-		if (!strcasecmp(n, "host"))
-			*given |= 1;
-		else if (!strcasecmp(n, "user-agent"))
-			*given |= 2;
-		else if (!strcasecmp(n, "accept"))
-			*given |= 4;
-		if (probe_req_add(p, "%s: %s\r\n", n, v) < 0)
-			return probe_fail_spec(err, errlen, "probe httpHeaders: "
-			    "the request passes %d bytes", PROBE_REQ_MAX);
+	p->https = https;
+	p->port = port;
+	if (p->addr.ss_family == AF_INET) {
+		((struct sockaddr_in *)&p->addr)->sin_port =
+		    htons((uint16_t)port);
+		snprintf(p->hostport, sizeof(p->hostport), "%s:%d", p->host,
+		    port);
+	} else {
+		((struct sockaddr_in6 *)&p->addr)->sin6_port =
+		    htons((uint16_t)port);
+		snprintf(p->hostport, sizeof(p->hostport), "[%s]:%d", p->host,
+		    port);
 	}
-	return 0;
-}
-
-/* The GET request, built once: kubelet's headers, then the user's. */
-static int
-probe_http_request(struct probe *p, const json_t *h, char *err, size_t errlen)
-{
-	const char *path = json_string_value(json_object_get(h, "path"));
-	const char *scheme = json_string_value(json_object_get(h, "scheme"));
-	char hdrs[PROBE_REQ_MAX];
-	unsigned given = 0;
-	size_t hlen;
-
-	if (scheme && strcasecmp(scheme, "HTTP") && strcasecmp(scheme, "HTTPS"))
-		return probe_fail_spec(err, errlen, "probe scheme \"%.16s\": "
-		    "HTTP or HTTPS", scheme);
-	p->https = scheme && !strcasecmp(scheme, "HTTPS");
-	if (path == NULL || path[0] == '\0')
-		path = "/";
-	if (!probe_text(path, 0) || strlen(path) > 2048)
-		return probe_fail_spec(err, errlen, "probe path: up to 2048 "
-		    "characters without spaces or control characters");
-	if ((p->req = malloc(PROBE_REQ_MAX)) == NULL)
-		return probe_fail_spec(err, errlen, "out of memory");
-	/* The user's headers first into the buffer, to learn which of
-	 * kubelet's defaults they replace; then the request in order. */
-	p->reqlen = 0;
-	if (probe_headers(p, json_object_get(h, "httpHeaders"), &given, err,
-	    errlen) < 0)
-		return -EINVAL;
-	hlen = p->reqlen;
-	memcpy(hdrs, p->req, hlen);
-	p->reqlen = 0;
-	if (probe_req_add(p, "GET %s%s HTTP/1.1\r\n", path[0] == '/' ? "" : "/",
-	    path) < 0 ||
-	    (!(given & 1) && probe_req_add(p, "Host: %s\r\n", p->hostport) < 0) ||
-	    (!(given & 2) && probe_req_add(p, "User-Agent: %s\r\n",
-	    PROBE_USER_AGENT) < 0) ||
-	    (!(given & 4) && probe_req_add(p, "Accept: */*\r\n") < 0) ||
-	    probe_req_add(p, "Connection: close\r\n%.*s\r\n", (int)hlen,
-	    hdrs) < 0)
-		return probe_fail_spec(err, errlen, "probe httpGet: the request "
-		    "passes %d bytes", PROBE_REQ_MAX);
-	return 0;
 }
 
 static int
@@ -292,16 +184,16 @@ probe_parse(struct probe *p, const json_t *spec, const json_t *ifaces,
 	int rc;
 
 	if (!json_is_object(spec))
-		return probe_fail_spec(err, errlen, "a probe is an object");
+		return probe_spec_err(err, errlen, "a probe is an object");
 	if (json_object_get(spec, "exec") || json_object_get(spec,
 	    "guestAgentPing"))
-		return probe_fail_spec(err, errlen, "%s probes are not supported "
+		return probe_spec_err(err, errlen, "%s probes are not supported "
 		    "by Drover: they need a guest agent, which Drover does not "
 		    "provide; use tcpSocket or httpGet",
 		    json_object_get(spec, "exec") ? "exec" : "guestAgentPing");
 	if ((tcp != NULL) + (http != NULL) != 1 ||
 	    !json_is_object(h = tcp ? tcp : http))
-		return probe_fail_spec(err, errlen, "a probe needs exactly one "
+		return probe_spec_err(err, errlen, "a probe needs exactly one "
 		    "of tcpSocket and httpGet");
 	p->http = http != NULL;
 	p->delay_ms = probe_ms(spec, "initialDelaySeconds", 0, 1);
@@ -314,8 +206,13 @@ probe_parse(struct probe *p, const json_t *spec, const json_t *ifaces,
 	hh = json_string_value(json_object_get(h, "host"));
 	if ((rc = probe_addr(p, hh && hh[0] ? hh : host, err, errlen)) < 0)
 		return rc;
-	if (p->http && (rc = probe_http_request(p, h, err, errlen)) < 0)
+	if (p->http && (rc = probe_http_parse(p, h, err, errlen)) < 0)
 		return rc;
+	probe_target(p, p->https0, p->port0);
+	snprintf(p->path, sizeof(p->path), "%s", p->path0);
+	if (p->http && probe_http_build(p) < 0)
+		return probe_spec_err(err, errlen, "probe httpGet: the request "
+		    "passes %d bytes", PROBE_REQ_MAX);
 	return 0;
 }
 
@@ -345,11 +242,8 @@ probe_next_cb(void *arg)
 }
 
 static void
-probe_close_conn(struct probe *p)
+probe_close_sock(struct probe *p)
 {
-	if (p->tmo_id > 0)
-		loop_cancel(p->l, p->tmo_id);
-	p->tmo_id = 0;
 	probe_tls_free(p);
 	if (p->fd >= 0) {
 		loop_del_fd(p->l, p->fd);
@@ -357,6 +251,15 @@ probe_close_conn(struct probe *p)
 	}
 	p->fd = -1;
 	p->state = PROBE_IDLE;
+}
+
+static void
+probe_close_conn(struct probe *p)
+{
+	if (p->tmo_id > 0)
+		loop_cancel(p->l, p->tmo_id);
+	p->tmo_id = 0;
+	probe_close_sock(p);
 }
 
 void
@@ -410,28 +313,6 @@ probe_timeout_cb(void *arg)
 		probe_done(p, 0, "dial tcp %s: i/o timeout", p->hostport);
 }
 
-/* The status line, once a whole line is in. */
-static void
-probe_status(struct probe *p)
-{
-	char *nl = memchr(p->resp, '\n', p->got);
-	int major, minor, code, n = 0;
-
-	if (nl == NULL) {
-		if (p->got >= sizeof(p->resp) - 1)
-			probe_done(p, 0, "HTTP probe failed: bad status line");
-		return;
-	}
-	*nl = '\0';
-	if (sscanf(p->resp, "HTTP/%1d.%1d %3d%n", &major, &minor, &code,
-	    &n) != 3 || n != 12 || code < 100)
-		probe_done(p, 0, "HTTP probe failed: bad status line");
-	else if (code >= 200 && code < 400)
-		probe_done(p, 1, NULL);
-	else
-		probe_done(p, 0, "HTTP probe failed with statuscode: %d", code);
-}
-
 static void
 probe_io(struct probe *p)
 {
@@ -465,15 +346,15 @@ probe_io(struct probe *p)
 			    POLLIN);
 			return;
 		}
-		if (n <= 0) {
-			probe_done(p, 0, "HTTP probe failed: %s", n == 0 ?
-			    "EOF before the status line" : probe_strerror(errno));
+		if (n < 0) {
+			probe_done(p, 0, "HTTP probe failed: read: %s",
+			    probe_strerror(errno));
 			return;
 		}
 		p->got += (size_t)n;
-		probe_status(p);
-		if (p->state != PROBE_RECV)
-			return;		/* done (p may be freed) */
+		p->resp[p->got] = '\0';
+		if (probe_http_response(p, n == 0))
+			return;		/* done (p may be freed) or moved on */
 	}
 }
 
@@ -484,7 +365,6 @@ probe_connected(struct probe *p)
 		probe_done(p, 1, NULL);
 		return;
 	}
-	p->sent = p->got = 0;
 	if (p->https) {
 		if (probe_tls_start(p) < 0)
 			return;		/* done already */
@@ -538,42 +418,61 @@ probe_fd_cb(void *arg, int fd, short revents)
 	}
 }
 
+/* Connect to the current target; the rest follows from the loop. */
 static void
-probe_start(struct probe *p)
+probe_connect(struct probe *p)
 {
-	int fd;
-
-	p->started = loop_now_ms();
-	p->count++;
-	p->tmo_id = loop_timer(p->l, p->timeout_ms, probe_timeout_cb, p);
-	fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
+
 	if (fd < 0) {
 		probe_done(p, 0, "socket: %s", probe_strerror(errno));
 		return;
 	}
 	p->fd = fd;
 	p->state = PROBE_CONNECT;
-	if (connect(fd, (struct sockaddr *)&p->addr, p->alen) == 0) {
-		if (loop_add_fd(p->l, fd, POLLIN, probe_fd_cb, p) < 0) {
-			close(fd);
-			p->fd = -1;
-			probe_done(p, 0, "loop: cannot watch the socket");
-			return;
-		}
-		probe_connected(p);
-		return;
-	}
-	if (errno != EINPROGRESS) {
+	p->sent = p->got = 0;
+	p->resp[0] = '\0';
+	if (connect(fd, (struct sockaddr *)&p->addr, p->alen) < 0 &&
+	    errno != EINPROGRESS) {
 		probe_done(p, 0, "dial tcp %s: connect: %s", p->hostport,
 		    probe_strerror(errno));
 		return;
 	}
-	if (loop_add_fd(p->l, fd, POLLOUT, probe_fd_cb, p) < 0) {
-		close(fd);
-		p->fd = -1;
+	/* Connected at once or not: POLLOUT reports either. */
+	if (loop_add_fd(p->l, fd, POLLOUT, probe_fd_cb, p) < 0)
 		probe_done(p, 0, "loop: cannot watch the socket");
+}
+
+static void
+probe_start(struct probe *p)
+{
+	p->started = loop_now_ms();
+	p->count++;
+	p->tmo_id = loop_timer(p->l, p->timeout_ms, probe_timeout_cb, p);
+	if (p->redirects) {
+		p->redirects = 0;
+		probe_target(p, p->https0, p->port0);
+		snprintf(p->path, sizeof(p->path), "%s", p->path0);
+		if (p->http && probe_http_build(p) < 0) {
+			probe_done(p, 0, "HTTP probe: request too long");
+			return;
+		}
 	}
+	probe_connect(p);
+}
+
+void
+probe_redirect(struct probe *p, int https, int port, const char *path)
+{
+	probe_close_sock(p);
+	probe_target(p, https, port);
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	if (probe_http_build(p) < 0) {
+		probe_done(p, 0, "HTTP probe: request too long");
+		return;
+	}
+	probe_connect(p);
 }
 
 /* ---- the API ------------------------------------------------------------- */
@@ -587,11 +486,11 @@ probe_new(struct loop *l, enum probe_kind kind, const json_t *spec,
 
 	if (l == NULL || changed == NULL || (kind != PROBE_READINESS &&
 	    kind != PROBE_LIVENESS)) {
-		probe_fail_spec(err, errlen, "probe_new: bad arguments");
+		probe_spec_err(err, errlen, "probe_new: bad arguments");
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		probe_fail_spec(err, errlen, "out of memory");
+		probe_spec_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	p->l = l;
@@ -606,7 +505,7 @@ probe_new(struct loop *l, enum probe_kind kind, const json_t *spec,
 		return NULL;
 	}
 	if ((p->next_id = loop_timer(l, p->delay_ms, probe_next_cb, p)) <= 0) {
-		probe_fail_spec(err, errlen, "loop: cannot arm a timer");
+		probe_spec_err(err, errlen, "loop: cannot arm a timer");
 		probe_free(p);
 		return NULL;
 	}
@@ -623,6 +522,7 @@ probe_free(struct probe *p)
 		loop_cancel(p->l, p->next_id);
 	probe_tls_cleanup(p);
 	free(p->req);
+	free(p->uhdrs);
 	free(p);
 }
 

@@ -45,6 +45,7 @@ struct srv {
 	int lfd, port;
 	enum srv_mode mode;
 	int code;
+	const char *location;	/* requests for /r* get 302 to it */
 	unsigned conns;		/* accepted */
 	uint64_t first_ms;	/* when the first connection came */
 	char req[4096];		/* the last complete request */
@@ -55,7 +56,7 @@ static void
 srv_conn_cb(void *arg, int fd, short revents)
 {
 	struct srv *s = arg;
-	char resp[128];
+	char resp[512];
 	ssize_t n;
 	int i;
 
@@ -75,6 +76,10 @@ srv_conn_cb(void *arg, int fd, short revents)
 			return;
 		if (s->mode == SRV_GARBAGE)
 			snprintf(resp, sizeof(resp), "SSH-2.0-OpenSSH\r\n");
+		else if (s->location && !strncmp(s->req, "GET /r", 6))
+			snprintf(resp, sizeof(resp), "HTTP/1.1 302 Found\r\n"
+			    "Content-Length: 0\r\nlocation:  %s \r\n\r\n",
+			    s->location);
 		else
 			snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-"
 			    "Length: 0\r\n\r\n", s->code);
@@ -534,6 +539,98 @@ test_http_timeout_close_garbage(void **state)
 	}
 }
 
+/*
+ * A readiness probe until its first result: ready at once on success;
+ * on failure, the second probe has started (period 0.05 s), so the
+ * first has ended. 1 if it succeeded; why: the last error.
+ */
+static int
+one_probe(struct loop *l, const char *js, char *why, size_t whylen)
+{
+	struct rec r = { 0 };
+	struct probe *p;
+
+	p = start(l, PROBE_READINESS, spec("%s", js), &r);
+	r.stop_at = 1;
+	while (probe_count(p) < 2 && r.n == 0)
+		run_for(l, 50);
+	snprintf(why, whylen, "%s", probe_last_error(p));
+	probe_free(p);
+	return r.n == 1 && r.ok[0] == 1;
+}
+
+/* Redirects as kubelet: followed on the same host (any port), at most
+ * 10; to another host the 3xx itself is the (successful) result. */
+static void
+test_http_redirects(void **state)
+{
+	struct loop *l = *state;
+	struct srv a, b;
+	char loc[128], js[256], why[256];
+	unsigned before;
+
+	srv_start(&a, l, SRV_STATUS, 200);
+	srv_start(&b, l, SRV_STATUS, 500);
+	/* /r on a -> b's /x (500): failure, both asked. */
+	snprintf(loc, sizeof(loc), "http://127.0.0.1:%d/x?y=1#frag", b.port);
+	a.location = loc;
+	snprintf(js, sizeof(js), "{\"httpGet\": {\"port\": %d, \"path\": "
+	    "\"/r/1\"}, \"periodSeconds\": 0.05}", a.port);
+	assert_false(one_probe(l, js, why, sizeof(why)));
+	assert_string_equal(why, "HTTP probe failed with statuscode: 500");
+	assert_non_null(strstr(b.req, "GET /x?y=1 HTTP/1.1\r\n"));
+	snprintf(loc, sizeof(loc), "\r\nHost: 127.0.0.1:%d\r\n", b.port);
+	assert_non_null(strstr(b.req, loc));
+	/* b now 200: success through the redirect. */
+	b.code = 200;
+	snprintf(loc, sizeof(loc), "http://127.0.0.1:%d/x", b.port);
+	assert_true(one_probe(l, js, why, sizeof(why)));
+	/* A relative Location, resolved against /r/1: a's /r/ok -> loop. */
+	a.location = "ok";
+	assert_false(one_probe(l, js, why, sizeof(why)));
+	assert_non_null(strstr(why, "stopped after 10 redirects"));
+	assert_non_null(strstr(a.req, "GET /r/ok HTTP/1.1"));
+	/* Absolute path to a 404 on a. */
+	a.location = "/nothing";
+	a.code = 404;
+	assert_false(one_probe(l, js, why, sizeof(why)));
+	assert_string_equal(why, "HTTP probe failed with statuscode: 404");
+	/* Another host: not followed, the 302 counts as success. */
+	a.location = "http://192.0.2.1/elsewhere";
+	before = b.conns;
+	assert_true(one_probe(l, js, why, sizeof(why)));
+	assert_int_equal(b.conns, before);
+	/* A Location that is no URL we can follow: failure. */
+	a.location = "http://127.0.0.1:99999/";
+	assert_false(one_probe(l, js, why, sizeof(why)));
+	assert_non_null(strstr(why, "bad Location"));
+	srv_stop(&a);
+	srv_stop(&b);
+}
+
+/* An HTTP liveness failure whose callback frees the probe (the
+ * runtime's way): nothing touches it afterwards (ASan). */
+static void
+test_http_free_from_callback(void **state)
+{
+	struct loop *l = *state;
+	struct rec r = { 0 };
+	struct probe *p;
+	struct srv s;
+
+	srv_start(&s, l, SRV_STATUS, 503);
+	p = start(l, PROBE_LIVENESS, spec("{\"httpGet\": {\"port\": %d}, "
+	    "\"periodSeconds\": 0.05, \"failureThreshold\": 2}", s.port),
+	    &r);
+	r.free_me = &p;
+	r.stop_at = 1;
+	run_for(l, 2000);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.ok[0], 0);
+	assert_null(p);
+	srv_stop(&s);
+}
+
 /* initialDelaySeconds: nothing before it; then every period. */
 static void
 test_initial_delay_and_period(void **state)
@@ -701,6 +798,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_http_transitions, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_http_timeout_close_garbage,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http_redirects, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_http_free_from_callback,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initial_delay_and_period,
 		    setup, teardown),
