@@ -23,9 +23,11 @@
  * - tcpSocket {port, host}: success = the TCP connection is established;
  * - httpGet {path, port, host, scheme, httpHeaders}: "GET path HTTP/1.1"
  *   with Host, User-Agent kube-probe/1.30, Accept: * / *, Connection:
- *   close and the given headers; success = status 200..399 (a redirect
- *   counts as success and is not followed). scheme HTTPS: TLS without
- *   certificate verification, as kubelet.
+ *   close and the given headers; success = status 200..399. Redirects
+ *   (301, 302, 303, 307, 308) to the same host are followed, at most 10,
+ *   within the timeout; a redirect to another host counts as success (as
+ *   kubelet's RedirectChecker). scheme HTTPS: TLS without certificate
+ *   verification, as kubelet.
  * - exec and guestAgentPing are refused at probe_new(): they need a guest
  *   agent, which Drover does not provide (admission refuses them too).
  * host: the handler's host, else the host argument (the VMI's IP); a
