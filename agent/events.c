@@ -152,6 +152,10 @@ event_name(struct store_kind *k, const char *ns, const char *name,
 	uint64_t t;
 	int n = (int)strnlen(name, STORE_NAME_MAX - SUFFIX_MAX);
 
+	/* A cut name must still end with an alphanumeric. */
+	while (n > 0 && !((name[n - 1] >= 'a' && name[n - 1] <= 'z') ||
+	    (name[n - 1] >= '0' && name[n - 1] <= '9')))
+		n--;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	do
@@ -177,6 +181,56 @@ new_event(struct store_kind *k, json_t *ref, const char *type,
 	    "firstTimestamp", now, "lastTimestamp", now, "count", 1,
 	    "type", type, "eventTime", "reportingComponent", "",
 	    "reportingInstance", "");
+}
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;	/* no surrogates */
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Messages may quote guest or client bytes: JSON needs UTF-8. */
+static void
+utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		n = utf8_len(p);
+		if (n == 0) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
 }
 
 /* Keep at most STORE_EVENTS_MAX: remove the least recently written. */
@@ -210,14 +264,17 @@ store_event(struct store *s, const json_t *obj, const char *type,
 	long i;
 	int rc;
 
-	if (k == NULL || !json_is_object(obj) ||
+	if (type == NULL || reason == NULL || k == NULL ||
+	    !json_is_object(obj) ||
 	    !*str(json_object_get(obj, "metadata"), "name")) {
-		log_warnx("event %s: not about an object with a name", reason);
+		log_warnx("event %s: not about an object with a name",
+		    reason ? reason : "");
 		return;
 	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_clean(msg);
 	store_now(now);
 	ref = involved(obj);
 	if (ref == NULL) {

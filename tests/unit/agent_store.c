@@ -924,13 +924,29 @@ test_events(void **state)
 		}
 	}
 	json_decref(l);
+	/* Bytes that are not UTF-8 (a guest's output, say) become '?'. */
+	store_event(s, v, "Warning", "ProbeFailed", "got \"%s\"",
+	    "a\xff\xc3(\xed\xa0\x80z\xe2\x82\xac");
+	l = store_list(s, "Event", "default");
+	assert_int_equal(json_array_size(l), 3);
+	json_array_foreach(l, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "reason")),
+		    "ProbeFailed"))
+			assert_string_equal(json_string_value(json_object_get(e,
+			    "message")), "got \"a?" "?(?" "??z\xe2\x82\xac\"");
+	json_decref(l);
+	store_event(s, v, "Warning", "ProbeFailed", "got \"%s\"",
+	    "a\xff\xc3(\xed\xa0\x80z\xe2\x82\xac");
+	l = store_list(s, "Event", "default");
+	assert_int_equal(json_array_size(l), 3);	/* counted, not new */
+	json_decref(l);
 	/* Cluster-scoped objects' events go to "default". */
 	assert_int_equal(create(s, obj("{s:s, s:s, s:{s:s}}", "apiVersion", "v1",
 	    "kind", "Node", "metadata", "name", "edge"), &l), 0);
 	store_event(s, l, "Normal", "NodeReady", "Node edge is ready");
 	json_decref(l);
 	l = store_list(s, "Event", "default");
-	assert_int_equal(json_array_size(l), 3);
+	assert_int_equal(json_array_size(l), 4);
 	json_decref(l);
 	json_decref(v);
 	store_close(s);
