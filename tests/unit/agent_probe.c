@@ -113,26 +113,37 @@ srv_accept_cb(void *arg, int fd, short revents)
 	assert_int_equal(loop_add_fd(s->l, c, POLLIN, srv_conn_cb, s), 0);
 }
 
-/* A socket bound to 127.0.0.1, port chosen by the kernel. */
+/* A socket bound to 127.0.0.1 (or ::1), port chosen by the kernel. */
 static int
-bound_socket(int *port)
+bound_socket_af(int af, int *port)
 {
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+	struct sockaddr *sa = af == AF_INET6 ? (struct sockaddr *)&a6 :
+	    (struct sockaddr *)&a;
+	socklen_t al = af == AF_INET6 ? sizeof(a6) : sizeof(a);
+	int one = 1, fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	*port = ntohs(a.sin_port);
+	a6.sin6_addr = in6addr_loopback;
+	assert_int_equal(bind(fd, sa, al), 0);
+	assert_int_equal(getsockname(fd, sa, &al), 0);
+	*port = ntohs(af == AF_INET6 ? a6.sin6_port : a.sin_port);
 	return fd;
 }
 
+static int
+bound_socket(int *port)
+{
+	return bound_socket_af(AF_INET, port);
+}
+
 static void
-srv_start(struct srv *s, struct loop *l, enum srv_mode mode, int code)
+srv_start_af(struct srv *s, struct loop *l, enum srv_mode mode, int code,
+    int af)
 {
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < SRV_CONNS; i++)
@@ -140,9 +151,15 @@ srv_start(struct srv *s, struct loop *l, enum srv_mode mode, int code)
 	s->l = l;
 	s->mode = mode;
 	s->code = code;
-	s->lfd = bound_socket(&s->port);
+	s->lfd = bound_socket_af(af, &s->port);
 	assert_int_equal(listen(s->lfd, 16), 0);
 	assert_int_equal(loop_add_fd(l, s->lfd, POLLIN, srv_accept_cb, s), 0);
+}
+
+static void
+srv_start(struct srv *s, struct loop *l, enum srv_mode mode, int code)
+{
+	srv_start_af(s, l, mode, code, AF_INET);
 }
 
 static void
@@ -608,6 +625,26 @@ test_http_redirects(void **state)
 	srv_stop(&b);
 }
 
+/* IPv6: the probe's own host ::1 over the VMI's IP; Host [::1]:port. */
+static void
+test_ipv6(void **state)
+{
+	struct loop *l = *state;
+	char js[256], why[256], host[64];
+	struct srv s;
+
+	srv_start_af(&s, l, SRV_STATUS, 200, AF_INET6);
+	snprintf(js, sizeof(js), "{\"httpGet\": {\"port\": %d, \"host\": "
+	    "\"::1\"}, \"periodSeconds\": 0.05}", s.port);
+	assert_true(one_probe(l, js, why, sizeof(why)));
+	snprintf(host, sizeof(host), "\r\nHost: [::1]:%d\r\n", s.port);
+	assert_non_null(strstr(s.req, host));
+	snprintf(js, sizeof(js), "{\"tcpSocket\": {\"port\": %d, \"host\": "
+	    "\"0:0::1\"}, \"periodSeconds\": 0.05}", s.port);
+	assert_true(one_probe(l, js, why, sizeof(why)));
+	srv_stop(&s);
+}
+
 /* An HTTP liveness failure whose callback frees the probe (the
  * runtime's way): nothing touches it afterwards (ASan). */
 static void
@@ -801,6 +838,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_redirects, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_free_from_callback,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initial_delay_and_period,
