@@ -392,6 +392,8 @@ close_all(void)
 	S = NULL;
 }
 
+static int dir_empty(const char *path);
+
 static int
 is_unknown(const char *name)
 {
@@ -686,6 +688,31 @@ test_probes(void)
 	    "delete it", NULL);
 }
 
+/* A 200-character name: its sockets would pass sun_path's 108 bytes. */
+static void
+test_long_name(void)
+{
+	char name[201], path[160];
+	json_t *pod;
+	const char *pn;
+
+	memset(name, 'l', 200);
+	name[200] = '\0';
+	check(vmi_create(name, disk_spin, "64Mi", 1) == 0 &&
+	    wait_for(is_running_ready, name, 20000),
+	    "a VMI with a 200-character name runs (hashed run dir)", "phase %s",
+	    phase_of(name));
+	snprintf(path, sizeof(path), "%s/vmi/_", run_dir);
+	check(!dir_empty(path), "its run dir is under vmi/_/", NULL);
+	pod = pod_of(name);
+	pn = pod ? manifest_str(pod, "metadata.name") : NULL;
+	check(pn && strlen(pn) == 63, "its Pod name is cut to 63 characters",
+	    "%s", pn ? pn : "none");
+	json_decref(pod);
+	check(vmi_delete(name) == 0 && wait_for(is_gone, name, 15000) &&
+	    dir_empty(path), "delete it: nothing left", NULL);
+}
+
 /* A guest without the boot timer: "login:" on its console means booted. */
 static void
 test_login(void)
@@ -915,6 +942,7 @@ main(int argc, char **argv)
 	test_schedule();
 	test_reboot_and_stop();
 	test_login();
+	test_long_name();
 	test_probes();
 	test_bad_input();
 	test_full_disk();
