@@ -445,7 +445,10 @@ img_stage_end(struct img_stage *st)
 void
 img_stage_name(struct img_stage *st, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s/f%u", st->dir, st->nfiles++);
+	int n = snprintf(out, outlen, "%s/f%u", st->dir, st->nfiles++);
+
+	if (n < 0 || (size_t)n >= outlen)
+		out[0] = '\0';	/* too long: opening "" fails cleanly */
 }
 
 int

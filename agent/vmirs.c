@@ -37,7 +37,10 @@
 const char *
 vmirs_key(const char *ns, const char *name, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s", ns ? ns : "", name ? name : "");
+	int n = snprintf(buf, len, "%s/%s", ns ? ns : "", name ? name : "");
+
+	if (n < 0 || (size_t)n >= len)
+		buf[0] = '\0';	/* names are bounded by the store: not reached */
 	return buf;
 }
 
