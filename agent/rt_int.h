@@ -69,6 +69,7 @@ struct rt_disk {
 	uint64_t size;			/* emptyDisk capacity; else 0 */
 	int ro;
 	char serial[21];
+	int64_t boot_order;		/* disks[].bootOrder; 0: none */
 	const json_t *volume_obj;	/* borrowed from the VMI */
 };
 
@@ -197,7 +198,9 @@ void rt_cgroup_name(const char *ns, const char *name, const char *uid,
     char *out, size_t len);
 
 /*
- * The disks of a VMI in spec order, without touching any file except
+ * The disks of a VMI in spec order (drover-vmm boots from its first disk:
+ * the disk with the lowest bootOrder, when any has one, is moved first),
+ * without touching any file except
  * through resolve (containerDisk: the image's disk). 0 and *n, or -errno
  * with a message (-ENOENT: image missing, retry later).
  */

@@ -301,6 +301,10 @@ rs_disk(const json_t *disk, const json_t *vol, unsigned i,
 	    json_object_get(disk, "cdrom") != NULL;
 	if (serial)
 		snprintf(d->serial, sizeof(d->serial), "%s", serial);
+	if (json_is_integer(json_object_get(disk, "bootOrder")) &&
+	    json_integer_value(json_object_get(disk, "bootOrder")) > 0)
+		d->boot_order = json_integer_value(json_object_get(disk,
+		    "bootOrder"));
 	if (cd) {
 		const char *img = json_string_value(json_object_get(cd, "image"));
 
@@ -333,6 +337,24 @@ rs_disk(const json_t *disk, const json_t *vol, unsigned i,
 	return rs_err(err, errlen, -EINVAL, "volume %s: only containerDisk, "
 	    "cloudInitNoCloud and emptyDisk volumes are supported by Drover",
 	    d->volume);
+}
+
+/* The disk with the lowest bootOrder first; the others keep their order. */
+static void
+rs_boot_first(struct rt_disk *d, unsigned n)
+{
+	unsigned best = n;
+	struct rt_disk tmp;
+
+	for (unsigned i = 0; i < n; i++)
+		if (d[i].boot_order > 0 && (best == n ||
+		    d[i].boot_order < d[best].boot_order))
+			best = i;
+	if (best == n || best == 0)
+		return;
+	tmp = d[best];
+	memmove(&d[1], &d[0], best * sizeof(*d));
+	d[0] = tmp;
 }
 
 int
@@ -379,6 +401,7 @@ rt_plan_disks(const json_t *vmi, rt_resolve_fn resolve, void *arg,
 			return rc;
 		(*n)++;
 	}
+	rs_boot_first(d, *n);
 	return 0;
 }
 

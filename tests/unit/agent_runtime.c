@@ -281,6 +281,32 @@ test_plan_lab(void **state)
 	json_decref(vmi);
 }
 
+/* bootOrder: drover-vmm boots from its first disk, so that one goes first. */
+static void
+test_plan_boot_order(void **state)
+{
+	json_t *vmi = lab_vmi(), *disks;
+	struct rt_disk d[RT_MAX_DISKS];
+	unsigned n = 0;
+	char err[256];
+
+	(void)state;
+	disks = json_object_get(json_object_get(json_object_get(json_object_get(
+	    vmi, "spec"), "domain"), "devices"), "disks");
+	json_object_set_new(json_array_get(disks, 1), "bootOrder",
+	    json_integer(1));
+	json_object_set_new(json_array_get(disks, 0), "bootOrder",
+	    json_integer(2));
+	assert_int_equal(rt_plan_disks(vmi, resolve_lab, NULL, d, RT_MAX_DISKS,
+	    &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(d[0].kind, RT_DISK_CIDATA);
+	assert_string_equal(d[0].file, "cidata1.iso");
+	assert_int_equal(d[1].kind, RT_DISK_CONTAINER);
+	assert_string_equal(d[1].file, "disk0.qcow2");
+	json_decref(vmi);
+}
+
 static void
 test_plan_errors(void **state)
 {
@@ -573,6 +599,7 @@ main(void)
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_exit_outcome),
 		cmocka_unit_test(test_plan_lab),
+		cmocka_unit_test(test_plan_boot_order),
 		cmocka_unit_test(test_plan_errors),
 		cmocka_unit_test(test_vmjson_lab),
 		cmocka_unit_test(test_pod_name),
