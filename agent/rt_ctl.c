@@ -42,7 +42,7 @@
 #define RT_UNKNOWN_AFTER	3	/* polls without an answer */
 #define RT_START_UNKNOWN_MS	15000	/* no answer at all after start */
 
-/* ---- control socket ------------------------------------------------------------- */
+/* ---- control socket ---------------------------------------------------- */
 
 static void
 rt_ctl_close(struct rt_vmi *v)
@@ -293,7 +293,7 @@ rt_start_polling(struct rt_vmi *v)
 	v->poll_timer = loop_timer(v->rt->l, 20, rt_poll_cb, v);
 }
 
-/* ---- probes ---------------------------------------------------------------------- */
+/* ---- probes ------------------------------------------------------------ */
 
 static void
 rt_readiness_changed(void *arg, int ok)

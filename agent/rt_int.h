@@ -159,7 +159,7 @@ struct rt {
 	struct rt_pull *pulls;		/* image pulls (rt_pull.c) */
 };
 
-/* ---- rt_spec.c: pure functions (unit-tested) ------------------------------ */
+/* ---- rt_spec.c: pure functions (unit-tested) --------------------------- */
 
 /* The VMI's requests and limits; overhead: bytes beyond guest RAM. */
 int rt_vmi_res(const json_t *vmi, int64_t overhead_cfg, struct rt_res *out,
@@ -225,14 +225,14 @@ json_t *rt_vmjson(const struct rt_vmjson *in);
 /* Time as RFC 3339 UTC seconds ("2026-11-28T15:00:00Z"). */
 void rt_now_rfc3339(char *out, size_t len);
 
-/* ---- rt_launch.c --------------------------------------------------------------- */
+/* ---- rt_launch.c ------------------------------------------------------- */
 /* Prepare the run dir and disks, spawn the VMM. 0; -ENOENT (image not
  * there: stay Pending; missing names it when the image store is used);
  * other -errno: Failed. Message in err. */
 int rt_launch(struct rt_vmi *v, const json_t *vmi, char *missing,
     size_t missing_len, char *err, size_t errlen);
 
-/* ---- rt_pull.c ------------------------------------------------------------------ */
+/* ---- rt_pull.c --------------------------------------------------------- */
 /*
  * Pull image ref into the image store in a child process (kubelet's
  * IfNotPresent). 1: a pull runs (started now or earlier); -EAGAIN: the
@@ -252,7 +252,7 @@ void rt_log_tail(const struct rt_vmi *v, char *out, size_t len);
 /* Read the exit file: 0..255, or -1. */
 int rt_exit_file(const struct rt_vmi *v);
 
-/* ---- rt_pod.c ------------------------------------------------------------------ */
+/* ---- rt_pod.c ---------------------------------------------------------- */
 /* Write the VMI's status (and its Pod) from v when they changed. */
 int rt_status_sync(struct rt_vmi *v, const json_t *vmi);
 /* Create or refresh the Node object. */
@@ -260,11 +260,11 @@ int rt_node_sync(struct rt *rt);
 /* Remove the Pod view. */
 void rt_pod_delete(struct rt_vmi *v);
 
-/* ---- rt_adopt.c ----------------------------------------------------------------- */
+/* ---- rt_adopt.c -------------------------------------------------------- */
 /* Find VMMs of an earlier droverd under the run dir and take them over. */
 void rt_adopt_all(struct rt *rt);
 
-/* ---- rt_ctl.c ------------------------------------------------------------------- */
+/* ---- rt_ctl.c ---------------------------------------------------------- */
 /* Send one control request (the answer handled on the loop). */
 void rt_ctl_send(struct rt_vmi *v, enum rt_ctl_req req);
 /* Drop the request in flight. */
@@ -274,7 +274,7 @@ void rt_con_close(struct rt_vmi *v);
 /* Poll "status" from now on (also after an adoption or a restart). */
 void rt_start_polling(struct rt_vmi *v);
 
-/* ---- runtime.c ------------------------------------------------------------------ */
+/* ---- runtime.c --------------------------------------------------------- */
 void rt_timer_cancel(struct rt *rt, int *id);
 /* The VMI as stored now (a new reference), or NULL. */
 json_t *rt_get(struct rt_vmi *v);

@@ -21,7 +21,7 @@
 #include "manifest.h"
 #include "store.h"
 
-/* ---- quantities ------------------------------------------------------------------ */
+/* ---- quantities -------------------------------------------------------- */
 
 static json_t *
 rp_bytes(int64_t b)
@@ -51,7 +51,7 @@ rp_milli(int64_t m)
 	return json_string(buf);
 }
 
-/* ---- conditions ------------------------------------------------------------------- */
+/* ---- conditions -------------------------------------------------------- */
 
 static const json_t *
 rp_cond_find(const json_t *conds, const char *type)
@@ -173,7 +173,7 @@ rp_node_known(const struct rt_vmi *v)
 	return v->scheduled || v->stage == RT_ACTIVE;
 }
 
-/* ---- the VMI's status --------------------------------------------------------------- */
+/* ---- the VMI's status -------------------------------------------------- */
 
 static json_t *
 rp_vmi_status(const struct rt_vmi *v, const json_t *vmi)
@@ -216,7 +216,7 @@ rp_vmi_status(const struct rt_vmi *v, const json_t *vmi)
 	return st;
 }
 
-/* ---- the Pod view ------------------------------------------------------------------- */
+/* ---- the Pod view ------------------------------------------------------ */
 
 static const char *
 rp_pod_phase(const char *vmi_phase)
@@ -401,7 +401,7 @@ rt_status_sync(struct rt_vmi *v, const json_t *vmi)
 	return rc;
 }
 
-/* ---- the Node --------------------------------------------------------------------- */
+/* ---- the Node ---------------------------------------------------------- */
 
 static void
 rp_os_image(char *out, size_t len)

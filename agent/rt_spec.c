@@ -37,7 +37,7 @@ rs_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* ---- resources and scheduling ------------------------------------------------ */
+/* ---- resources and scheduling ------------------------------------------ */
 
 int
 rt_vmi_res(const json_t *vmi, int64_t overhead_cfg, struct rt_res *out,
@@ -121,7 +121,7 @@ rt_node_capacity(int64_t *cpu_milli, int64_t *memory)
 	return 0;
 }
 
-/* ---- exit status ------------------------------------------------------------------ */
+/* ---- exit status ------------------------------------------------------- */
 
 enum rt_outcome
 rt_exit_outcome(int code, int sig, const char **reason, char *msg,
@@ -172,7 +172,7 @@ rt_exit_outcome(int code, int sig, const char **reason, char *msg,
 	}
 }
 
-/* ---- names ------------------------------------------------------------------------- */
+/* ---- names ------------------------------------------------------------- */
 
 static uint64_t
 rs_fnv(const char *a, const char *b, const char *c)
@@ -250,7 +250,7 @@ rt_cgroup_name(const char *ns, const char *name, const char *uid, char *out,
 		    (unsigned long long)rs_fnv(ns, name, uid));
 }
 
-/* ---- disks --------------------------------------------------------------------------- */
+/* ---- disks ------------------------------------------------------------- */
 
 static const json_t *
 rs_find_named(const json_t *arr, const char *name)
@@ -405,7 +405,7 @@ rt_plan_disks(const json_t *vmi, rt_resolve_fn resolve, void *arg,
 	return 0;
 }
 
-/* ---- vm.json ------------------------------------------------------------------------- */
+/* ---- vm.json ----------------------------------------------------------- */
 
 static json_t *
 rs_path(const char *dir, const char *file)

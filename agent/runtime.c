@@ -52,7 +52,7 @@
 
 static void rt_delete_step(struct rt_vmi *v, const json_t *vmi);
 
-/* ---- records ------------------------------------------------------------------ */
+/* ---- records ----------------------------------------------------------- */
 
 struct rt_vmi *
 rt_vmi_get(struct rt *rt, const char *ns, const char *name, int create)
@@ -180,7 +180,7 @@ rt_finish(struct rt_vmi *v, const char *phase, const char *reason,
 	}
 }
 
-/* ---- VMM exit ------------------------------------------------------------------ */
+/* ---- VMM exit ---------------------------------------------------------- */
 
 static void
 rt_restart_cb(void *arg)
@@ -251,7 +251,7 @@ rt_vmi_exited(struct rt_vmi *v, int code, int sig)
 	    full[0] ? full : msg);
 }
 
-/* ---- deletion -------------------------------------------------------------------- */
+/* ---- deletion ---------------------------------------------------------- */
 
 static void
 rt_stop_escalate(void *arg)
@@ -407,7 +407,7 @@ rt_vmi_vanished(struct rt_vmi *v)
 	v->stage = RT_GONE;
 }
 
-/* ---- the phase machine ------------------------------------------------------------ */
+/* ---- the phase machine ------------------------------------------------- */
 
 void
 rt_vmi_init(struct rt_vmi *v, const json_t *vmi)
@@ -482,7 +482,7 @@ out:
 	json_decref(vmi);
 }
 
-/* ---- scheduling -------------------------------------------------------------------- */
+/* ---- scheduling -------------------------------------------------------- */
 
 static int
 rt_queue_cmp(const void *a, const void *b)
@@ -670,7 +670,7 @@ rt_watch_cb(void *arg, enum store_event ev, const json_t *obj)
 	rt_kick(rt);
 }
 
-/* ---- set-up ------------------------------------------------------------------------- */
+/* ---- set-up ------------------------------------------------------------ */
 
 /* drover-vmm next to our own binary, else on PATH. */
 static int

@@ -63,7 +63,7 @@ check(int ok, const char *name, const char *fmt, ...)
 	failures += !ok;
 }
 
-/* ---- the loop until a condition holds -------------------------------------- */
+/* ---- the loop until a condition holds ---------------------------------- */
 
 typedef int (*cond_fn)(const char *name);
 
@@ -101,7 +101,7 @@ wait_for(cond_fn cond, const char *name, unsigned ms)
 	return w.ok;
 }
 
-/* ---- objects ------------------------------------------------------------------- */
+/* ---- objects ----------------------------------------------------------- */
 
 static json_t *
 vmi_get(const char *name)
@@ -353,7 +353,7 @@ pid_gone(pid_t pid)
 	return pid <= 0 || stat(path, &st) != 0;
 }
 
-/* ---- set-up ---------------------------------------------------------------------- */
+/* ---- set-up ------------------------------------------------------------ */
 
 static int
 open_all(int64_t capacity_mem)
@@ -442,7 +442,7 @@ test_unknown(const char *name)
 	    "it answers again: Running", "phase %s", phase_of(name));
 }
 
-/* ---- tests ----------------------------------------------------------------------- */
+/* ---- tests ------------------------------------------------------------- */
 
 static void
 test_run_and_kill(void)

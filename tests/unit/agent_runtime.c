@@ -99,7 +99,7 @@ lab_vmi(void)
 	return vmi;
 }
 
-/* ---- resources and scheduling ---------------------------------------------- */
+/* ---- resources and scheduling ------------------------------------------ */
 
 static void
 test_res_lab(void **state)
@@ -210,7 +210,7 @@ test_capacity(void **state)
 	assert_true(mem > 64 * MI);
 }
 
-/* ---- exit statuses ------------------------------------------------------------ */
+/* ---- exit statuses ----------------------------------------------------- */
 
 static void
 expect_outcome(int code, int sig, enum rt_outcome want, const char *reason)
@@ -239,7 +239,7 @@ test_exit_outcome(void **state)
 	expect_outcome(-1, SIGSYS, RT_OUT_FAILED, "VMMSandboxViolation");
 }
 
-/* ---- disks and vm.json ------------------------------------------------------------ */
+/* ---- disks and vm.json ------------------------------------------------- */
 
 static int
 resolve_lab(void *arg, const char *image, const char *path, char *file,
@@ -429,7 +429,7 @@ test_vmjson_lab(void **state)
 	json_decref(vmi);
 }
 
-/* ---- names ------------------------------------------------------------------------- */
+/* ---- names ------------------------------------------------------------- */
 
 static void
 test_pod_name(void **state)
@@ -492,7 +492,7 @@ test_dirs(void **state)
 	assert_int_equal(cg_name_valid(cg), 1);
 }
 
-/* ---- the privileged operations (priv_local.c) ------------------------------------ */
+/* ---- the privileged operations (priv_local.c) -------------------------- */
 
 static void
 test_priv_paths(void **state)
