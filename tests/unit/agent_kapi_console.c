@@ -3,8 +3,9 @@
  * droverd's real loop, with VMIs in a real store (temporary directory) and
  * the VMM's real console socket server (vmm/console.c) whose "guest"
  * echoes its input in upper case, as the PVH test payload's echo mode
- * does. The transport side (kapi_respond, kapi_ws_*) is this file's: it
- * records what the handler answered and sent, and plays the client.
+ * does. The transport side (kapi_respond, kapi_ws_*) is
+ * tests/agent/kapi_fake.c: it records what the handler answered and sent,
+ * and plays the client.
  * rt_console_path() is this file's too (the runtime's part: which socket
  * belongs to which VMI).
  */
@@ -22,74 +23,12 @@
 
 #include <jansson.h>
 
+#include "../agent/kapi_fake.h"
 #include "console.h"
 #include "kapi_console.h"
 #include "loop.h"
 #include "runtime.h"
 #include "store.h"
-
-/* ---- the fake transport: one struct per request -------------------- */
-struct kapi_conn {
-	int status;			/* kapi_respond's, 0: none */
-	char body[2048];
-	int accepted, closed;
-	char proto[64];
-	const struct kapi_ws_ops *ops;
-	void *arg;
-	char out[256 * 1024];		/* frames received, concatenated */
-	size_t nout, max_frame;
-	int frames;
-	int send_result;		/* what kapi_ws_send returns */
-};
-
-void
-kapi_respond(struct kapi_conn *c, int status, const char *content_type,
-    const char *body, size_t len)
-{
-	(void)content_type;
-	assert_int_equal(c->status, 0);
-	assert_false(c->accepted);
-	c->status = status;
-	snprintf(c->body, sizeof(c->body), "%.*s", (int)len, body);
-}
-
-int
-kapi_ws_accept(struct kapi_conn *c, const char *subprotocol,
-    const struct kapi_ws_ops *ops, void *arg)
-{
-	assert_int_equal(c->status, 0);
-	c->accepted = 1;
-	snprintf(c->proto, sizeof(c->proto), "%s", subprotocol);
-	c->ops = ops;
-	c->arg = arg;
-	return 0;
-}
-
-int
-kapi_ws_send(struct kapi_conn *c, const void *data, size_t len)
-{
-	assert_true(c->accepted);
-	assert_false(c->closed);
-	if (c->send_result)
-		return c->send_result;
-	assert_true(c->nout + len <= sizeof(c->out));
-	memcpy(c->out + c->nout, data, len);
-	c->nout += len;
-	c->frames++;
-	if (len > c->max_frame)
-		c->max_frame = len;
-	return 0;
-}
-
-/* As a transport would: on_close follows, here from inside the call. */
-void
-kapi_ws_close(struct kapi_conn *c)
-{
-	assert_true(c->accepted);
-	assert_false(c->closed);
-	c->closed = 1;
-	c->ops->on_close(c->arg);
-}
 
 /* ---- the handler side's accessors (kapi.c in droverd) --------------- */
 struct kapi {
@@ -209,7 +148,7 @@ static int
 run_until(struct kapi_conn *c, const char *want, int ms)
 {
 	for (int t = 0; t < ms; t += 20) {
-		if (want && memmem(c->out, c->nout, want, strlen(want)))
+		if (want && kapi_fake_saw(c, want))
 			return 1;
 		if (!want && c->closed)
 			return 1;
@@ -235,6 +174,7 @@ expect_refusal(const char *name, const struct kapi_req *r, int status,
 	assert_int_equal(kapi_console_handle(&K, c, r, "default", name), 0);
 	assert_int_equal(c->status, status);
 	assert_false(c->accepted);
+	assert_int_equal(c->misuse, 0);
 	st = json_loads(c->body, 0, NULL);
 	assert_non_null(st);
 	assert_string_equal(json_string_value(json_object_get(st, "kind")),
@@ -290,11 +230,7 @@ test_refusals(void **state)
 	    "resource");
 }
 
-static void
-type(struct kapi_conn *c, const char *s)
-{
-	c->ops->on_message(c->arg, s, strlen(s));
-}
+#define type kapi_fake_type
 
 static void
 test_bridge(void **state)
@@ -334,8 +270,7 @@ test_bridge(void **state)
 	assert_null(memmem(b->out, b->nout, "LATE", 4));
 
 	/* The client goes: the session ends; a third one may type. */
-	b->closed = 1;
-	b->ops->on_close(b->arg);
+	kapi_fake_hangup(b);
 	memset(a, 0, sizeof(*a));
 	assert_int_equal(kapi_console_handle(&K, a, &WS, "default", "vm1"), 0);
 	type(a, "again");
@@ -345,6 +280,7 @@ test_bridge(void **state)
 	a->send_result = -ENOBUFS;
 	console_write(con, (const uint8_t *)"more", 4);
 	assert_true(run_until(a, NULL, 3000));
+	assert_int_equal(a->misuse + b->misuse, 0);
 	free(a);
 	free(b);
 }
