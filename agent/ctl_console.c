@@ -828,10 +828,11 @@ con_session(struct con *c)
 			{ .fd = c->fd, .events = POLLIN },
 			{ .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
 		};
-		int rc;
+		int rc = 0, reads = 0;
 
-		if (mbedtls_ssl_get_bytes_avail(&c->ssl) == 0 &&
-		    poll(p, 2, -1) < 0) {
+		/* TLS may hold decrypted bytes the socket no longer shows. */
+		if (poll(p, 2, mbedtls_ssl_get_bytes_avail(&c->ssl) ? 0 : -1)
+		    < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
@@ -859,12 +860,16 @@ con_session(struct con *c)
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    mbedtls_ssl_get_bytes_avail(&c->ssl) == 0)
 			continue;
-		while ((rc = con_read_some(c)) > 0) {
+		/* A bounded batch: a flood of output must not starve the
+		 * keyboard (Ctrl+]). */
+		while (reads++ < 16 && (rc = con_read_some(c)) > 0) {
 			int f = con_ws_frames(c);
 
 			if (f)
 				return 1;
 		}
+		if (reads > 16)
+			continue;
 		if (rc < 0)
 			return 1;
 	}
