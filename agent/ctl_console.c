@@ -561,28 +561,68 @@ con_read_response(struct con *c, char **head_end)
 	}
 }
 
-static int
-con_refused(struct con *c, char *head, char *body)
+/* Decode a chunked body in place; its length, or -1 while incomplete. */
+static long
+con_dechunk(char *b, size_t len)
 {
-	char cl[32] = "";
-	size_t want = 0, hlen = (size_t)(body - head);
-	char *text;
+	size_t in = 0, out = 0;
 
+	for (;;) {
+		char *end;
+		unsigned long n;
+		char *crlf = memmem(b + in, len - in, "\r\n", 2);
+
+		if (!crlf)
+			return -1;
+		n = strtoul(b + in, &end, 16);
+		in = (size_t)(crlf - b) + 2;
+		if (n == 0)
+			return (long)out;
+		if (n > len - in || len - in - n < 2)
+			return -1;
+		memmove(b + out, b + in, n);
+		out += n;
+		in += n + 2;
+	}
+}
+
+/* The refusal's body (Content-Length or chunked), printed. */
+static int
+con_refused(struct con *c, size_t hlen)
+{
+	char cl[32] = "", te[32] = "", *head, *text = NULL;
+	size_t want = 65536;
+	int chunked;
+
+	head = strndup((char *)c->rbuf, hlen);
+	if (!head)
+		return 1;
 	if (con_header(head, "Content-Length", cl, sizeof(cl)) == 0)
 		want = strtoul(cl, NULL, 10);
+	chunked = con_header(head, "Transfer-Encoding", te, sizeof(te)) == 0 &&
+	    strcasecmp(te, "chunked") == 0;
 	if (want > 65536)
 		want = 65536;
-	while (c->rlen - hlen < want) {
-		int rc = con_read_some(c);
+	for (;;) {
+		int rc;
 
-		head = (char *)c->rbuf;		/* may have moved */
+		if (chunked && c->rlen > hlen && memmem(c->rbuf + hlen,
+		    c->rlen - hlen, "0\r\n\r\n", 5))
+			break;
+		if (!chunked && c->rlen - hlen >= want)
+			break;
+		rc = con_read_some(c);
 		if (rc < 0 || (rc == 0 && con_wait(c,
 		    MBEDTLS_ERR_SSL_WANT_READ) < 0))
 			break;
 	}
 	text = strndup((char *)c->rbuf + hlen, c->rlen - hlen);
-	head = strndup((char *)c->rbuf, hlen);
-	if (text && head)
+	if (text && chunked) {
+		long n = con_dechunk(text, strlen(text));
+
+		text[n < 0 ? 0 : n] = '\0';
+	}
+	if (text)
 		con_print_refusal(head, text);
 	free(text);
 	free(head);
@@ -624,7 +664,7 @@ con_ws_handshake(struct con *c, const char *host, const char *port,
 		return -1;
 	if (strncmp(text, "HTTP/1.1 101", 12) != 0) {
 		free(text);
-		return con_refused(c, (char *)c->rbuf, end);
+		return con_refused(c, hlen);
 	}
 	/* Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). */
 	snprintf(req, sizeof(req), "%s" WS_GUID, key);

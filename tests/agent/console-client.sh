@@ -76,8 +76,9 @@ takeover() {
 	cooked
 	EOF
 	local a=$!
+	# The second session starts once the first one typed.
+	for _ in $(seq 200); do [ -e "$T/first-up" ] && break; sleep 0.05; done
 	KUBECONFIG=$T/kc pty --log "$T/b.log" -- "$ctl" console vm1 <<-EOF
-	waitfile $T/first-up
 	expect $banner
 	send two
 	expect TWO
@@ -102,6 +103,8 @@ check "VMI Failed: 409" refused broken \
 	'Error from server (Conflict): Operation cannot be fulfilled on virtualmachineinstance.kubevirt.io "broken": VMI is in failed status'
 check "no such VMI: 404" refused nope \
 	'Error from server (NotFound): virtualmachineinstances.kubevirt.io "nope" not found'
+check "a chunked refusal body is read" refused chunky \
+	"Error from server (BadRequest): sent in chunks"
 wrong_ca() {
 	"$ctl" certs init --dir "$T/other" > /dev/null &&
 	"$ctl" certs user alice --dir "$T/other" > /dev/null &&

@@ -161,8 +161,9 @@ takeover() {
 	cooked
 	EOF
 	local a=$!
+	# The second session starts once the first one typed.
+	for _ in $(seq 200); do [ -e "$T/first-up" ] && break; sleep 0.05; done
 	pty --log "$T/b.log" -- "$bin/droverctl" console echo1 -n $ns --kubeconfig "$T/kc" <<-EOF
-	waitfile $T/first-up
 	expect $banner
 	send two
 	expect TWO

@@ -7,8 +7,8 @@ to the CA), KubeVirt's path, a WebSocket with subprotocol plain.kubevirt.io
 wsconsole.py PORT CERT KEY CA EVENTS-FILE
 VMI "vm1": 101, sends "hello from the console\\r\\n", pings every 0.2 s,
 echoes binary frames in upper case; a new session closes the older one
-(close frame 1000). "waiting": 400, "broken": 409, others: 404 (Status
-bodies as droverd's). Events (one per line) go to EVENTS-FILE: "cn NAME",
+(close frame 1000). "waiting": 400, "broken": 409, "chunky": 400 with a
+chunked body, others: 404 (Status bodies as droverd's). Events (one per line) go to EVENTS-FILE: "cn NAME",
 "unmasked", "text-frame", "pong", "close", "takeover".
 """
 import base64
@@ -118,6 +118,9 @@ def session(conn, key, buf):
     except (EOFError, OSError, ssl.SSLError):
         pass
     alive[0] = False
+    with lock:
+        if current.get(key, (None,))[0] is conn:
+            del current[key]
 
 
 def handle(conn):
@@ -147,6 +150,17 @@ def handle(conn):
             status(conn, 400, "BadRequest", "Unable to connect to "
                    "VirtualMachineInstance because phase is Scheduling "
                    "instead of Running")
+            return
+        if name == "chunky":    # the same refusal, chunked
+            body = json.dumps({"kind": "Status", "apiVersion": "v1",
+                               "metadata": {}, "status": "Failure",
+                               "message": "sent in chunks",
+                               "reason": "BadRequest", "code": 400}).encode()
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: "
+                         b"chunked\r\n\r\n" + b"".join(
+                             b"%x\r\n%s\r\n" % (len(body[i:i + 7]),
+                                                 body[i:i + 7])
+                             for i in range(0, len(body), 7)) + b"0\r\n\r\n")
             return
         if name == "broken":
             status(conn, 409, "Conflict", "Operation cannot be fulfilled on "
