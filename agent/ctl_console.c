@@ -849,7 +849,8 @@ con_make_raw(void)
 	sigaction(SIGQUIT, &sa, NULL);
 	t = con_saved;
 	cfmakeraw(&t);
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) {
+	/* TCSANOW: what was typed already is kept. */
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0) {
 		con_raw = 1;
 		atexit(con_restore);
 	}
