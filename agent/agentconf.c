@@ -58,7 +58,8 @@ agentconf_free(struct agentconf *c)
 {
 	char **strs[] = { &c->state_dir, &c->run_dir, &c->socket,
 		&c->manifests, &c->vmm_path, &c->node_name, &c->cgroup_root,
-		&c->cgroup_parent, &c->vmm_user, &c->log_file, &c->listen };
+		&c->cgroup_parent, &c->vmm_user, &c->log_file, &c->listen,
+		&c->ephemeral_dir };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -130,6 +131,7 @@ struct agentconf_key {
 static const struct agentconf_key agentconf_keys[] = {
 	{ "state-dir", AC_STR, OFF(state_dir), 0 },
 	{ "run-dir", AC_STR, OFF(run_dir), 0 },
+	{ "ephemeral-dir", AC_STR, OFF(ephemeral_dir), 0 },
 	{ "socket", AC_STR, OFF(socket), 0 },
 	{ "manifests", AC_STR, OFF(manifests), 0 },
 	{ "vmm", AC_STR, OFF(vmm_path), 0 },

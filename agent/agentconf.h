@@ -7,6 +7,9 @@
  *                        (default /var/lib/drover)
  *   "run-dir":     DIR   run-time files: vmi/<ns>/<name>/ (default
  *                        /run/drover)
+ *   "ephemeral-dir": DIR the VMIs' disk files (overlays, cloud-init seeds,
+ *                        empty disks): <ns>/<name>/ on the node's disk, not
+ *                        a tmpfs (default STATE-DIR/ephemeral)
  *   "socket":      PATH  the local API socket (default RUN-DIR/droverd.sock)
  *   "manifests":   DIR   apply every .yaml, .yml and .json file in DIR and keep
  *                        following it (default: none)
@@ -48,7 +51,7 @@
 struct agentconf {
 	char *state_dir, *run_dir, *socket, *manifests;
 	char *vmm_path, *node_name, *cgroup_root, *cgroup_parent, *vmm_user;
-	char *log_file, *listen;
+	char *log_file, *listen, *ephemeral_dir;
 	int64_t reserve_cpu_milli, reserve_memory;
 	int64_t capacity_cpu_milli, capacity_memory, vmm_overhead;
 	int grace_period;	/* 0: the runtime's default */

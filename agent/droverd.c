@@ -260,6 +260,7 @@ droverd_start_runtime(struct droverd *d)
 	struct rt_config rc = {
 		.run_dir = c->run_dir,
 		.state_dir = c->state_dir,
+		.ephemeral_dir = c->ephemeral_dir,
 		.vmm_path = c->vmm_path,
 		.node_name = c->node_name,
 		.reserve_cpu_milli = c->reserve_cpu_milli,

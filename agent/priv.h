@@ -3,8 +3,11 @@
  * table.
  *
  * Everything the runtime does that needs root goes through here: the
- * VMI's run dir under <run_dir>/vmi/, the disk files in it (qcow2
- * overlays, the cloud-init seed, empty disks), the cgroup, spawning
+ * VMI's run dir under <run_dir>/vmi/ (vm.json, sockets, state, log), its
+ * disk dir, the run dir's twin under <ephemeral_dir>/ on the node's disk
+ * (qcow2 overlays, the cloud-init seed, empty disks: KubeVirt keeps them
+ * in the pod's ephemeral storage; in /run, a tmpfs, guest writes would
+ * take RAM charged to the VMI's memory cgroup), the cgroup, spawning
  * drover-vmm in its own session and cgroup, signalling it, and the
  * clean-up. The rest of the runtime (store, scheduling, phases, polling
  * the control socket, which is a plain unix socket) needs none.
@@ -14,8 +17,10 @@
  * implements the same ops and the API side's table sends each call over
  * a socketpair as a fixed, length-checked message. That is why every
  * argument is plain data: names, numbers, and paths that must lie under
- * <run_dir>/vmi/ (checked by the implementation, which refuses "..",
- * anything outside, and symlinks: priv_path_ok()). No fds, no pointers
+ * <run_dir>/vmi/ or <ephemeral_dir>/ (checked by the implementation,
+ * which refuses "..", anything outside, and symlinks: priv_path_ok()).
+ * The disk dir of run dir <run_dir>/vmi/<rel> is <ephemeral_dir>/<rel>
+ * (priv_disk_dir()). No fds, no pointers
  * into the caller's objects cross this interface, except the cidata
  * strings, which are copied into the message.
  *
@@ -47,14 +52,15 @@ struct priv_limits {
 };
 
 struct priv_ops {
-	/* Create the VMI's run dir (mode 0700, parents as needed); an
-	 * existing one is reused. */
+	/* Create the VMI's run dir and its disk dir (mode 0700, parents as
+	 * needed); existing ones are reused. dir: the run dir. */
 	int (*vmi_prepare)(struct priv *p, const char *dir, char *err,
 	    size_t errlen);
 	/* Write <dir>/<name> (temp file, fsync, rename), mode 0600. */
 	int (*file_write)(struct priv *p, const char *dir, const char *name,
 	    const char *data, size_t len, char *err, size_t errlen);
-	/* <dir>/<name>: a qcow2 overlay on backing (format backing_fmt,
+	/* The disk ops: dir is the VMI's disk dir (priv_disk_dir()).
+	 * <dir>/<name>: a qcow2 overlay on backing (format backing_fmt,
 	 * "raw" or "qcow2"), of size bytes (0: the backing file's). */
 	int (*disk_overlay)(struct priv *p, const char *dir, const char *name,
 	    const char *backing, const char *backing_fmt, uint64_t size,
@@ -83,8 +89,9 @@ struct priv_ops {
 	 * status; -ECHILD when it was not our child (adopted: its status is
 	 * in its exit file); -EAGAIN when it has not exited. */
 	int (*vmm_reap)(struct priv *p, pid_t pid, int *wstatus);
-	/* Remove the run dir and everything in it, and the cgroup (killing
-	 * what is left in it). Idempotent: absent is fine. */
+	/* Remove the run dir dir and everything in it, its disk dir, and
+	 * the cgroup (killing what is left in it). Idempotent: absent is
+	 * fine. */
 	int (*vmi_cleanup)(struct priv *p, const char *dir, const char *cgroup,
 	    char *err, size_t errlen);
 	/* Remove every VMI cgroup under the parent whose name is not one of
@@ -99,7 +106,11 @@ struct priv {
 };
 
 struct priv_config {
-	const char *run_dir;		/* every dir must lie under <run_dir>/vmi/ */
+	const char *run_dir;		/* every run dir must lie under
+					 * <run_dir>/vmi/ */
+	const char *ephemeral_dir;	/* every disk dir under it (absolute,
+					 * neither in <run_dir>/vmi nor
+					 * holding it); created */
 	const char *vmm_path;		/* the drover-vmm binary */
 	const char *cgroup_root;	/* NULL: no cgroups */
 	const char *cgroup_parent;	/* NULL: "drover" */
@@ -111,11 +122,23 @@ struct priv *priv_local_new(const struct priv_config *cfg, char *err,
 void priv_local_free(struct priv *p);
 
 /*
- * Is path a directory (or file in one) strictly under <run_dir>/vmi/,
- * without "." or ".." components, doubled slashes or a trailing slash?
- * 1 or 0. name (may be NULL) must be one plain component.
+ * Is path a directory (or file in one) strictly under <run_dir>/vmi/ or
+ * under <ephemeral_dir>/ (may be NULL: not accepted), without "." or
+ * ".." components, doubled slashes or a trailing slash? 0 no,
+ * PRIV_PATH_RUN or PRIV_PATH_DISK: which root. name (may be NULL) must be
+ * one plain component.
  */
-int priv_path_ok(const char *run_dir, const char *path, const char *name);
+#define PRIV_PATH_RUN	1
+#define PRIV_PATH_DISK	2
+int priv_path_ok(const char *run_dir, const char *ephemeral_dir,
+    const char *path, const char *name);
+
+/*
+ * The disk dir of the run dir dir (<run_dir>/vmi/<rel>): <ephemeral_dir>/
+ * <rel>. 0, -EINVAL (dir not a run dir) or -ENAMETOOLONG.
+ */
+int priv_disk_dir(const char *run_dir, const char *ephemeral_dir,
+    const char *dir, char *out, size_t len);
 
 /* Start time (clock ticks since boot, /proc/PID/stat field 22) of pid:
  * 0 and *out, or -errno (-ESRCH: no such process). */

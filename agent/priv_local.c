@@ -1,8 +1,9 @@
 /*
  * priv_local.c: the privileged operations (priv.h) done in droverd's own
  * process, until droverd-priv exists (issue 6). Every path is checked to
- * lie under <run_dir>/vmi/ as droverd-priv will check it, so that the
- * split changes the transport, not the rules.
+ * lie under <run_dir>/vmi/ (run dirs) or <ephemeral_dir>/ (disk dirs) as
+ * droverd-priv will check it, so that the split changes the transport,
+ * not the rules.
  */
 #include "priv.h"
 
@@ -36,6 +37,7 @@
 struct priv_local {
 	struct priv base;
 	char run_dir[64];		/* checked at priv_local_new() */
+	char eph_dir[PATH_MAX];		/* disk dirs' root, likewise */
 	char vmm_path[PATH_MAX];
 	struct cg *cg;			/* NULL: no cgroups */
 };
@@ -63,18 +65,22 @@ pl(struct priv *p)
 	return (struct priv_local *)p;
 }
 
-int
-priv_path_ok(const char *run_dir, const char *path, const char *name)
+/* path's part below root + sub ("/vmi/" or "/"), or NULL. */
+static const char *
+pl_below(const char *root, const char *sub, const char *path)
 {
-	size_t rl = strlen(run_dir);
-	const char *s;
+	size_t rl = strlen(root), sl = strlen(sub);
 
-	if (name && (name[0] == '\0' || strchr(name, '/') ||
-	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0))
-		return 0;
-	if (strncmp(path, run_dir, rl) != 0 || strncmp(path + rl, "/vmi/", 5))
-		return 0;
-	s = path + rl + 5;
+	if (rl == 0 || strncmp(path, root, rl) != 0 ||
+	    strncmp(path + rl, sub, sl) != 0)
+		return NULL;
+	return path + rl + sl;
+}
+
+/* rel: a/b/c without empty, "." or ".." components, nor a trailing /. */
+static int
+pl_rel_ok(const char *s)
+{
 	if (*s == '\0' || s[strlen(s) - 1] == '/')
 		return 0;
 	while (*s) {
@@ -90,17 +96,47 @@ priv_path_ok(const char *run_dir, const char *path, const char *name)
 	return 1;
 }
 
-/* dir checked, plus a real directory (not a symlink) when must_exist. */
+int
+priv_path_ok(const char *run_dir, const char *ephemeral_dir,
+    const char *path, const char *name)
+{
+	const char *s;
+
+	if (name && (name[0] == '\0' || strchr(name, '/') ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0))
+		return 0;
+	if ((s = pl_below(run_dir, "/vmi/", path)) != NULL)
+		return pl_rel_ok(s) ? PRIV_PATH_RUN : 0;
+	if (ephemeral_dir && (s = pl_below(ephemeral_dir, "/", path)) != NULL)
+		return pl_rel_ok(s) ? PRIV_PATH_DISK : 0;
+	return 0;
+}
+
+int
+priv_disk_dir(const char *run_dir, const char *ephemeral_dir,
+    const char *dir, char *out, size_t len)
+{
+	const char *rel = pl_below(run_dir, "/vmi/", dir);
+	int n;
+
+	if (rel == NULL || !pl_rel_ok(rel) || ephemeral_dir == NULL)
+		return -EINVAL;
+	n = snprintf(out, len, "%s/%s", ephemeral_dir, rel);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* dir checked (under the root want), and a real directory, no symlink. */
 static int
-pl_dir_ok(struct priv_local *p, const char *dir, const char *name, char *err,
-    size_t errlen)
+pl_dir_ok(struct priv_local *p, const char *dir, const char *name, int want,
+    char *err, size_t errlen)
 {
 	struct stat st;
 
-	if (!priv_path_ok(p->run_dir, dir, name))
+	if (priv_path_ok(p->run_dir, p->eph_dir, dir, name) != want)
 		return pl_err(err, errlen, -EINVAL, "%s%s%s: not a VMI path "
-		    "under %s/vmi", dir, name ? "/" : "", name ? name : "",
-		    p->run_dir);
+		    "under %s%s", dir, name ? "/" : "", name ? name : "",
+		    want == PRIV_PATH_RUN ? p->run_dir : p->eph_dir,
+		    want == PRIV_PATH_RUN ? "/vmi" : "");
 	if (lstat(dir, &st) < 0)
 		return pl_err(err, errlen, -errno, "%s: %s", dir,
 		    strerror(errno));
@@ -135,15 +171,22 @@ static int
 pl_vmi_prepare(struct priv *pp, const char *dir, char *err, size_t errlen)
 {
 	struct priv_local *p = pl(pp);
+	char ddir[PATH_MAX];
 	int rc;
 
-	if (!priv_path_ok(p->run_dir, dir, NULL))
+	if (priv_path_ok(p->run_dir, p->eph_dir, dir, NULL) != PRIV_PATH_RUN ||
+	    priv_disk_dir(p->run_dir, p->eph_dir, dir, ddir, sizeof(ddir)) < 0)
 		return pl_err(err, errlen, -EINVAL, "%s: not a VMI path under "
 		    "%s/vmi", dir, p->run_dir);
 	if ((rc = pl_mkdirs(dir, 0700)) < 0)
 		return pl_err(err, errlen, rc, "creating %s: %s", dir,
 		    strerror(-rc));
-	return pl_dir_ok(p, dir, NULL, err, errlen);
+	if ((rc = pl_mkdirs(ddir, 0700)) < 0)
+		return pl_err(err, errlen, rc, "creating %s: %s", ddir,
+		    strerror(-rc));
+	if ((rc = pl_dir_ok(p, dir, NULL, PRIV_PATH_RUN, err, errlen)) < 0)
+		return rc;
+	return pl_dir_ok(p, ddir, NULL, PRIV_PATH_DISK, err, errlen);
 }
 
 static int
@@ -162,7 +205,8 @@ pl_file_write(struct priv *pp, const char *dir, const char *name,
 	int fd, rc;
 	size_t off = 0;
 
-	if ((rc = pl_dir_ok(pl(pp), dir, name, err, errlen)) < 0)
+	if ((rc = pl_dir_ok(pl(pp), dir, name, PRIV_PATH_RUN, err,
+	    errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0)
 		return pl_err(err, errlen, -ENAMETOOLONG, "%s: name too long",
@@ -206,7 +250,8 @@ pl_disk_overlay(struct priv *pp, const char *dir, const char *name,
 	char path[PATH_MAX];
 	int rc;
 
-	if ((rc = pl_dir_ok(pl(pp), dir, name, err, errlen)) < 0)
+	if ((rc = pl_dir_ok(pl(pp), dir, name, PRIV_PATH_DISK, err,
+	    errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0)
 		return pl_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
@@ -228,7 +273,8 @@ pl_disk_empty(struct priv *pp, const char *dir, const char *name,
 	char path[PATH_MAX];
 	int fd, rc;
 
-	if ((rc = pl_dir_ok(pl(pp), dir, name, err, errlen)) < 0)
+	if ((rc = pl_dir_ok(pl(pp), dir, name, PRIV_PATH_DISK, err,
+	    errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0 || size > INT64_MAX)
 		return pl_err(err, errlen, -EINVAL, "%s: bad name or size", dir);
@@ -254,7 +300,8 @@ pl_disk_cidata(struct priv *pp, const char *dir, const char *name,
 	char path[PATH_MAX];
 	int rc;
 
-	if ((rc = pl_dir_ok(pl(pp), dir, name, err, errlen)) < 0)
+	if ((rc = pl_dir_ok(pl(pp), dir, name, PRIV_PATH_DISK, err,
+	    errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0)
 		return pl_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
@@ -414,7 +461,8 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
 	struct priv_local *p = pl(pp);
 	int rc;
 
-	if ((rc = pl_dir_ok(p, sp->dir, NULL, err, errlen)) < 0)
+	if ((rc = pl_dir_ok(p, sp->dir, NULL, PRIV_PATH_RUN, err,
+	    errlen)) < 0)
 		return rc;
 	if (sp->cgroup && !cg_name_valid(sp->cgroup))
 		return pl_err(err, errlen, -EINVAL, "bad cgroup name %s",
@@ -492,34 +540,106 @@ pl_rmtree(const char *dir, int depth)
 	return rc;
 }
 
+/* rm -r dir (under root); then its parent when empty, unless root. */
+static int
+pl_remove_dir(const char *root, const char *dir, char *err, size_t errlen)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	int rc;
+
+	if ((rc = pl_rmtree(dir, 0)) < 0)
+		return pl_err(err, errlen, rc, "removing %s: %s", dir,
+		    strerror(-rc));
+	/* The namespace's dir goes when it is empty. */
+	snprintf(parent, sizeof(parent), "%s", dir);
+	if ((slash = strrchr(parent, '/')) != NULL) {
+		*slash = '\0';
+		if (strcmp(parent, root) != 0)
+			rmdir(parent);	/* ENOTEMPTY is fine */
+	}
+	return 0;
+}
+
 static int
 pl_vmi_cleanup(struct priv *pp, const char *dir, const char *cgroup,
     char *err, size_t errlen)
 {
 	struct priv_local *p = pl(pp);
-	char parent[PATH_MAX], vmi[PATH_MAX];
-	char *slash;
+	char vmi[PATH_MAX], ddir[PATH_MAX];
 	int rc = 0;
 
 	if (cgroup && p->cg && (rc = cg_destroy(p->cg, cgroup, err, errlen)) < 0)
 		return rc;
 	if (dir == NULL)
 		return 0;
-	if (!priv_path_ok(p->run_dir, dir, NULL))
+	if (priv_path_ok(p->run_dir, p->eph_dir, dir, NULL) != PRIV_PATH_RUN ||
+	    priv_disk_dir(p->run_dir, p->eph_dir, dir, ddir, sizeof(ddir)) < 0)
 		return pl_err(err, errlen, -EINVAL, "%s: not a VMI path under "
 		    "%s/vmi", dir, p->run_dir);
-	if ((rc = pl_rmtree(dir, 0)) < 0)
-		return pl_err(err, errlen, rc, "removing %s: %s", dir,
-		    strerror(-rc));
-	/* The namespace's dir goes when it is empty. */
-	snprintf(parent, sizeof(parent), "%s", dir);
+	/* The disks first: a run dir left behind is found again at the
+	 * next start (rt_adopt.c), a disk dir alone only by the prune. */
+	if ((rc = pl_remove_dir(p->eph_dir, ddir, err, errlen)) < 0)
+		return rc;
 	snprintf(vmi, sizeof(vmi), "%s/vmi", p->run_dir);
-	if ((slash = strrchr(parent, '/')) != NULL) {
-		*slash = '\0';
-		if (strcmp(parent, vmi) != 0)
-			rmdir(parent);	/* ENOTEMPTY is fine */
+	return pl_remove_dir(vmi, dir, err, errlen);
+}
+
+/*
+ * At start: remove the disk dirs <eph>/<a>/<b> whose run dir
+ * <run_dir>/vmi/<a>/<b> is gone (/run is empty after a reboot: no VMM
+ * can be adopted, the VMI fails, its disks are of no use any more).
+ */
+static void
+pl_disk_prune(struct priv_local *p)
+{
+	char ns[PATH_MAX], ddir[PATH_MAX], rdir[PATH_MAX];
+	struct dirent *a, *b;
+	struct stat st;
+	DIR *da, *db;
+
+	if ((da = opendir(p->eph_dir)) == NULL)
+		return;
+	while ((a = readdir(da)) != NULL) {
+		if (a->d_name[0] == '.' || pl_path(ns, sizeof(ns), p->eph_dir,
+		    a->d_name) < 0 || lstat(ns, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if ((db = opendir(ns)) == NULL)
+			continue;
+		while ((b = readdir(db)) != NULL) {
+			if (b->d_name[0] == '.' || pl_path(ddir, sizeof(ddir),
+			    ns, b->d_name) < 0 || (size_t)snprintf(rdir,
+			    sizeof(rdir), "%s/vmi/%s/%s", p->run_dir, a->d_name,
+			    b->d_name) >= sizeof(rdir) || lstat(rdir, &st) == 0)
+				continue;
+			log_warnx("%s: its run dir %s is gone: removed", ddir,
+			    rdir);
+			pl_rmtree(ddir, 0);
+		}
+		closedir(db);
+		rmdir(ns);		/* when empty */
 	}
-	return 0;
+	closedir(da);
+}
+
+/* The disk dirs' root: absolute, apart from <run_dir>/vmi. */
+static int
+pl_eph_ok(const char *run_dir, const char *eph)
+{
+	char vmi[PATH_MAX];
+	size_t n = strlen(eph), m;
+
+	snprintf(vmi, sizeof(vmi), "%s/vmi", run_dir);
+	m = strlen(vmi);
+	if (eph[0] != '/' || n < 2 || n >= PATH_MAX - 300 ||
+	    eph[n - 1] == '/' || !pl_rel_ok(eph + 1))
+		return 0;
+	/* Neither inside the other. */
+	if (strncmp(eph, vmi, m) == 0 && (eph[m] == '\0' || eph[m] == '/'))
+		return 0;
+	if (strncmp(vmi, eph, n) == 0 && (vmi[n] == '\0' || vmi[n] == '/'))
+		return 0;
+	return 1;
 }
 
 static int
@@ -584,11 +704,25 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 	}
 	snprintf(p->run_dir, sizeof(p->run_dir), "%s", cfg->run_dir);
 	snprintf(p->vmm_path, sizeof(p->vmm_path), "%s", cfg->vmm_path);
+	if (cfg->ephemeral_dir == NULL ||
+	    !pl_eph_ok(p->run_dir, cfg->ephemeral_dir)) {
+		pl_err(err, errlen, -EINVAL, "ephemeral dir %s: must be an "
+		    "absolute path apart from %s/vmi", cfg->ephemeral_dir ?
+		    cfg->ephemeral_dir : "(none)", p->run_dir);
+		goto fail;
+	}
+	snprintf(p->eph_dir, sizeof(p->eph_dir), "%s", cfg->ephemeral_dir);
 	snprintf(vmi, sizeof(vmi), "%s/vmi", p->run_dir);
 	if ((rc = pl_mkdirs(vmi, 0700)) < 0) {
 		pl_err(err, errlen, rc, "creating %s: %s", vmi, strerror(-rc));
 		goto fail;
 	}
+	if ((rc = pl_mkdirs(p->eph_dir, 0700)) < 0) {
+		pl_err(err, errlen, rc, "creating %s: %s", p->eph_dir,
+		    strerror(-rc));
+		goto fail;
+	}
+	pl_disk_prune(p);
 	if (cfg->cgroup_root && cg_open(cfg->cgroup_root, cfg->cgroup_parent ?
 	    cfg->cgroup_parent : "drover", &p->cg, err, errlen) < 0)
 		goto fail;

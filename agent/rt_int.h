@@ -144,6 +144,7 @@ struct rt {
 	struct images *im;
 	struct priv *priv;
 	char run_dir[64];
+	char eph_dir[PATH_MAX];		/* the disk dirs' root */
 	char vmm_path[PATH_MAX];
 	char node_name[254];
 	char vmm_user[32];
@@ -226,6 +227,13 @@ json_t *rt_vmjson(const struct rt_vmjson *in);
 void rt_now_rfc3339(char *out, size_t len);
 
 /* ---- rt_launch.c ------------------------------------------------------- */
+struct priv_config;
+/* rt->eph_dir from cfg (run_dir set), and pc->ephemeral_dir. 0, or -errno
+ * with a message. */
+int rt_launch_setup(struct rt *rt, const struct rt_config *cfg,
+    struct priv_config *pc, char *err, size_t errlen);
+/* The VMI's disk dir (priv_disk_dir()). 0 or -errno. */
+int rt_disk_dir(const struct rt_vmi *v, char *out, size_t len);
 /* Prepare the run dir and disks, spawn the VMM. 0; -ENOENT (image not
  * there: stay Pending; missing names it when the image store is used);
  * other -errno: Failed. Message in err. */

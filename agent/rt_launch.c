@@ -7,7 +7,7 @@
  * its pidfd on the loop.
  *
  * Run dir layout (<run_dir>/vmi/<ns>/<name>/, or vmi/_/<hash> when a
- * socket path would be too long):
+ * socket path would be too long), on /run (tmpfs):
  *   vm.json        drover-vmm --config
  *   state.json     {ns, name, uid, pid, starttime, cgroup, pod}
  *   vmm.log        the VMM's stdout and stderr
@@ -15,7 +15,12 @@
  *                  runtime reads it for "login:" until the guest booted)
  *   control.sock   status / stop / kill
  *   exit           the VMM's exit status, written when it ends
+ * Disk dir, its twin on the node's disk (<ephemeral_dir>/<ns>/<name>/ or
+ * <ephemeral_dir>/_/<hash>; KubeVirt's pod ephemeral storage: guest
+ * writes on a tmpfs would take RAM, charged to the VMI's memory cgroup
+ * for good):
  *   disk<i>.qcow2, cidata<i>.iso, empty<i>.raw   the disks
+ * Both go when the VMI is cleaned up (priv.h vmi_cleanup).
  */
 #include "rt_int.h"
 
@@ -138,9 +143,37 @@ rl_cidata(const struct rt_vmi *v, const json_t *vmi, const json_t *vol,
 	    "networkDataBase64"));
 }
 
+int
+rt_launch_setup(struct rt *rt, const struct rt_config *cfg,
+    struct priv_config *pc, char *err, size_t errlen)
+{
+	int n;
+
+	if (cfg->ephemeral_dir && cfg->ephemeral_dir[0])
+		n = snprintf(rt->eph_dir, sizeof(rt->eph_dir), "%s",
+		    cfg->ephemeral_dir);
+	else if (cfg->state_dir && cfg->state_dir[0])
+		n = snprintf(rt->eph_dir, sizeof(rt->eph_dir), "%s/ephemeral",
+		    cfg->state_dir);
+	else
+		n = snprintf(rt->eph_dir, sizeof(rt->eph_dir), "%s/ephemeral",
+		    rt->run_dir);
+	if (n < 0 || (size_t)n >= sizeof(rt->eph_dir))
+		return rl_err(err, errlen, -ENAMETOOLONG, "ephemeral dir: too "
+		    "long");
+	pc->ephemeral_dir = rt->eph_dir;
+	return 0;
+}
+
+int
+rt_disk_dir(const struct rt_vmi *v, char *out, size_t len)
+{
+	return priv_disk_dir(v->rt->run_dir, v->rt->eph_dir, v->dir, out, len);
+}
+
 static int
-rl_disks(struct rt_vmi *v, const json_t *vmi, const struct rt_disk *d,
-    unsigned n, char *err, size_t errlen)
+rl_disks(struct rt_vmi *v, const json_t *vmi, const char *ddir,
+    const struct rt_disk *d, unsigned n, char *err, size_t errlen)
 {
 	struct priv *p = v->rt->priv;
 	struct cidata ci;
@@ -149,16 +182,16 @@ rl_disks(struct rt_vmi *v, const json_t *vmi, const struct rt_disk *d,
 	for (unsigned i = 0; i < n && rc == 0; i++) {
 		switch (d[i].kind) {
 		case RT_DISK_CONTAINER:
-			rc = p->ops->disk_overlay(p, v->dir, d[i].file,
+			rc = p->ops->disk_overlay(p, ddir, d[i].file,
 			    d[i].backing, d[i].backing_fmt, 0, err, errlen);
 			break;
 		case RT_DISK_CIDATA:
 			rl_cidata(v, vmi, d[i].volume_obj, &ci);
-			rc = p->ops->disk_cidata(p, v->dir, d[i].file, &ci, err,
+			rc = p->ops->disk_cidata(p, ddir, d[i].file, &ci, err,
 			    errlen);
 			break;
 		case RT_DISK_EMPTY:
-			rc = p->ops->disk_empty(p, v->dir, d[i].file, d[i].size,
+			rc = p->ops->disk_empty(p, ddir, d[i].file, d[i].size,
 			    err, errlen);
 			break;
 		}
@@ -172,9 +205,29 @@ rl_disks(struct rt_vmi *v, const json_t *vmi, const struct rt_disk *d,
 	return rc;
 }
 
+/* vm.json's disk paths: in the disk dir, not the run dir. */
 static int
-rl_vmjson(struct rt_vmi *v, const struct rt_disk *d, unsigned n, char *err,
-    size_t errlen)
+rl_vmjson_disks(json_t *j, const char *ddir, const struct rt_disk *d,
+    unsigned n)
+{
+	json_t *disks = json_object_get(j, "disk");
+	char path[PATH_MAX];
+
+	if (json_array_size(disks) != n)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", ddir,
+		    d[i].file) >= sizeof(path) ||
+		    json_object_set_new(json_array_get(disks, i), "path",
+		    json_string(path)) < 0)
+			return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+static int
+rl_vmjson(struct rt_vmi *v, const char *ddir, const struct rt_disk *d,
+    unsigned n, char *err, size_t errlen)
 {
 	struct priv *p = v->rt->priv;
 	struct rt_vmjson in = {
@@ -183,7 +236,8 @@ rl_vmjson(struct rt_vmi *v, const struct rt_disk *d, unsigned n, char *err,
 		.stop_timeout = v->grace > 3600 ? 3600 : v->grace,
 	};
 	json_t *j = rt_vmjson(&in);
-	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	char *text = j && rl_vmjson_disks(j, ddir, d, n) == 0 ?
+	    json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	int rc;
 
 	json_decref(j);
@@ -397,11 +451,15 @@ rt_launch(struct rt_vmi *v, const json_t *vmi, char *missing,
 	struct rt_disk disks[RT_MAX_DISKS];
 	struct rl_ctx ctx = { v->rt, missing, missing_len };
 	struct priv *p = v->rt->priv;
+	char ddir[PATH_MAX];
 	unsigned n = 0;
 	int rc;
 
 	if (missing && missing_len)
 		missing[0] = '\0';
+	if ((rc = rt_disk_dir(v, ddir, sizeof(ddir))) < 0)
+		return rl_err(err, errlen, rc == -ENOENT ? -EIO : rc,
+		    "%s: no disk dir: %s", v->dir, strerror(-rc));
 	rc = rt_plan_disks(vmi, rl_resolve, &ctx, disks, RT_MAX_DISKS, &n,
 	    err, errlen);
 	if (rc < 0)
@@ -411,9 +469,9 @@ rt_launch(struct rt_vmi *v, const json_t *vmi, char *missing,
 		    "from the first disk (a containerDisk)");
 	if ((rc = p->ops->vmi_prepare(p, v->dir, err, errlen)) < 0)
 		return rc;
-	if ((rc = rl_disks(v, vmi, disks, n, err, errlen)) < 0 ||
+	if ((rc = rl_disks(v, vmi, ddir, disks, n, err, errlen)) < 0 ||
 	    (rc = rl_cgroup(v, err, errlen)) < 0 ||
-	    (rc = rl_vmjson(v, disks, n, err, errlen)) < 0 ||
+	    (rc = rl_vmjson(v, ddir, disks, n, err, errlen)) < 0 ||
 	    (rc = rl_spawn(v, err, errlen)) < 0)
 		goto fail;
 	return 0;

@@ -763,6 +763,8 @@ rt_setup(struct rt *rt, const struct rt_config *cfg, char *err, size_t errlen)
 	pc.vmm_path = rt->vmm_path;
 	pc.cgroup_root = cfg->cgroup_root;
 	pc.cgroup_parent = cfg->cgroup_parent;
+	if (rt_launch_setup(rt, cfg, &pc, err, errlen) < 0)
+		return -EINVAL;
 	if ((rt->priv = priv_local_new(&pc, err, errlen)) == NULL)
 		return -EINVAL;
 	return rt_setup_node(rt, cfg, err, errlen);

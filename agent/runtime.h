@@ -12,9 +12,10 @@
  * - resolves its containerDisk images (images.h), pulling a missing one
  *   in a child process (Pending meanwhile: "Pulling image", then
  *   ImagePullBackOff with the registry's error);
- * - prepares its run dir <run_dir>/vmi/<ns>/<name>/ (disks, vm.json,
- *   console and control sockets, log, state file; rt_launch.c lists
- *   them), and spawns one drover-vmm in its own session (it outlives
+ * - prepares its run dir <run_dir>/vmi/<ns>/<name>/ (vm.json, console
+ *   and control sockets, log, state file) and its disk dir
+ *   <ephemeral_dir>/<ns>/<name>/ on the node's disk (the qcow2 overlay,
+ *   the cloud-init seed, empty disks; rt_launch.c lists them), and spawns one drover-vmm in its own session (it outlives
  *   droverd) through the privileged operations (priv.h);
  * - follows it: control socket "status" polled every poll_ms; Running,
  *   Unknown while the control socket does not answer, Succeeded (guest
@@ -58,6 +59,11 @@ struct rt;
 struct rt_config {
 	const char *run_dir;		/* NULL: /run/drover */
 	const char *state_dir;		/* droverd's state dir (may be NULL) */
+	const char *ephemeral_dir;	/* the VMIs' disk files (KubeVirt's
+					 * ephemeral storage: not on tmpfs);
+					 * NULL: <state_dir>/ephemeral, or
+					 * <run_dir>/ephemeral without a
+					 * state dir */
 	const char *vmm_path;		/* NULL: "drover-vmm" next to droverd,
 					 * else from PATH */
 	const char *node_name;		/* NULL: the host name */

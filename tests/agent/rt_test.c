@@ -42,6 +42,8 @@ static struct loop *L;
 static struct store *S;
 static struct rt *RT;
 static char tmp[64], run_dir[80], state_dir[96], cg_parent[48];
+/* The disk dirs' root: "" is the default, <state_dir>/ephemeral. */
+static char eph_dir[96];
 static const char *vmm, *disk_spin, *disk_reboot, *disk_noboot, *disk_stop;
 static const char *disk_login;
 static int failures;
@@ -315,6 +317,22 @@ path_exists(const char *fmt, const char *name)
 	return stat(path, &st) == 0;
 }
 
+/* A file in the VMI's disk dir <ephemeral>/NS/<name>/. */
+static int
+disk_exists(const char *name, const char *file)
+{
+	char path[512];
+	struct stat st;
+
+	if (eph_dir[0])
+		snprintf(path, sizeof(path), "%s/" NS "/%s/%s", eph_dir, name,
+		    file);
+	else
+		snprintf(path, sizeof(path), "%s/ephemeral/" NS "/%s/%s",
+		    state_dir, name, file);
+	return stat(path, &st) == 0;
+}
+
 static json_t *
 pod_of(const char *name)
 {
@@ -360,6 +378,7 @@ open_all(int64_t capacity_mem)
 {
 	struct rt_config cfg = {
 		.run_dir = run_dir, .state_dir = state_dir, .vmm_path = vmm,
+		.ephemeral_dir = eph_dir[0] ? eph_dir : NULL,
 		.node_name = "edge1", .poll_ms = 100,
 		.capacity_cpu_milli = 4000, .capacity_memory = capacity_mem,
 		.vmm_overhead = 16 * MI,
@@ -499,11 +518,14 @@ test_run_and_kill(void)
 	check(node && manifest_str(node, "status.allocatable.memory"),
 	    "Node object with allocatable", NULL);
 	json_decref(node);
-	check(path_exists("%s/vmi/" NS "/%s/disk0.qcow2", "vm1") &&
-	    path_exists("%s/vmi/" NS "/%s/cidata1.iso", "vm1") &&
-	    path_exists("%s/vmi/" NS "/%s/empty2.raw", "vm1") &&
-	    path_exists("%s/vmi/" NS "/%s/control.sock", "vm1"),
-	    "run dir holds the overlay, the seed, the empty disk, sockets", NULL);
+	check(disk_exists("vm1", "disk0.qcow2") &&
+	    disk_exists("vm1", "cidata1.iso") &&
+	    disk_exists("vm1", "empty2.raw") &&
+	    !path_exists("%s/vmi/" NS "/%s/disk0.qcow2", "vm1") &&
+	    path_exists("%s/vmi/" NS "/%s/control.sock", "vm1") &&
+	    path_exists("%s/vmi/" NS "/%s/vm.json", "vm1"),
+	    "the disk dir under the state dir holds the overlay, the seed, "
+	    "the empty disk; the run dir vm.json and the sockets", NULL);
 	pid = vmm_pid("vm1");
 	check(pid > 0 && getsid(pid) == pid,
 	    "drover-vmm runs in its own session", "pid %d sid %d", (int)pid,
@@ -692,7 +714,7 @@ test_probes(void)
 static void
 test_long_name(void)
 {
-	char name[201], path[160];
+	char name[201], path[160], epath[160];
 	json_t *pod;
 	const char *pn;
 
@@ -703,14 +725,17 @@ test_long_name(void)
 	    "a VMI with a 200-character name runs (hashed run dir)", "phase %s",
 	    phase_of(name));
 	snprintf(path, sizeof(path), "%s/vmi/_", run_dir);
-	check(!dir_empty(path), "its run dir is under vmi/_/", NULL);
+	snprintf(epath, sizeof(epath), "%s/ephemeral/_", state_dir);
+	check(!dir_empty(path) && !dir_empty(epath),
+	    "its run dir is under vmi/_/, its disk dir under ephemeral/_/", NULL);
 	pod = pod_of(name);
 	pn = pod ? manifest_str(pod, "metadata.name") : NULL;
 	check(pn && strlen(pn) == 63, "its Pod name is cut to 63 characters",
 	    "%s", pn ? pn : "none");
 	json_decref(pod);
 	check(vmi_delete(name) == 0 && wait_for(is_gone, name, 15000) &&
-	    dir_empty(path), "delete it: nothing left", NULL);
+	    dir_empty(path) && dir_empty(epath), "delete it: nothing left",
+	    NULL);
 }
 
 /* A guest without the boot timer: "login:" on its console means booted. */
@@ -821,11 +846,11 @@ test_adopt(void)
 	    "delete the adopted VMI", NULL);
 }
 
-/* A run dir on a 64 KiB tmpfs: the qcow2 overlay cannot be made. */
+/* A disk dir root on a 64 KiB tmpfs: the qcow2 overlay cannot be made. */
 static void
 test_full_disk(void)
 {
-	char small[80], saved[80], cmd[4096], err[256] = "";
+	char small[80], saved[96], cmd[4096], err[256] = "";
 	json_t *docs, *obj, *st = NULL, *v;
 	const char *m;
 	int ok;
@@ -834,14 +859,15 @@ test_full_disk(void)
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s && mount -t tmpfs -o size=64k "
 	    "tmpfs %s 2>/dev/null", small, small);
 	if (system(cmd) != 0) {
-		printf("ok - runtime: full run dir # SKIP cannot mount a tmpfs\n");
+		printf("ok - runtime: full ephemeral dir # SKIP cannot mount a "
+		    "tmpfs\n");
 		return;
 	}
 	close_all();
-	snprintf(saved, sizeof(saved), "%s", run_dir);
-	snprintf(run_dir, sizeof(run_dir), "%s", small);
+	snprintf(saved, sizeof(saved), "%s", eph_dir);
+	snprintf(eph_dir, sizeof(eph_dir), "%s", small);
 	if (open_all(4096 * MI) < 0) {
-		check(0, "runtime on a small run dir", NULL);
+		check(0, "runtime on a small ephemeral dir", NULL);
 		goto out;
 	}
 	snprintf(cmd, sizeof(cmd), vmi_yaml, "full", 1, "64Mi", disk_spin);
@@ -854,21 +880,22 @@ test_full_disk(void)
 	json_decref(st);
 	json_decref(docs);
 	check(ok && wait_for(is_failed, "full", 10000),
-	    "full run dir: the VMI is Failed, droverd carries on", "%s", err);
+	    "full ephemeral dir: the VMI is Failed, droverd carries on", "%s",
+	    err);
 	v = vmi_get("full");
 	m = json_string_value(json_object_get(cond_get(v, "Ready"), "message"));
 	check(m && strstr(m, "No space left on device") &&
 	    cond_is("full", "Ready", "False", "FailedCreate"),
 	    "its message says the disk is full", "%s", m ? m : "none");
 	json_decref(v);
-	check(vmi_delete("full") == 0 && wait_for(is_gone, "full", 5000),
-	    "delete it", NULL);
+	check(vmi_delete("full") == 0 && wait_for(is_gone, "full", 5000) &&
+	    dir_empty(small), "delete it: its disk dir is gone", NULL);
 	close_all();
 out:
 	snprintf(cmd, sizeof(cmd), "umount %s", small);
 	if (system(cmd) != 0)
 		fprintf(stderr, "# %s failed\n", cmd);
-	snprintf(run_dir, sizeof(run_dir), "%s", saved);
+	snprintf(eph_dir, sizeof(eph_dir), "%s", saved);
 	open_all(160 * MI);
 }
 
@@ -948,6 +975,8 @@ main(int argc, char **argv)
 	test_full_disk();
 	snprintf(vmi_dir, sizeof(vmi_dir), "%s/vmi", run_dir);
 	check(dir_empty(vmi_dir), "nothing left under the run dir", NULL);
+	snprintf(vmi_dir, sizeof(vmi_dir), "%s/ephemeral", state_dir);
+	check(dir_empty(vmi_dir), "nothing left under the ephemeral dir", NULL);
 	{
 		char cmd[256];
 

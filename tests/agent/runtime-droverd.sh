@@ -7,7 +7,9 @@
 # what the lab's users see (2 VMIs Running and Ready, virt-launcher pods,
 # the Node), then kill -9 of a VMM (replaced), kill -9 of droverd (the
 # VMMs keep running and are adopted), scale down, and deleting the replica
-# set: nothing left (no VMM, run dir, cgroup, Pod). Root and /dev/kvm.
+# set: nothing left (no VMM, run dir, disk dir, cgroup, Pod). The VMIs'
+# disks live in STATE-DIR/ephemeral/<ns>/<vmi>/ (not on the /run tmpfs).
+# Root and /dev/kvm.
 set -uo pipefail
 build=${1:-build/asan}
 bin=$build/bin
@@ -110,6 +112,16 @@ scale1() {
 delete_rs() { ctl delete vmirs lab05-cirros-replicaset -n $ns > /dev/null; }
 gone() { [ -z "$(vmis)" ] && [ -z "$(pods)" ] && nvmm 0; }
 run_dir_empty() { [ -z "$(ls -A "$T/run/vmi" 2>/dev/null)" ]; }
+# The disks live in the state dir (not on the /run tmpfs), one dir per VMI.
+eph_dirs() { ls -d "$T/state/ephemeral/$ns"/*/ 2>/dev/null | wc -l; }
+eph_has_disks() {
+	local v
+	for v in $(vmis); do
+		[ -f "$T/state/ephemeral/$ns/$v/disk0.qcow2" ] && [ ! -e "$T/run/vmi/$ns/$v/disk0.qcow2" ] || return 1
+	done
+	[ "$(eph_dirs)" = 2 ]
+}
+eph_empty() { [ -z "$(ls -A "$T/state/ephemeral" 2>/dev/null)" ]; }
 no_cgroups() { ! ls -d /sys/fs/cgroup/*/"$cgp"/*/ 2>/dev/null | grep -q .; }
 
 check "droverd starts with the runtime" start
@@ -119,6 +131,7 @@ check "2 drover-vmm processes" nvmm 2
 check "kubectl get vmirs: 2 2 2" wait_for 10 vmirs_222
 check "one virt-launcher-<vmi>-<5 chars> pod per VMI" pods_match
 check "the Node edge1 is Ready" node_ready
+check "the overlays in STATE/ephemeral/<ns>/<vmi>/, none in /run" eph_has_disks
 
 victim=$(vmm_pids | head -1)
 before=$(vmis)
@@ -126,6 +139,8 @@ kill -9 "$victim"
 replaced() { [ "$(count Running True)" = 2 ] && [ "$(vmis)" != "$before" ] &&
 	! kill -0 "$victim" 2>/dev/null; }
 check "kill -9 of a VMM: its VMI fails and the VMIRS replaces it" wait_for 30 replaced
+eph_two() { [ "$(eph_dirs)" = 2 ]; }
+check "the failed VMI's disk dir is gone (2 left)" wait_for 10 eph_two
 
 wait_for 10 nvmm 2
 vmms=$(vmm_pids | xargs)
@@ -136,12 +151,14 @@ check "kill -9 of droverd: the VMMs keep running" same_vmms "$vmms"
 check "droverd restarts" start
 check "adopted: 2 Running and Ready" wait_for 10 is_count Running True 2
 check "adopted: the same VMM processes" same_vmms "$vmms"
+check "adopted: their disk dirs kept" eph_has_disks
 
 check "scale to 1" scale1
 check "scaled down: 1 VMI, 1 VMM (graceful stop)" wait_for 30 one_left
 check "delete the VMIRS" delete_rs
 check "deleted: no VMI, no Pod, no VMM" wait_for 30 gone
 check "deleted: the run dir holds no VMI" run_dir_empty
+check "deleted: the ephemeral dir holds no VMI disk" eph_empty
 check "deleted: no VMI cgroup left" no_cgroups
 kill -TERM "$pid"
 wait "$pid"

@@ -494,45 +494,84 @@ test_dirs(void **state)
 
 /* ---- the privileged operations (priv_local.c) -------------------------- */
 
+#define EPH "/var/lib/drover/ephemeral"
+
 static void
 test_priv_paths(void **state)
 {
 	(void)state;
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/b",
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a/b",
 	    NULL), 1);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/b",
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a/b",
 	    "vm.json"), 1);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/_/"
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/_/"
 	    "0123456789abcdef", NULL), 1);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi", NULL),
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi", NULL),
 	    0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/", NULL),
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/", NULL),
 	    0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/../..",
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a/../..",
 	    NULL), 0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a//b",
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a//b",
 	    NULL), 0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/./b",
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a/./b",
 	    NULL), 0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a/b/",
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a/b/",
 	    NULL), 0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/droverx/vmi/a",
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/droverx/vmi/a",
 	    NULL), 0);
-	assert_int_equal(priv_path_ok("/run/drover", "/etc/passwd", NULL), 0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a",
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/etc/passwd", NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a",
 	    "../x"), 0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a", ".."),
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a", ".."),
 	    0);
-	assert_int_equal(priv_path_ok("/run/drover", "/run/drover/vmi/a", ""),
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a", ""),
 	    0);
+	/* The disk dirs' root: the run dir's twins, nothing else. */
+	assert_int_equal(priv_path_ok("/run/drover", EPH, EPH "/a/b", NULL),
+	    PRIV_PATH_DISK);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, EPH "/a/b",
+	    "disk0.qcow2"), PRIV_PATH_DISK);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/run/drover/vmi/a/b",
+	    NULL), PRIV_PATH_RUN);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, EPH, NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, EPH "/", NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, EPH "x/a", NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, EPH "/a/../..", NULL),
+	    0);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, EPH "/a", "../x"), 0);
+	assert_int_equal(priv_path_ok("/run/drover", NULL, EPH "/a/b", NULL), 0);
+	assert_int_equal(priv_path_ok("/run/drover", EPH, "/var/lib/drover/"
+	    "objects/a", NULL), 0);
+}
+
+static void
+test_priv_disk_dir(void **state)
+{
+	char out[128];
+
+	(void)state;
+	assert_int_equal(priv_disk_dir("/run/drover", EPH, "/run/drover/vmi/ns/"
+	    "vm", out, sizeof(out)), 0);
+	assert_string_equal(out, EPH "/ns/vm");
+	assert_int_equal(priv_disk_dir("/run/drover", EPH, "/run/drover/vmi/_/"
+	    "0123456789abcdef", out, sizeof(out)), 0);
+	assert_string_equal(out, EPH "/_/0123456789abcdef");
+	assert_int_equal(priv_disk_dir("/run/drover", EPH, EPH "/ns/vm", out,
+	    sizeof(out)), -EINVAL);
+	assert_int_equal(priv_disk_dir("/run/drover", EPH, "/run/drover/vmi/"
+	    "ns/..", out, sizeof(out)), -EINVAL);
+	assert_int_equal(priv_disk_dir("/run/drover", EPH, "/run/drover/vmi/ns/"
+	    "vm", out, 10), -ENAMETOOLONG);
 }
 
 static void
 test_priv_local(void **state)
 {
 	char tmp[] = "/tmp/drover-priv-XXXXXX", run[64], dir[128], path[192];
-	char err[256] = "";
-	struct priv_config pc = { .run_dir = run, .vmm_path = "/bin/false" };
+	char eph[96], ddir[160], err[256] = "";
+	struct priv_config pc = { .run_dir = run, .ephemeral_dir = eph,
+		.vmm_path = "/bin/false" };
 	struct priv *p;
 	struct stat st;
 	uint64_t start;
@@ -543,45 +582,75 @@ test_priv_local(void **state)
 	assert_non_null(mkdtemp(tmp));
 	snprintf(run, sizeof(run), "%s/run", tmp);
 	snprintf(dir, sizeof(dir), "%s/vmi/ns/vm", run);
+	/* The disk dirs' root inside <run>/vmi, or holding it: refused. */
+	snprintf(eph, sizeof(eph), "%s/vmi/e", run);
+	assert_null(priv_local_new(&pc, err, sizeof(err)));
+	snprintf(eph, sizeof(eph), "%s", tmp);
+	assert_null(priv_local_new(&pc, err, sizeof(err)));
+	snprintf(eph, sizeof(eph), "%s/eph", tmp);
+	snprintf(ddir, sizeof(ddir), "%s/ns/vm", eph);
+	/* A disk dir left without its run dir (a reboot emptied /run) is
+	 * removed at start. */
+	snprintf(path, sizeof(path), "mkdir -p %.60s/ns/old", eph);
+	assert_int_equal(system(path), 0);
+	snprintf(path, sizeof(path), "touch %.60s/ns/old/disk0.qcow2", eph);
+	assert_int_equal(system(path), 0);
 	p = priv_local_new(&pc, err, sizeof(err));
 	assert_non_null(p);
+	snprintf(path, sizeof(path), "%s/ns", eph);
+	assert_int_not_equal(stat(path, &st), 0);
 	/* Outside <run>/vmi: refused before anything is touched. */
 	assert_int_equal(p->ops->vmi_prepare(p, tmp, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(p->ops->vmi_prepare(p, ddir, err, sizeof(err)),
 	    -EINVAL);
 	assert_int_equal(p->ops->vmi_prepare(p, dir, err, sizeof(err)), 0);
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(stat(ddir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	/* Disks only in the disk dir, other files only in the run dir. */
+	assert_int_equal(p->ops->disk_empty(p, dir, "empty0.raw", 1 << 20, err,
+	    sizeof(err)), -EINVAL);
+	assert_int_equal(p->ops->file_write(p, ddir, "vm.json", "{}", 2, err,
+	    sizeof(err)), -EINVAL);
 	assert_int_equal(p->ops->file_write(p, dir, "vm.json", "{}", 2, err,
 	    sizeof(err)), 0);
 	assert_int_equal(p->ops->file_write(p, dir, "../x", "{}", 2, err,
 	    sizeof(err)), -EINVAL);
-	assert_int_equal(p->ops->disk_empty(p, dir, "empty0.raw", 64 << 20, err,
-	    sizeof(err)), 0);
-	snprintf(path, sizeof(path), "%s/empty0.raw", dir);
+	assert_int_equal(p->ops->disk_empty(p, ddir, "empty0.raw", 64 << 20,
+	    err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/empty0.raw", ddir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 64 << 20);
 	assert_true(st.st_blocks < 64);		/* sparse */
 	/* An overlay on the empty disk as a raw backing file. */
-	assert_int_equal(p->ops->disk_overlay(p, dir, "disk0.qcow2", path, "raw",
-	    0, err, sizeof(err)), 0);
-	snprintf(path, sizeof(path), "%s/disk0.qcow2", dir);
+	assert_int_equal(p->ops->disk_overlay(p, ddir, "disk0.qcow2", path,
+	    "raw", 0, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/disk0.qcow2", ddir);
 	f = fopen(path, "rb");
 	assert_non_null(f);
 	assert_int_equal(fread(magic, 1, 4, f), 4);
 	fclose(f);
 	assert_memory_equal(magic, "QFI\xfb", 4);
-	assert_int_equal(p->ops->disk_overlay(p, dir, "disk1.qcow2", "rel.raw",
+	assert_int_equal(p->ops->disk_overlay(p, ddir, "disk1.qcow2", "rel.raw",
 	    "raw", 0, err, sizeof(err)), -EINVAL);
 	/* A pid whose start time does not match is never signalled. */
 	assert_int_equal(priv_proc_starttime(getpid(), &start), 0);
 	assert_int_equal(p->ops->vmm_signal(p, getpid(), start + 1, 0), -ESRCH);
 	assert_int_equal(p->ops->vmm_signal(p, getpid(), start, 0), 0);
 	assert_int_equal(p->ops->vmm_signal(p, 1, 0, SIGKILL), -EINVAL);
-	/* Clean-up removes the dir and the emptied namespace dir. */
+	/* Clean-up removes both dirs and the emptied namespace dirs. */
+	assert_int_equal(p->ops->vmi_cleanup(p, ddir, NULL, err, sizeof(err)),
+	    -EINVAL);
 	assert_int_equal(p->ops->vmi_cleanup(p, dir, NULL, err, sizeof(err)), 0);
 	assert_int_not_equal(stat(dir, &st), 0);
+	assert_int_not_equal(stat(ddir, &st), 0);
 	snprintf(path, sizeof(path), "%s/vmi/ns", run);
 	assert_int_not_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/ns", eph);
+	assert_int_not_equal(stat(path, &st), 0);
+	assert_int_equal(stat(eph, &st), 0);
 	assert_int_equal(p->ops->vmi_cleanup(p, dir, NULL, err, sizeof(err)), 0);
 	priv_local_free(p);
 	snprintf(path, sizeof(path), "rm -rf %s", tmp);
@@ -605,6 +674,7 @@ main(void)
 		cmocka_unit_test(test_pod_name),
 		cmocka_unit_test(test_dirs),
 		cmocka_unit_test(test_priv_paths),
+		cmocka_unit_test(test_priv_disk_dir),
 		cmocka_unit_test(test_priv_local),
 	};
 
