@@ -89,9 +89,9 @@ struct priv_ops {
 	 * status; -ECHILD when it was not our child (adopted: its status is
 	 * in its exit file); -EAGAIN when it has not exited. */
 	int (*vmm_reap)(struct priv *p, pid_t pid, int *wstatus);
-	/* Remove the run dir dir and everything in it, its disk dir, and
-	 * the cgroup (killing what is left in it). Idempotent: absent is
-	 * fine. */
+	/* Remove the run dir (dir) and everything in it, its disk dir,
+	 * and the cgroup (killing what is left in it). Idempotent: absent
+	 * is fine. */
 	int (*vmi_cleanup)(struct priv *p, const char *dir, const char *cgroup,
 	    char *err, size_t errlen);
 	/* Remove every VMI cgroup under the parent whose name is not one of
@@ -134,7 +134,7 @@ int priv_path_ok(const char *run_dir, const char *ephemeral_dir,
     const char *path, const char *name);
 
 /*
- * The disk dir of the run dir dir (<run_dir>/vmi/<rel>): <ephemeral_dir>/
+ * The disk dir of the run dir dir = <run_dir>/vmi/<rel>: <ephemeral_dir>/
  * <rel>. 0, -EINVAL (dir not a run dir) or -ENAMETOOLONG.
  */
 int priv_disk_dir(const char *run_dir, const char *ephemeral_dir,

@@ -15,9 +15,9 @@
 # longest time with fewer than 2 Ready (sampled every second in the node:
 # agent-lab watch) is at most that reaction + the new guest's boot
 # (creation to Ready) + 10 s. Boot times are printed: on the TCG node two
-# CirrOS boots at once took 377 s, the replacement next to the #!
-# user-data VMI 483 s (the second wave's VMMs stall in the node kernel:
-# soft lockups), the whole test 15.5 min.
+# CirrOS boots at once took 377-409 s, the replacement next to the #!
+# user-data VMI 483-493 s (the second wave's VMMs stall in the node
+# kernel: soft lockups), the whole test 15.5-16.5 min.
 # Issue 4: each guest boots from the containerDisk alone, through its
 # qcow2 overlay in /var/lib/drover/ephemeral/student/VMI/ (the run dir in
 # /run holds no disk), with the NoCloud seed: its console (recorded from
@@ -150,7 +150,6 @@ echo "# two CirrOS boots at once, apply to 2 2 2: $boot2 s of node time"
 ctl get vmirs -n $NS 2>&1 | sed 's/^/# /'
 ctl get vmi -n $NS 2>&1 | sed 's/^/# /'
 mapfile -t vmis < <(rs_vmis)
-for v in "${vmis[@]}"; do echo "# $v: created to Ready in $(boot_time "$v") s"; done
 check "2 VMIs named $RS + 5 characters (${vmis[*]})" bash -c \
 	'[ $# = 2 ] && for v; do [[ $v =~ ^lab05-cirros-replicaset[bcdfghjklmnpqrstvwxz2456789]{5}$ ]] || exit 1; done' _ "${vmis[@]}"
 
@@ -192,6 +191,7 @@ boot_time() {
 	echo $(($(date -d "$r" +%s) - $(date -d "$c" +%s)))
 }
 for v in "${vmis[@]}"; do
+	echo "# $v: created to Ready in $(boot_time "$v") s"
 	check_cgroup "$v"
 	check_disks "$v"
 	check_console "$v"
