@@ -95,6 +95,7 @@ objs = $(patsubst %.c,$(O)/%.o,$(1))
 LIB_OBJ := $(call objs,$(LIB_SRC))
 TEST_BIN := $(BUILD)/asan/tests
 include vmm/sources.mk
+include net/sources.mk
 
 # The agent's tests: the cloudInitNoCloud seed disk and its ISO 9660 writer.
 UNIT_TESTS += unit_agent_cidata

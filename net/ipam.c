@@ -1,0 +1,247 @@
+/*
+ * ipam.c: one slot per host address. The file has one line per address
+ * ever used: "ADDR held OWNER" or "ADDR free SEQ" (SEQ: release order).
+ */
+#include "ipam.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct slot {
+	char *owner;		/* NULL: free */
+	uint64_t released;	/* 0: never used */
+};
+
+struct ipam {
+	char *path;
+	uint32_t net;
+	int plen;
+	uint32_t n;		/* slots: host addresses net+2 .. bcast-1 */
+	struct slot *s;
+	uint64_t seq;
+};
+
+int
+ipam_parse_cidr(const char *cidr, uint32_t *net, int *plen)
+{
+	char a[INET_ADDRSTRLEN], *end;
+	const char *sl = strchr(cidr, '/');
+	struct in_addr in;
+	long p;
+
+	if (sl == NULL || (size_t)(sl - cidr) >= sizeof(a))
+		return -EINVAL;
+	memcpy(a, cidr, (size_t)(sl - cidr));
+	a[sl - cidr] = '\0';
+	errno = 0;
+	p = strtol(sl + 1, &end, 10);
+	if (inet_pton(AF_INET, a, &in) != 1 || *end || end == sl + 1 ||
+	    p < 16 || p > 30)
+		return -EINVAL;
+	*net = ntohl(in.s_addr) & ~((1u << (32 - p)) - 1);
+	*plen = (int)p;
+	return 0;
+}
+
+static int
+ipam_save(struct ipam *ip)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int fd, r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", ip->path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	for (uint32_t i = 0; i < ip->n; i++) {
+		struct in_addr in = { htonl(ip->net + 2 + i) };
+		if (ip->s[i].owner != NULL)
+			fprintf(f, "%s held %s\n", inet_ntoa(in), ip->s[i].owner);
+		else if (ip->s[i].released != 0)
+			fprintf(f, "%s free %llu\n", inet_ntoa(in),
+			    (unsigned long long)ip->s[i].released);
+	}
+	if (fflush(f) != 0 || fsync(fd) != 0)
+		r = -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, ip->path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		log_error("ipam: cannot save %s: %s", ip->path, strerror(-r));
+	}
+	return r;
+}
+
+static int
+ipam_load(struct ipam *ip, char *err, size_t errlen)
+{
+	FILE *f = fopen(ip->path, "re");
+	char line[512], a[64], kind[16], rest[400];
+	unsigned lineno = 0;
+
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct in_addr in;
+		uint32_t h;
+
+		lineno++;
+		if (sscanf(line, "%63s %15s %399s", a, kind, rest) != 3 ||
+		    inet_pton(AF_INET, a, &in) != 1)
+			goto bad;
+		h = ntohl(in.s_addr);
+		if (h < ip->net + 2 || h - ip->net - 2 >= ip->n) {
+			log_warnx("ipam: %s line %u: %s is outside the pod "
+			    "CIDR: dropped", ip->path, lineno, a);
+			continue;
+		}
+		h -= ip->net + 2;
+		if (strcmp(kind, "held") == 0 && ip->s[h].owner == NULL) {
+			if ((ip->s[h].owner = strdup(rest)) == NULL)
+				goto bad;
+		} else if (strcmp(kind, "free") == 0) {
+			ip->s[h].released = strtoull(rest, NULL, 10);
+			if (ip->s[h].released > ip->seq)
+				ip->seq = ip->s[h].released;
+		} else
+			goto bad;
+	}
+	fclose(f);
+	return 0;
+bad:
+	fclose(f);
+	snprintf(err, errlen, "ipam: %s line %u: malformed", ip->path, lineno);
+	return -EINVAL;
+}
+
+struct ipam *
+ipam_open(const char *path, const char *cidr, char *err, size_t errlen)
+{
+	struct ipam *ip = calloc(1, sizeof(*ip));
+
+	if (ip == NULL || (ip->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "ipam: out of memory");
+		goto fail;
+	}
+	if (ipam_parse_cidr(cidr, &ip->net, &ip->plen) < 0) {
+		snprintf(err, errlen, "ipam: bad pod CIDR '%s' (A.B.C.D/16..30)",
+		    cidr);
+		goto fail;
+	}
+	ip->n = (1u << (32 - ip->plen)) - 3;
+	if ((ip->s = calloc(ip->n, sizeof(*ip->s))) == NULL) {
+		snprintf(err, errlen, "ipam: out of memory");
+		goto fail;
+	}
+	if (ipam_load(ip, err, errlen) < 0)
+		goto fail;
+	return ip;
+fail:
+	ipam_close(ip);
+	return NULL;
+}
+
+void
+ipam_close(struct ipam *ip)
+{
+	if (ip == NULL)
+		return;
+	for (uint32_t i = 0; ip->s != NULL && i < ip->n; i++)
+		free(ip->s[i].owner);
+	free(ip->s);
+	free(ip->path);
+	free(ip);
+}
+
+static long
+ipam_find(const struct ipam *ip, const char *owner)
+{
+	for (uint32_t i = 0; i < ip->n; i++)
+		if (ip->s[i].owner != NULL && strcmp(ip->s[i].owner, owner) == 0)
+			return i;
+	return -1;
+}
+
+uint32_t
+ipam_lookup(const struct ipam *ip, const char *owner)
+{
+	long i = ipam_find(ip, owner);
+
+	return i < 0 ? 0 : ip->net + 2 + (uint32_t)i;
+}
+
+uint32_t
+ipam_alloc(struct ipam *ip, const char *owner)
+{
+	long i = ipam_find(ip, owner), best = -1;
+
+	if (i >= 0)
+		return ip->net + 2 + (uint32_t)i;
+	if (owner[0] == '\0' || strlen(owner) > 300 || strpbrk(owner, " \t\n")) {
+		errno = EINVAL;
+		return 0;
+	}
+	for (uint32_t k = 0; k < ip->n; k++)
+		if (ip->s[k].owner == NULL &&
+		    (best < 0 || ip->s[k].released < ip->s[best].released))
+			best = k;
+	if (best < 0) {
+		errno = ENOSPC;
+		return 0;
+	}
+	if ((ip->s[best].owner = strdup(owner)) == NULL)
+		return 0;
+	if (ipam_save(ip) < 0) {
+		free(ip->s[best].owner);
+		ip->s[best].owner = NULL;
+		errno = EIO;
+		return 0;
+	}
+	return ip->net + 2 + (uint32_t)best;
+}
+
+int
+ipam_release(struct ipam *ip, const char *owner)
+{
+	long i = ipam_find(ip, owner);
+
+	if (i < 0)
+		return -ENOENT;
+	free(ip->s[i].owner);
+	ip->s[i].owner = NULL;
+	ip->s[i].released = ++ip->seq;
+	return ipam_save(ip);
+}
+
+size_t
+ipam_used(const struct ipam *ip)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < ip->n; i++)
+		n += ip->s[i].owner != NULL;
+	return n;
+}
+
+uint32_t
+ipam_gateway(const struct ipam *ip, int *plen)
+{
+	*plen = ip->plen;
+	return ip->net + 1;
+}

@@ -1,0 +1,305 @@
+/*
+ * podnet.c: the steps of podnet.h in order; the netns is made first and
+ * removed on any failure, which takes everything inside it along; the
+ * node-side veth is deleted explicitly (synchronous), the address
+ * released last.
+ */
+#include "podnet.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "ipam.h"
+#include "log.h"
+#include "netns.h"
+#include "nl.h"
+
+struct podnet {
+	char bridge[IFNAMSIZ];
+	char netns_dir[PATH_MAX];
+	struct ipam *ipam;
+	struct nl *nl;
+	uint32_t gw;
+	int plen;
+};
+
+int
+podnet_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 200 || id[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') ||
+		    (id[i] >= 'A' && id[i] <= 'Z') ||
+		    (id[i] >= '0' && id[i] <= '9') || strchr("._-", id[i])))
+			return 0;
+	return 1;
+}
+
+/* The node side's name: "dv" + FNV-1a of id. */
+static void
+podnet_veth_name(const char *id, char out[IFNAMSIZ])
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *c = id; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	snprintf(out, IFNAMSIZ, "dv%08x", h);
+}
+
+static int
+podnet_sysctl(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+#define FAIL(r_, ...) do { snprintf(err, errlen, __VA_ARGS__); r = (r_); \
+	goto out; } while (0)
+
+struct podnet *
+podnet_open(const struct podnet_config *cfg, char *err, size_t errlen)
+{
+	struct podnet *pn = calloc(1, sizeof(*pn));
+	const char *br = cfg->bridge ? cfg->bridge : "drover0";
+	const char *cidr = cfg->cidr ? cfg->cidr : "10.244.0.0/24";
+	const char *dir = cfg->netns_dir ? cfg->netns_dir : "/run/drover/netns";
+	char gwtxt[INET_ADDRSTRLEN];
+	struct in_addr in;
+	int r;
+
+	if (pn == NULL)
+		return NULL;
+	if (strlen(br) >= IFNAMSIZ || !podnet_id_ok(br) ||
+	    strlen(dir) >= sizeof(pn->netns_dir) || dir[0] != '/') {
+		snprintf(err, errlen, "podnet: bad bridge name or netns dir");
+		goto fail;
+	}
+	strcpy(pn->bridge, br);
+	strcpy(pn->netns_dir, dir);
+	if ((pn->ipam = ipam_open(cfg->ipam_path, cidr, err, errlen)) == NULL)
+		goto fail;
+	if ((pn->nl = nl_open()) == NULL) {
+		snprintf(err, errlen, "podnet: netlink: %s", strerror(errno));
+		goto fail;
+	}
+	pn->gw = ipam_gateway(pn->ipam, &pn->plen);
+	if (nl_ifindex(br) < 0) {
+		if ((r = nl_bridge_add(pn->nl, br)) < 0 ||
+		    (r = nl_addr_add(pn->nl, br, htonl(pn->gw), pn->plen)) < 0) {
+			snprintf(err, errlen, "podnet: bridge %s: %s", br,
+			    strerror(-r));
+			nl_link_del(pn->nl, br);
+			goto fail;
+		}
+	}
+	if ((r = nl_link_up(pn->nl, br, NULL)) < 0 ||
+	    (r = podnet_sysctl("/proc/sys/net/ipv4/ip_forward", "1")) < 0) {
+		snprintf(err, errlen, "podnet: bridge %s up / ip_forward: %s",
+		    br, strerror(-r));
+		goto fail;
+	}
+	in.s_addr = htonl(pn->gw);
+	inet_ntop(AF_INET, &in, gwtxt, sizeof(gwtxt));
+	{
+		char c[32];
+		in.s_addr = htonl(pn->gw - 1);
+		inet_ntop(AF_INET, &in, c, sizeof(c));
+		snprintf(c + strlen(c), sizeof(c) - strlen(c), "/%d", pn->plen);
+		if (nft_node_apply(c, br, err, errlen) < 0)
+			goto fail;
+	}
+	log_info("podnet: bridge %s %s/%d, %zu addresses held", br, gwtxt,
+	    pn->plen, ipam_used(pn->ipam));
+	return pn;
+fail:
+	podnet_close(pn);
+	return NULL;
+}
+
+void
+podnet_close(struct podnet *pn)
+{
+	if (pn == NULL)
+		return;
+	nl_close(pn->nl);
+	ipam_close(pn->ipam);
+	free(pn);
+}
+
+/* tap0, persistent, opened as drover-vmm expects. fd or -errno. */
+static int
+podnet_tap(void)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "tap0");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Inside the pod netns. */
+static int
+podnet_inside(struct nl *nl, uint32_t ip, int plen, uint32_t gw,
+    const struct nft_port *ports, size_t nports, int guest_nsfd,
+    struct podnet_result *res, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if ((r = nl_link_up(nl, "lo", NULL)) < 0)
+		FAIL(r, "podnet: lo up: %s", strerror(-r));
+	if ((r = nl_addr_add(nl, "eth0", htonl(ip), plen)) < 0 ||
+	    (r = nl_link_up(nl, "eth0", NULL)) < 0 ||
+	    (r = nl_route_default(nl, htonl(gw))) < 0)
+		FAIL(r, "podnet: eth0: %s", strerror(-r));
+	if ((r = nl_link_mac("eth0", res->mac)) < 0)
+		FAIL(r, "podnet: eth0 MAC: %s", strerror(-r));
+	if ((r = nl_bridge_add(nl, "k6t-eth0")) < 0 ||
+	    (r = nl_addr_add(nl, "k6t-eth0", htonl(0x0a000201), 24)) < 0 ||
+	    (r = nl_link_up(nl, "k6t-eth0", NULL)) < 0)
+		FAIL(r, "podnet: k6t-eth0: %s", strerror(-r));
+	if (guest_nsfd >= 0) {
+		r = nl_veth_add(nl, "tap0", "eth0", guest_nsfd);
+		res->tap_fd = -1;
+	} else {
+		r = podnet_tap();
+		res->tap_fd = r;
+	}
+	if (r < 0)
+		FAIL(r, "podnet: tap0: %s", strerror(-r));
+	r = 0;
+	if ((r = nl_link_up(nl, "tap0", "k6t-eth0")) < 0)
+		FAIL(r, "podnet: tap0 up: %s", strerror(-r));
+	if ((r = podnet_sysctl("/proc/sys/net/ipv4/ip_forward", "1")) < 0 ||
+	    (r = podnet_sysctl("/proc/sys/net/ipv4/conf/all/route_localnet",
+	    "1")) < 0)
+		FAIL(r, "podnet: sysctl: %s", strerror(-r));
+	r = nft_pod_apply(ports, nports, err, errlen);
+out:
+	return r;
+}
+
+int
+podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
+    size_t nports, int guest_nsfd, struct podnet_result *res, char *err,
+    size_t errlen)
+{
+	char veth[IFNAMSIZ];
+	int r = 0, nsfd = -1, saved = -1, made_ns = 0;
+	struct nl *inl = NULL;
+	struct in_addr in;
+
+	memset(res, 0, sizeof(*res));
+	res->tap_fd = -1;
+	if (!podnet_id_ok(id))
+		FAIL(-EINVAL, "podnet: bad VMI id");
+	if (ipam_lookup(pn->ipam, id) != 0)
+		FAIL(-EEXIST, "podnet: %s already has a network", id);
+	if ((res->ip = ipam_alloc(pn->ipam, id)) == 0)
+		FAIL(-errno, "podnet: no pod IP: %s", strerror(errno));
+	in.s_addr = htonl(res->ip);
+	inet_ntop(AF_INET, &in, res->ip_str, sizeof(res->ip_str));
+	if ((nsfd = netns_create(pn->netns_dir, id)) < 0)
+		FAIL(nsfd, "podnet: netns %s: %s", id, strerror(-nsfd));
+	made_ns = 1;
+	podnet_veth_name(id, veth);
+	if ((r = nl_veth_add(pn->nl, veth, "eth0", nsfd)) < 0 ||
+	    (r = nl_link_up(pn->nl, veth, pn->bridge)) < 0)
+		FAIL(r, "podnet: veth %s: %s", veth, strerror(-r));
+	if ((r = netns_enter(nsfd, &saved)) < 0)
+		FAIL(r, "podnet: entering netns: %s", strerror(-r));
+	if ((inl = nl_open()) == NULL)
+		r = -errno, snprintf(err, errlen, "podnet: netlink: %s",
+		    strerror(errno));
+	else
+		r = podnet_inside(inl, res->ip, pn->plen, pn->gw, ports, nports,
+		    guest_nsfd, res, err, errlen);
+	nl_close(inl);
+	if (netns_leave(saved) < 0) {
+		/* This thread is stuck in the pod's netns. */
+		log_fatal(__func__, 1, "podnet: cannot return to the node netns");
+	}
+out:
+	if (nsfd >= 0)
+		close(nsfd);
+	if (r < 0) {
+		if (res->tap_fd >= 0)
+			close(res->tap_fd);
+		res->tap_fd = -1;
+		if (made_ns) {
+			podnet_veth_name(id, veth);
+			nl_link_del(pn->nl, veth);
+			netns_delete(pn->netns_dir, id);
+		}
+		if (res->ip != 0)
+			ipam_release(pn->ipam, id);
+		res->ip = 0;
+	}
+	return r;
+}
+
+int
+podnet_teardown(struct podnet *pn, const char *id, char *err, size_t errlen)
+{
+	char veth[IFNAMSIZ];
+	int r;
+
+	if (!podnet_id_ok(id)) {
+		snprintf(err, errlen, "podnet: bad VMI id");
+		return -EINVAL;
+	}
+	podnet_veth_name(id, veth);
+	r = nl_link_del(pn->nl, veth);
+	if (r < 0 && r != -ENODEV)
+		log_warnx("podnet: deleting %s: %s", veth, strerror(-r));
+	if ((r = netns_delete(pn->netns_dir, id)) < 0) {
+		snprintf(err, errlen, "podnet: netns %s: %s", id, strerror(-r));
+		return r;
+	}
+	r = ipam_release(pn->ipam, id);
+	return r == -ENOENT ? 0 : r;
+}
+
+int
+podnet_adopt(struct podnet *pn, const char *id, struct podnet_result *res)
+{
+	struct in_addr in;
+	int fd;
+
+	memset(res, 0, sizeof(*res));
+	res->tap_fd = -1;
+	if (!podnet_id_ok(id) || (res->ip = ipam_lookup(pn->ipam, id)) == 0)
+		return -ENOENT;
+	if ((fd = netns_open(pn->netns_dir, id)) < 0)
+		return -ENOENT;
+	close(fd);
+	in.s_addr = htonl(res->ip);
+	inet_ntop(AF_INET, &in, res->ip_str, sizeof(res->ip_str));
+	return 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * podnet.h: KubeVirt's default (pod) network for one VMI, masquerade
+ * binding.
+ *
+ * The node: bridge <bridge> holds the first address of the pod CIDR, IP
+ * forwarding is on, table ip drover_nat masquerades the CIDR. Per VMI: a
+ * netns <netns_dir>/<id>, a veth pair (node side "dv" + 8 hex digits of
+ * a hash of id, in the bridge; pod side eth0 with the pod IP, default
+ * route via the bridge), bridge k6t-eth0 10.0.2.1/24, tap tap0 in it
+ * (persistent; its fd goes to drover-vmm), KubeVirt's nat table.
+ */
+#ifndef DROVER_NET_PODNET_H
+#define DROVER_NET_PODNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nft.h"
+
+struct podnet;
+
+struct podnet_config {
+	const char *bridge;	/* NULL: "drover0" */
+	const char *cidr;	/* NULL: "10.244.0.0/24" */
+	const char *netns_dir;	/* NULL: "/run/drover/netns" */
+	const char *ipam_path;	/* the IPAM state file */
+};
+
+struct podnet_result {
+	uint32_t ip;		/* host byte order */
+	char ip_str[16];
+	unsigned char mac[6];	/* eth0's */
+	int tap_fd;		/* -1 with a guest netns */
+};
+
+/* Node set-up (idempotent). NULL with a message in err. */
+struct podnet *podnet_open(const struct podnet_config *cfg, char *err,
+    size_t errlen);
+void podnet_close(struct podnet *pn);
+
+/*
+ * Set up VMI id (a plain name: [A-Za-z0-9._-], at most 200 bytes). With
+ * guest_nsfd >= 0 (tests), tap0 is a veth whose peer "eth0" goes into
+ * that netns instead of a tap. All or nothing: on failure everything
+ * made is removed. 0 or -errno with a message in err.
+ */
+int podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
+    size_t nports, int guest_nsfd, struct podnet_result *res, char *err,
+    size_t errlen);
+/* Remove it all (idempotent). */
+int podnet_teardown(struct podnet *pn, const char *id, char *err,
+    size_t errlen);
+/* A running VMI's network after an agent restart: 0 and res (tap_fd -1)
+ * when its netns and address are there, -ENOENT otherwise. */
+int podnet_adopt(struct podnet *pn, const char *id, struct podnet_result *res);
+/* Is id acceptable? */
+int podnet_id_ok(const char *id);
+
+#endif

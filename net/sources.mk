@@ -1,0 +1,13 @@
+# net/: KubeVirt's pod network on the node (netlink via libmnl, nftables
+# via libnftables). Included by the top-level Makefile.
+NET_SRC := net/nl.c net/netns.c net/nft.c net/ipam.c net/podnet.c
+NET_LIBS := -lnftables -lmnl
+
+UNIT_TESTS += unit_net_ipam
+$(TEST_BIN)/unit_net_ipam: $(call objs,net/ipam.c)
+
+$(TEST_BIN)/net_tool: $(O)/tests/agent/net_tool.o $(call objs,$(NET_SRC)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NET_LIBS) $(LIBS)
+TEST_EXTRA += $(TEST_BIN)/net_tool

@@ -1,0 +1,119 @@
+/*
+ * net_tool: drives net/podnet.c for tests/agent/net-*.sh and the
+ * benchmark.
+ *   net_tool STATE CIDR BRIDGE NSDIR setup ID GUESTNS [tcp:P ...]
+ *   net_tool STATE CIDR BRIDGE NSDIR teardown ID
+ *   net_tool STATE CIDR BRIDGE NSDIR adopt ID
+ *   net_tool STATE CIDR BRIDGE NSDIR cycle N GUESTNS-DIR  (set up and tear
+ *       down N times, printing the mean times in microseconds)
+ * GUESTNS: a netns file (tap0 becomes a veth into it) or "-" (a real tap).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "podnet.h"
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int
+parse_ports(int argc, char **argv, struct nft_port *p, size_t *n)
+{
+	*n = 0;
+	for (int i = 0; i < argc && *n < 32; i++) {
+		unsigned v;
+		char pr[4];
+		if (sscanf(argv[i], "%3[a-z]:%u", pr, &v) != 2 || v == 0 || v > 65535)
+			return -1;
+		p[*n].proto = strcmp(pr, "udp") == 0 ? IPPROTO_UDP : IPPROTO_TCP;
+		p[(*n)++].port = (uint16_t)v;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct podnet_config cfg;
+	struct podnet_result res;
+	struct nft_port ports[32];
+	size_t nports;
+	struct podnet *pn;
+	char err[512] = "";
+	int r = 0, gfd = -1;
+
+	log_init("net_tool", LOG_LEVEL_WARN);
+	if (argc < 7) {
+		fprintf(stderr, "usage: see net_tool.c\n");
+		return 2;
+	}
+	cfg = (struct podnet_config){ argv[3], argv[2], argv[4], argv[1] };
+	if ((pn = podnet_open(&cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (strcmp(argv[5], "setup") == 0 && argc >= 8) {
+		if (strcmp(argv[7], "-") != 0 &&
+		    (gfd = open(argv[7], O_RDONLY | O_CLOEXEC)) < 0) {
+			perror(argv[7]);
+			return 1;
+		}
+		if (parse_ports(argc - 8, argv + 8, ports, &nports) < 0) {
+			fprintf(stderr, "bad port\n");
+			return 2;
+		}
+		r = podnet_setup(pn, argv[6], ports, nports, gfd, &res, err,
+		    sizeof(err));
+		if (r == 0)
+			printf("%s %02x:%02x:%02x:%02x:%02x:%02x tapfd=%d\n",
+			    res.ip_str, res.mac[0], res.mac[1], res.mac[2],
+			    res.mac[3], res.mac[4], res.mac[5], res.tap_fd);
+	} else if (strcmp(argv[5], "teardown") == 0) {
+		r = podnet_teardown(pn, argv[6], err, sizeof(err));
+	} else if (strcmp(argv[5], "adopt") == 0) {
+		r = podnet_adopt(pn, argv[6], &res);
+		if (r == 0)
+			printf("%s\n", res.ip_str);
+		else
+			snprintf(err, sizeof(err), "not adopted");
+	} else if (strcmp(argv[5], "cycle") == 0) {
+		int n = atoi(argv[6]);
+		double su = 0, tu = 0, t0;
+		for (int i = 0; i < n && r == 0; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "cycle-%d", i);
+			t0 = now_us();
+			r = podnet_setup(pn, id, NULL, 0, -1, &res, err,
+			    sizeof(err));
+			su += now_us() - t0;
+			if (r < 0)
+				break;
+			close(res.tap_fd);
+			t0 = now_us();
+			r = podnet_teardown(pn, id, err, sizeof(err));
+			tu += now_us() - t0;
+		}
+		if (r == 0)
+			printf("setup_us %.0f teardown_us %.0f\n", su / n, tu / n);
+	} else {
+		fprintf(stderr, "unknown command\n");
+		r = -EINVAL;
+	}
+	if (r < 0)
+		fprintf(stderr, "%s\n", err);
+	podnet_close(pn);
+	return r < 0 ? 1 : 0;
+}
