@@ -4,8 +4,10 @@
  *   net_tool STATE CIDR BRIDGE NSDIR setup ID GUESTNS [tcp:P ...]
  *   net_tool STATE CIDR BRIDGE NSDIR teardown ID
  *   net_tool STATE CIDR BRIDGE NSDIR adopt ID
- *   net_tool STATE CIDR BRIDGE NSDIR cycle N GUESTNS-DIR  (set up and tear
- *       down N times, printing the mean times in microseconds)
+ *   net_tool STATE CIDR BRIDGE NSDIR cycle N -  (set up and tear down N
+ *       times, one after the other, printing the mean times in us)
+ *   net_tool STATE CIDR BRIDGE NSDIR batch N -  (set up N, then tear the N
+ *       down: the kernel's netns clean-up does not run during set-ups)
  * GUESTNS: a netns file (tap0 becomes a veth into it) or "-" (a real tap).
  */
 #include <errno.h>
@@ -89,6 +91,28 @@ main(int argc, char **argv)
 			printf("%s\n", res.ip_str);
 		else
 			snprintf(err, sizeof(err), "not adopted");
+	} else if (strcmp(argv[5], "batch") == 0) {
+		int n = atoi(argv[6]);
+		double su = 0, tu = 0, t0;
+		char id[32];
+		for (int i = 0; i < n && r == 0; i++) {
+			snprintf(id, sizeof(id), "batch-%d", i);
+			t0 = now_us();
+			r = podnet_setup(pn, id, NULL, 0, -1, &res, err,
+			    sizeof(err));
+			su += now_us() - t0;
+			if (r == 0)
+				close(res.tap_fd);
+		}
+		for (int i = 0; i < n; i++) {
+			snprintf(id, sizeof(id), "batch-%d", i);
+			t0 = now_us();
+			if (podnet_teardown(pn, id, err, sizeof(err)) < 0)
+				r = -EIO;
+			tu += now_us() - t0;
+		}
+		if (r == 0 && n > 0)
+			printf("setup_us %.0f teardown_us %.0f\n", su / n, tu / n);
 	} else if (strcmp(argv[5], "cycle") == 0) {
 		int n = atoi(argv[6]);
 		double su = 0, tu = 0, t0;
