@@ -96,6 +96,7 @@ LIB_OBJ := $(call objs,$(LIB_SRC))
 TEST_BIN := $(BUILD)/asan/tests
 include vmm/sources.mk
 include net/sources.mk
+include net/dhcp.mk
 
 # The agent's tests: the cloudInitNoCloud seed disk and its ISO 9660 writer.
 UNIT_TESTS += unit_agent_cidata
