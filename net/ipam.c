@@ -75,7 +75,10 @@ ipam_save(struct ipam *ip)
 			fprintf(f, "%s free %llu\n", inet_ntoa(in),
 			    (unsigned long long)ip->s[i].released);
 	}
-	if (fflush(f) != 0 || fsync(fd) != 0)
+	/* No fsync: the rename is atomic against the agent dying, which is
+	 * what the file must survive; a power loss also takes the netns
+	 * (on /run) whose addresses it records. */
+	if (fflush(f) != 0)
 		r = -errno;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;

@@ -11,3 +11,7 @@ $(TEST_BIN)/net_tool: $(O)/tests/agent/net_tool.o $(call objs,$(NET_SRC)) $(LIB_
 	@echo "  LD[$(VARIANT)] $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NET_LIBS) $(LIBS)
 TEST_EXTRA += $(TEST_BIN)/net_tool
+
+UNIT_TESTS += unit_net_nft
+$(TEST_BIN)/unit_net_nft: $(call objs,net/nft.c)
+$(TEST_BIN)/unit_net_nft: LIBS += $(NET_LIBS)
