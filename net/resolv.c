@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,11 +34,18 @@ static size_t word(const char *line, size_t n, size_t *i, char *w, size_t cap,
 	return len;
 }
 
-static void strip_dot(char *name)
+/* name without a trailing dot into out[DHCP_NAME_MAX + 1]; -1 if too long. */
+static int copy_name(char *out, const char *name)
 {
 	size_t n = strlen(name);
+
 	if (n > 1 && name[n - 1] == '.')
-		name[n - 1] = '\0';
+		n--;
+	if (n > DHCP_NAME_MAX)
+		return -1;
+	memcpy(out, name, n);
+	out[n] = '\0';
+	return 0;
 }
 
 static void parse_line(const char *line, size_t n, struct resolv_conf *rc)
@@ -66,18 +72,17 @@ static void parse_line(const char *line, size_t n, struct resolv_conf *rc)
 	} else if (!strcmp(key, "domain")) {
 		if (!word(line, n, &i, w, sizeof(w), &toolong) || toolong)
 			return;
-		strip_dot(w);
-		snprintf(rc->domain, sizeof(rc->domain), "%s", w);
+		if (copy_name(rc->domain, w) < 0)
+			log_debug("resolv: domain too long");
 	} else if (!strcmp(key, "search")) {
 		rc->nsearch = 0;	/* the last search line wins */
 		while (word(line, n, &i, w, sizeof(w), &toolong)) {
-			if (toolong || rc->nsearch >= DHCP_MAX_SEARCH) {
+			if (toolong || rc->nsearch >= DHCP_MAX_SEARCH ||
+			    copy_name(rc->search[rc->nsearch], w) < 0) {
 				log_debug("resolv: search domain skipped");
 				continue;
 			}
-			strip_dot(w);
-			snprintf(rc->search[rc->nsearch++], DHCP_NAME_MAX + 1,
-			    "%s", w);
+			rc->nsearch++;
 		}
 	}
 }
