@@ -7,6 +7,7 @@
 #include "podnet.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -290,7 +291,7 @@ int
 podnet_adopt(struct podnet *pn, const char *id, struct podnet_result *res)
 {
 	struct in_addr in;
-	int fd;
+	int fd, saved, r = -ENOENT;
 
 	memset(res, 0, sizeof(*res));
 	res->tap_fd = -1;
@@ -298,8 +299,44 @@ podnet_adopt(struct podnet *pn, const char *id, struct podnet_result *res)
 		return -ENOENT;
 	if ((fd = netns_open(pn->netns_dir, id)) < 0)
 		return -ENOENT;
+	if (netns_enter(fd, &saved) == 0) {
+		r = nl_link_mac("eth0", res->mac);
+		if (netns_leave(saved) < 0)
+			log_fatal(__func__, 1, "podnet: cannot return to the "
+			    "node netns");
+	}
 	close(fd);
+	if (r < 0)
+		return -ENOENT;	/* not a pod netns of ours */
 	in.s_addr = htonl(res->ip);
 	inet_ntop(AF_INET, &in, res->ip_str, sizeof(res->ip_str));
 	return 0;
+}
+
+int
+podnet_prune(struct podnet *pn, const char *const *keep, size_t nkeep)
+{
+	DIR *d = opendir(pn->netns_dir);
+	struct dirent *e;
+	char err[256];
+	int n = 0;
+
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) != NULL) {
+		size_t i;
+
+		if (!podnet_id_ok(e->d_name))
+			continue;
+		for (i = 0; i < nkeep && strcmp(keep[i], e->d_name) != 0; i++)
+			;
+		if (i < nkeep)
+			continue;
+		if (podnet_teardown(pn, e->d_name, err, sizeof(err)) < 0)
+			log_warnx("%s", err);
+		else
+			n++;
+	}
+	closedir(d);
+	return n;
 }

@@ -53,6 +53,10 @@ int podnet_teardown(struct podnet *pn, const char *id, char *err,
 /* A running VMI's network after an agent restart: 0 and res (tap_fd -1)
  * when its netns and address are there, -ENOENT otherwise. */
 int podnet_adopt(struct podnet *pn, const char *id, struct podnet_result *res);
+/* Tear down every netns in netns_dir not named in keep[0..nkeep) (left
+ * by an agent that died half way, or whose VMI is gone): how many, or
+ * -errno. */
+int podnet_prune(struct podnet *pn, const char *const *keep, size_t nkeep);
 /* Is id acceptable? */
 int podnet_id_ok(const char *id);
 

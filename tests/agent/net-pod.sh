@@ -37,7 +37,7 @@ net adopt none >/dev/null 2>&1   # node set-up (bridge) before the baseline
 base=$(counts)
 ip netns add $GNS
 out=$(net setup vmi-a /run/netns/$GNS tcp:7002) || nok "setup"
-PODIP=${out%% *}
+PODIP=${out%% *}; out=${out% tapfd=*}
 check "setup gives a pod IP in the CIDR ($PODIP)" [ "${PODIP%.*}" = 10.251.0 ]
 G="ip netns exec $GNS"
 $G ip link set lo up; $G ip addr add 10.0.2.2/24 dev eth0; $G ip link set eth0 up
@@ -54,7 +54,8 @@ check "pod IP listed port 7002 reaches 10.0.2.2 (DNAT)" [ "$(cat "$T/c2")" = hi 
 $G python3 -c "$SRV" 0.0.0.0 7003 >"$T/s3" 2>/dev/null & sleep 0.3
 python3 -c "$CLI" "$PODIP" 7003 >"$T/c3"; wait
 check "unlisted port 7003 is not forwarded" grep -q fail "$T/c3"
-check "adopt finds the running VMI's network" [ "$(net adopt vmi-a)" = "$PODIP" ]
+check "adopt finds the running VMI's network (IP and eth0 MAC)" [ "$(net adopt vmi-a)" = "$out" ]
+check "adopt of an unknown VMI fails" bash -c "! '$TOOL' '$T/ipam' $CIDR $BR '$T/ns' adopt vmi-zz 2>/dev/null"
 check "setup twice is refused" bash -c "! '$TOOL' '$T/ipam' $CIDR $BR '$T/ns' setup vmi-a /run/netns/$GNS 2>/dev/null"
 check "teardown" net teardown vmi-a
 ip netns del $GNS
@@ -65,6 +66,11 @@ check "nothing left after teardown" [ "$(counts)" = "$base" ]
 : >"$T/notns"
 check "setup with a bad guest netns fails" bash -c "! '$TOOL' '$T/ipam' $CIDR $BR '$T/ns' setup vmi-b '$T/notns' 2>/dev/null"
 check "and rolls back everything" [ "$(counts)" = "$base" ]
+net setup stale-1 - >/dev/null; net setup stale-2 - >/dev/null
+check "prune keeps the listed and removes the others" [ "$(net prune stale-2)" = 1 ]
+check "adopt after prune: the kept one" bash -c "'$TOOL' '$T/ipam' $CIDR $BR '$T/ns' adopt stale-2 >/dev/null && ! '$TOOL' '$T/ipam' $CIDR $BR '$T/ns' adopt stale-1 2>/dev/null"
+check "prune of all" [ "$(net prune)" = 1 ]
+check "nothing left after prune" [ "$(counts)" = "$base" ]
 out=$(net cycle 100 -) || nok "100 cycles (real tap)"
 echo "# 100 cycles with a tap: $out"
 check "100 create/delete cycles leak nothing" [ "$(counts)" = "$base" ]

@@ -4,6 +4,7 @@
  *   net_tool STATE CIDR BRIDGE NSDIR setup ID GUESTNS [tcp:P ...]
  *   net_tool STATE CIDR BRIDGE NSDIR teardown ID
  *   net_tool STATE CIDR BRIDGE NSDIR adopt ID
+ *   net_tool STATE CIDR BRIDGE NSDIR prune [KEEP...]
  *   net_tool STATE CIDR BRIDGE NSDIR cycle N -  (set up and tear down N
  *       times, one after the other, printing the mean times in us)
  *   net_tool STATE CIDR BRIDGE NSDIR batch N -  (set up N, then tear the N
@@ -58,7 +59,7 @@ main(int argc, char **argv)
 	int r = 0, gfd = -1;
 
 	log_init("net_tool", LOG_LEVEL_WARN);
-	if (argc < 7) {
+	if (argc < 6) {
 		fprintf(stderr, "usage: see net_tool.c\n");
 		return 2;
 	}
@@ -83,14 +84,24 @@ main(int argc, char **argv)
 			printf("%s %02x:%02x:%02x:%02x:%02x:%02x tapfd=%d\n",
 			    res.ip_str, res.mac[0], res.mac[1], res.mac[2],
 			    res.mac[3], res.mac[4], res.mac[5], res.tap_fd);
+	} else if (argc < 7 && strcmp(argv[5], "prune") != 0) {
+		fprintf(stderr, "usage: see net_tool.c\n");
+		r = -EINVAL;
 	} else if (strcmp(argv[5], "teardown") == 0) {
 		r = podnet_teardown(pn, argv[6], err, sizeof(err));
 	} else if (strcmp(argv[5], "adopt") == 0) {
 		r = podnet_adopt(pn, argv[6], &res);
 		if (r == 0)
-			printf("%s\n", res.ip_str);
+			printf("%s %02x:%02x:%02x:%02x:%02x:%02x\n", res.ip_str,
+			    res.mac[0], res.mac[1], res.mac[2], res.mac[3],
+			    res.mac[4], res.mac[5]);
 		else
 			snprintf(err, sizeof(err), "not adopted");
+	} else if (strcmp(argv[5], "prune") == 0) {
+		r = podnet_prune(pn, (const char *const *)argv + 6,
+		    (size_t)(argc - 6));
+		if (r >= 0)
+			printf("%d\n", r), r = 0;
 	} else if (strcmp(argv[5], "batch") == 0) {
 		int n = atoi(argv[6]);
 		double su = 0, tu = 0, t0;
