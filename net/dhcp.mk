@@ -13,3 +13,12 @@ $(BUILD)/fuzz/fuzz_dhcp: tests/fuzz/fuzz_dhcp.c net/dhcp.c common/log.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
+# droverd serves the guest from the loop (net/dhcp_srv.c).
+AGENT_SRC += net/dhcp_srv.c
+# tests/agent/net-dhcp.sh: the server on the real loop in a test netns.
+$(TEST_BIN)/dhcpd_test: $(call objs,tests/agent/dhcpd_test.c $(DHCP_SRC) net/dhcp_srv.c agent/loop.c) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+TEST_EXTRA += $(TEST_BIN)/dhcpd_test
