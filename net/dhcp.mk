@@ -22,3 +22,9 @@ $(TEST_BIN)/dhcpd_test: $(call objs,tests/agent/dhcpd_test.c $(DHCP_SRC) net/dhc
 	@echo "  LD[$(VARIANT)] $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 TEST_EXTRA += $(TEST_BIN)/dhcpd_test
+# The test's own client (plays the guest, prints every option).
+$(TEST_BIN)/dhcpclient: $(O)/tests/agent/dhcpclient.o
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+TEST_EXTRA += $(TEST_BIN)/dhcpclient
