@@ -16,8 +16,8 @@
 # agent-lab watch) is at most that reaction + the new guest's boot
 # (creation to Ready) + 10 s. Boot times are printed: on the TCG node two
 # CirrOS boots at once took 377-409 s, the replacement next to the #!
-# user-data VMI 483-493 s (the second wave's VMMs stall in the node
-# kernel: soft lockups), the whole test 15.5-16.5 min.
+# user-data VMI 483-533 s (the second wave's VMMs stall in the node
+# kernel: soft lockups), the whole test 15.5-17.5 min (3 runs).
 # Issue 4: each guest boots from the containerDisk alone, through its
 # qcow2 overlay in /var/lib/drover/ephemeral/student/VMI/ (the run dir in
 # /run holds no disk), with the NoCloud seed: its console (recorded from
