@@ -59,7 +59,8 @@ agentconf_free(struct agentconf *c)
 	char **strs[] = { &c->state_dir, &c->run_dir, &c->socket,
 		&c->manifests, &c->vmm_path, &c->node_name, &c->cgroup_root,
 		&c->cgroup_parent, &c->vmm_user, &c->log_file, &c->listen,
-		&c->ephemeral_dir };
+		&c->ephemeral_dir, &c->net_bridge, &c->net_cidr,
+		&c->net_resolv };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -116,8 +117,41 @@ agentconf_resources(const json_t *v, int64_t *cpu_milli, int64_t *mem,
 	return 0;
 }
 
+/* "network": true | false | {"bridge": NAME, "cidr": CIDR, "resolv-conf":
+ * FILE}; the values are checked by podnet_open() at start. */
+static int
+agentconf_network(struct agentconf *c, const json_t *v, char *want,
+    size_t wlen)
+{
+	const char *key;
+	json_t *e;
+
+	if (json_is_boolean(v)) {
+		c->network = json_is_true(v);
+		return 0;
+	}
+	if (!json_is_object(v))
+		return snprintf(want, wlen, "true, false or {\"bridge\", "
+		    "\"cidr\", \"resolv-conf\"}"), -1;
+	json_object_foreach((json_t *)v, key, e) {
+		char **f = strcmp(key, "bridge") == 0 ? &c->net_bridge :
+		    strcmp(key, "cidr") == 0 ? &c->net_cidr :
+		    strcmp(key, "resolv-conf") == 0 ? &c->net_resolv : NULL;
+
+		if (f == NULL)
+			return snprintf(want, wlen, "\"bridge\", \"cidr\" and "
+			    "\"resolv-conf\" only, not \"%s\"", key), -1;
+		if (!json_is_string(e))
+			return snprintf(want, wlen, "%s: a string", key), -1;
+		if (agentconf_set_str(f, json_string_value(e)) < 0)
+			return snprintf(want, wlen, "memory"), -1;
+	}
+	c->network = 1;
+	return 0;
+}
+
 enum agentconf_type { AC_STR, AC_INT, AC_BOOL, AC_LEVEL, AC_RES, AC_QTY,
-	AC_OBJ };
+	AC_OBJ, AC_NET };
 
 struct agentconf_key {
 	const char *key;
@@ -149,6 +183,7 @@ static const struct agentconf_key agentconf_keys[] = {
 	{ "poll-ms", AC_INT, OFF(poll_ms), 0 },
 	{ "capacity", AC_RES, OFF(capacity_cpu_milli), OFF(capacity_memory) },
 	{ "vmm-overhead", AC_QTY, OFF(vmm_overhead), 0 },
+	{ "network", AC_NET, OFF(network), 0 },
 };
 
 #define AGENTCONF_NKEYS (sizeof(agentconf_keys) / sizeof(agentconf_keys[0]))
@@ -197,6 +232,8 @@ agentconf_one(struct agentconf *c, const struct agentconf_key *k,
 			return snprintf(want, wlen, "a quantity such as "
 			    "\"32Mi\""), -1;
 		return 0;
+	case AC_NET:
+		return agentconf_network(c, v, want, wlen);
 	case AC_OBJ:
 		if (!json_is_object(v))
 			return snprintf(want, wlen, "an object"), -1;

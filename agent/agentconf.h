@@ -30,6 +30,12 @@
  *   "runtime":     bool  run the VMI runtime (default true; false: API,
  *                        store and controllers only, for tests)
  *   "listen":      "ADDR:PORT" the mTLS API (default 0.0.0.0:6443)
+ *   "network":     true | false | {"bridge": "drover0", "cidr": "10.244.0.0/24",
+ *                        "resolv-conf": "/etc/resolv.conf"}  KubeVirt's pod
+ *                        network (masquerade; docs/net.md): the node bridge
+ *                        (holds the CIDR's first address), the pod CIDR, the
+ *                        DNS the guests get; an object enables it (default:
+ *                        off, VMIs run without a NIC)
  * For tests and special set-ups:
  *   "poll-ms":     N     VMM status polls (default 1000)
  *   "capacity":    {"cpu": "4", "memory": "8Gi"}  instead of the host's
@@ -52,6 +58,8 @@ struct agentconf {
 	char *state_dir, *run_dir, *socket, *manifests;
 	char *vmm_path, *node_name, *cgroup_root, *cgroup_parent, *vmm_user;
 	char *log_file, *listen, *ephemeral_dir;
+	int network;		/* 1: the pod network */
+	char *net_bridge, *net_cidr, *net_resolv;	/* NULL: defaults */
 	int64_t reserve_cpu_milli, reserve_memory;
 	int64_t capacity_cpu_milli, capacity_memory, vmm_overhead;
 	int grace_period;	/* 0: the runtime's default */

@@ -68,8 +68,10 @@ droverd_usage(FILE *f)
 "  (default terminationGracePeriodSeconds, 30); \"reserve\": {\"cpu\":\"500m\",\n"
 "  \"memory\":\"512Mi\"} kept back from the VMIs; \"images\": {\"preloaded\":\n"
 "  {REF: FILE}, \"mirrors\": {REGISTRY: URL}, \"ca\": FILE, \"auth\": {...}}\n"
-"  for the image store; tests: \"poll-ms\", \"capacity\": {\"cpu\",\"memory\"},\n"
-"  \"vmm-overhead\": \"32Mi\".\n", f);
+"  for the image store; \"network\": {\"bridge\": \"drover0\", \"cidr\":\n"
+"  \"10.244.0.0/24\", \"resolv-conf\": FILE} (or true) for KubeVirt's pod network\n"
+"  (masquerade; default off: VMIs without a NIC); tests: \"poll-ms\",\n"
+"  \"capacity\": {\"cpu\",\"memory\"}, \"vmm-overhead\": \"32Mi\".\n", f);
 }
 
 enum {
@@ -274,6 +276,10 @@ droverd_start_runtime(struct droverd *d)
 		.capacity_cpu_milli = c->capacity_cpu_milli,
 		.capacity_memory = c->capacity_memory,
 		.vmm_overhead = c->vmm_overhead,
+		.network = c->network,
+		.net_bridge = c->net_bridge,
+		.net_cidr = c->net_cidr,
+		.net_resolv = c->net_resolv,
 	};
 	char err[1024] = "";
 

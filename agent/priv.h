@@ -24,6 +24,13 @@
  * into the caller's objects cross this interface, except the cidata
  * strings, which are copied into the message.
  *
+ * The pod network (issue 7, net/podnet.h) is the VMI's too: net_setup
+ * makes it for a prepared run dir (the netns is named after the run dir:
+ * <ns>.<name>, or _.<hash>), the privileged side keeps the tap fd and
+ * gives it to that VMI's drover-vmm only, as fd PRIV_NET_FD (the VMM
+ * never opens a tap nor gets CAP_NET_ADMIN), and serves the guest's DHCP
+ * on the loop (net/dhcp_srv.h); vmi_cleanup removes it with the rest.
+ *
  * Every op returns 0 or -errno with a message in err (err may be NULL).
  * None blocks for long: vmi_cleanup may wait up to 2 s for a cgroup to
  * empty (cg_destroy).
@@ -38,11 +45,34 @@
 #include "cidata.h"
 
 struct priv;
+struct loop;
+
+/* The fd drover-vmm finds its tap on (vm.json "net": [{"fd": 3}]). */
+#define PRIV_NET_FD		3
+#define PRIV_NET_MAX_PORTS	32
 
 /* What vmm_spawn starts: drover-vmm --config <dir>/vm.json. */
 struct priv_spawn {
 	const char *dir;	/* the VMI's run dir */
 	const char *cgroup;	/* its cgroup's name, or NULL: none */
+	int net;		/* 1: its tap as fd PRIV_NET_FD (net_setup
+				 * was done for dir) */
+};
+
+/* One VMI's pod network: plain data. */
+struct priv_net_port {
+	int proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;
+};
+struct priv_net_req {
+	char hostname[64];	/* the guest's DHCP host name (option 12) */
+	struct priv_net_port ports[PRIV_NET_MAX_PORTS];
+	unsigned nports;	/* 0: everything is DNATed to the guest */
+};
+struct priv_net_info {
+	char ip[16];		/* the pod IP, dotted quad */
+	unsigned char mac[6];	/* the pod netns's eth0 */
+	int mtu;		/* eth0's, handed to the guest by DHCP */
 };
 
 /* The cgroup limits (as cgroup.h's struct cg_limits). */
@@ -98,6 +128,22 @@ struct priv_ops {
 	 * keep[0..nkeep) (left by a droverd that died half way). */
 	int (*cgroup_prune)(struct priv *p, const char *const *keep,
 	    size_t nkeep, char *err, size_t errlen);
+	/* The pod network of the prepared run dir dir: netns, veth, bridge
+	 * k6t-eth0, tap0 (kept for vmm_spawn), KubeVirt's nat rules, the
+	 * pod IP, the DHCP server. All or nothing. -EOPNOTSUPP: the pod
+	 * network is not enabled (priv_config.net) or not built in. */
+	int (*net_setup)(struct priv *p, const char *dir,
+	    const struct priv_net_req *req, struct priv_net_info *out,
+	    char *err, size_t errlen);
+	/* After a droverd restart: the network of a VMI whose VMM was
+	 * adopted (its IP, MAC; the DHCP server again). -ENOENT: none. */
+	int (*net_adopt)(struct priv *p, const char *dir,
+	    const struct priv_net_req *req, struct priv_net_info *out,
+	    char *err, size_t errlen);
+	/* Remove every pod network (netns, veth, address) whose run dir is
+	 * not one of keep[0..nkeep). */
+	int (*net_prune)(struct priv *p, const char *const *keep,
+	    size_t nkeep, char *err, size_t errlen);
 };
 
 /* A privileged side: its ops table first (implementations extend it). */
@@ -114,7 +160,22 @@ struct priv_config {
 	const char *vmm_path;		/* the drover-vmm binary */
 	const char *cgroup_root;	/* NULL: no cgroups */
 	const char *cgroup_parent;	/* NULL: "drover" */
+	struct loop *loop;		/* the DHCP servers' loop */
+	const struct priv_net_config *net;	/* NULL: no pod network */
 };
+
+/* The node side of the pod network (net/podnet.h). */
+struct priv_net_config {
+	const char *bridge;		/* NULL: "drover0" */
+	const char *cidr;		/* NULL: "10.244.0.0/24" */
+	const char *netns_dir;		/* the pod netns files */
+	const char *ipam_path;		/* the durable IPAM file */
+	const char *resolv_conf;	/* NULL: /etc/resolv.conf */
+};
+
+/* Is the pod network built into this droverd? (Not in the musl static
+ * build: net/sources.mk says why.) */
+int priv_net_built(void);
 
 /* The in-process implementation. NULL with a message in err. */
 struct priv *priv_local_new(const struct priv_config *cfg, char *err,

@@ -6,6 +6,7 @@
  * not the rules.
  */
 #include "priv.h"
+#include "priv_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -40,11 +41,14 @@ struct priv_local {
 	char eph_dir[PATH_MAX];		/* disk dirs' root, likewise */
 	char vmm_path[PATH_MAX];
 	struct cg *cg;			/* NULL: no cgroups */
+	struct pl_nets *nets;		/* NULL: no pod network */
 };
 
 static int
 pl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+static int pl_net_id(struct priv_local *p, const char *dir,
+    char id[PLN_ID_MAX]);
 
 static int
 pl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -388,15 +392,60 @@ priv_close_fds(int keep)
 			close(fd);
 }
 
+/* In a forked child: close every fd above lo except keep. */
+static void
+priv_close_fds_above(int lo, int keep)
+{
+	struct rlimit rl;
+	int max = 4096;
+
+#ifdef SYS_close_range
+	if (keep > lo + 1)
+		syscall(SYS_close_range, lo + 1, keep - 1, 0);
+	if (syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	for (int fd = lo + 1; fd < max; fd++)
+		if (fd != keep)
+			close(fd);
+}
+
+/*
+ * The tap on PRIV_NET_FD, every other fd above 2 but the error pipe
+ * closed. The pipe moves above the tap first. 0 or -1 (errno).
+ */
+static int
+pl_child_fds(int *fd, int tap)
+{
+	int hi;
+
+	if (tap < 0) {
+		priv_close_fds(*fd);
+		return 0;
+	}
+	if ((hi = fcntl(*fd, F_DUPFD_CLOEXEC, PRIV_NET_FD + 1)) < 0)
+		return -1;
+	*fd = hi;
+	if (tap != PRIV_NET_FD && dup2(tap, PRIV_NET_FD) < 0)
+		return -1;
+	if (tap == PRIV_NET_FD && fcntl(tap, F_SETFD, 0) < 0)
+		return -1;
+	priv_close_fds_above(PRIV_NET_FD, hi);
+	return 0;
+}
+
 /* The child: never returns. Reports an exec failure's errno on fd. */
 static void
-pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd)
+pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd, int tap)
 {
 	char conf[PATH_MAX], logp[PATH_MAX];
 	int e, null, logfd;
 
 	setsid();
-	priv_close_fds(fd);
+	if (pl_child_fds(&fd, tap) < 0)
+		goto fail;
 	/* The loop's signal handling must not be inherited. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -422,8 +471,8 @@ fail:
 
 /* Close every fd above 2 but keep: the VMM must not hold droverd's. */
 static int
-pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp, pid_t *pid,
-    char *err, size_t errlen)
+pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp, int tap,
+    pid_t *pid, char *err, size_t errlen)
 {
 	int pfd[2], e = 0, rc;
 	ssize_t n;
@@ -439,7 +488,7 @@ pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp, pid_t *pid,
 	}
 	if (*pid == 0) {
 		close(pfd[0]);
-		pl_child(p, sp, pfd[1]);
+		pl_child(p, sp, pfd[1], tap);
 	}
 	close(pfd[1]);
 	do
@@ -459,7 +508,8 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
     uint64_t *starttime, char *err, size_t errlen)
 {
 	struct priv_local *p = pl(pp);
-	int rc;
+	char id[PLN_ID_MAX];
+	int rc, tap = -1;
 
 	if ((rc = pl_dir_ok(p, sp->dir, NULL, PRIV_PATH_RUN, err,
 	    errlen)) < 0)
@@ -467,7 +517,15 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
 	if (sp->cgroup && !cg_name_valid(sp->cgroup))
 		return pl_err(err, errlen, -EINVAL, "bad cgroup name %s",
 		    sp->cgroup);
-	if ((rc = pl_spawn_fork(p, sp, pid, err, errlen)) < 0)
+	if (sp->net) {
+		if (p->nets == NULL || pl_net_id(p, sp->dir, id) < 0)
+			return pl_err(err, errlen, -EINVAL, "%s: no pod network",
+			    sp->dir);
+		if ((tap = pln_tap(p->nets, id)) < 0)
+			return pl_err(err, errlen, tap, "%s: its tap: %s",
+			    sp->dir, strerror(-tap));
+	}
+	if ((rc = pl_spawn_fork(p, sp, tap, pid, err, errlen)) < 0)
 		return rc;
 	if ((rc = priv_proc_starttime(*pid, starttime)) < 0) {
 		/* Exited already (a bad config): reaped by vmm_reap. */
@@ -569,6 +627,8 @@ pl_vmi_cleanup(struct priv *pp, const char *dir, const char *cgroup,
 	char vmi[PATH_MAX], ddir[PATH_MAX];
 	int rc = 0;
 
+	char id[PLN_ID_MAX];
+
 	if (cgroup && p->cg && (rc = cg_destroy(p->cg, cgroup, err, errlen)) < 0)
 		return rc;
 	if (dir == NULL)
@@ -577,6 +637,10 @@ pl_vmi_cleanup(struct priv *pp, const char *dir, const char *cgroup,
 	    priv_disk_dir(p->run_dir, p->eph_dir, dir, ddir, sizeof(ddir)) < 0)
 		return pl_err(err, errlen, -EINVAL, "%s: not a VMI path under "
 		    "%s/vmi", dir, p->run_dir);
+	/* The network after the VMM (the cgroup is empty now). */
+	if (p->nets && pl_net_id(p, dir, id) == 0 &&
+	    (rc = pln_teardown(p->nets, id, err, errlen)) < 0)
+		return rc;
 	/* The disks first: a run dir left behind is found again at the
 	 * next start (rt_adopt.c), a disk dir alone only by the prune. */
 	if ((rc = pl_remove_dir(p->eph_dir, ddir, err, errlen)) < 0)
@@ -669,6 +733,110 @@ pl_cgroup_prune(struct priv *pp, const char *const *keep, size_t nkeep,
 	return 0;
 }
 
+/* ---- the pod network (priv_net.c) ---------------------------------------- */
+
+/*
+ * The netns name of run dir dir: its part below <run_dir>/vmi/ with "/"
+ * as ".": "<ns>.<name>" (a namespace has no dot) or "_.<hash>".
+ */
+static int
+pl_net_id(struct priv_local *p, const char *dir, char id[PLN_ID_MAX])
+{
+	const char *rel;
+	size_t n;
+
+	if (priv_path_ok(p->run_dir, p->eph_dir, dir, NULL) != PRIV_PATH_RUN ||
+	    (rel = pl_below(p->run_dir, "/vmi/", dir)) == NULL ||
+	    (n = strlen(rel)) >= PLN_ID_MAX || strchr(rel, '/') == NULL ||
+	    strchr(strchr(rel, '/') + 1, '/') != NULL)
+		return -EINVAL;
+	memcpy(id, rel, n + 1);
+	*strchr(id, '/') = '.';
+	return 0;
+}
+
+/* A request for a VMI the privileged side knows: its run dir exists. */
+static int
+pl_net_check(struct priv_local *p, const char *dir,
+    const struct priv_net_req *req, char id[PLN_ID_MAX], char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if (p->nets == NULL)
+		return pl_err(err, errlen, -EOPNOTSUPP, "the pod network is not "
+		    "enabled on this node (agent config \"network\")");
+	if ((rc = pl_dir_ok(p, dir, NULL, PRIV_PATH_RUN, err, errlen)) < 0)
+		return rc;
+	if (pl_net_id(p, dir, id) < 0)
+		return pl_err(err, errlen, -EINVAL, "%s: not a VMI run dir", dir);
+	if (req && (memchr(req->hostname, '\0', sizeof(req->hostname)) ==
+	    NULL || req->nports > PRIV_NET_MAX_PORTS))
+		return pl_err(err, errlen, -EINVAL, "%s: malformed network "
+		    "request", dir);
+	return 0;
+}
+
+static int
+pl_net_setup(struct priv *pp, const char *dir, const struct priv_net_req *req,
+    struct priv_net_info *out, char *err, size_t errlen)
+{
+	struct priv_local *p = pl(pp);
+	char id[PLN_ID_MAX];
+	int rc;
+
+	if ((rc = pl_net_check(p, dir, req, id, err, errlen)) < 0)
+		return rc;
+	return pln_setup(p->nets, id, req, out, err, errlen);
+}
+
+static int
+pl_net_adopt(struct priv *pp, const char *dir, const struct priv_net_req *req,
+    struct priv_net_info *out, char *err, size_t errlen)
+{
+	struct priv_local *p = pl(pp);
+	char id[PLN_ID_MAX];
+	int rc;
+
+	if ((rc = pl_net_check(p, dir, req, id, err, errlen)) < 0)
+		return rc;
+	return pln_adopt(p->nets, id, req, out, err, errlen);
+}
+
+static int
+pl_net_prune(struct priv *pp, const char *const *keep, size_t nkeep,
+    char *err, size_t errlen)
+{
+	struct priv_local *p = pl(pp);
+	char (*ids)[PLN_ID_MAX];
+	const char **kp;
+	size_t n = 0;
+	int rc;
+
+	if (p->nets == NULL)
+		return 0;
+	ids = calloc(nkeep + 1, sizeof(*ids));
+	kp = calloc(nkeep + 1, sizeof(*kp));
+	if (ids == NULL || kp == NULL) {
+		free(ids);
+		free(kp);
+		return pl_err(err, errlen, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < nkeep; i++)
+		if (pl_net_id(p, keep[i], ids[n]) == 0) {
+			kp[n] = ids[n];
+			n++;
+		}
+	rc = pln_prune(p->nets, kp, n);
+	free(ids);
+	free(kp);
+	if (rc > 0)
+		log_warnx("pod network: %d left by an earlier droverd removed",
+		    rc);
+	return rc < 0 ? pl_err(err, errlen, rc, "pruning the pod networks: %s",
+	    strerror(-rc)) : 0;
+}
+
 static const struct priv_ops priv_local_ops = {
 	.vmi_prepare = pl_vmi_prepare,
 	.file_write = pl_file_write,
@@ -681,6 +849,9 @@ static const struct priv_ops priv_local_ops = {
 	.vmm_reap = pl_vmm_reap,
 	.vmi_cleanup = pl_vmi_cleanup,
 	.cgroup_prune = pl_cgroup_prune,
+	.net_setup = pl_net_setup,
+	.net_adopt = pl_net_adopt,
+	.net_prune = pl_net_prune,
 };
 
 struct priv *
@@ -726,8 +897,13 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 	if (cfg->cgroup_root && cg_open(cfg->cgroup_root, cfg->cgroup_parent ?
 	    cfg->cgroup_parent : "drover", &p->cg, err, errlen) < 0)
 		goto fail;
+	if (cfg->net && pln_open(&p->nets, cfg->net, cfg->loop, err,
+	    errlen) < 0)
+		goto fail;
 	return &p->base;
 fail:
+	if (p->cg)
+		cg_close(p->cg);
 	free(p);
 	return NULL;
 }
@@ -741,5 +917,6 @@ priv_local_free(struct priv *pp)
 		return;
 	if (p->cg)
 		cg_close(p->cg);
+	pln_close(p->nets);
 	free(p);
 }

@@ -8,7 +8,9 @@
  * children, but its exit status comes from its exit file (vm.json
  * "exit-file"): it is not our child. A VMM that ended while droverd was
  * down is handled as if it had just ended (exit file). Run dirs without
- * a VMI are cleaned up (the process killed first).
+ * a VMI are cleaned up (the process killed first). An adopted VMI's pod
+ * network is found again (IP, DHCP server); the pod networks of VMIs that
+ * do not run any more are removed.
  */
 #include "rt_int.h"
 
@@ -146,6 +148,10 @@ ra_adopt(struct rt *rt, const char *dir, const struct ra_state *st,
 	v->started_ms = 0;
 	if (rt_vmi_res(vmi, rt->overhead_cfg, &v->res, err, sizeof(err)) == 0)
 		v->reserved = 1;
+	/* Its pod network: the IP and MAC again, the DHCP server on our
+	 * loop (the VMM kept the tap). */
+	if (rt_net_setup(v, vmi, 1, err, sizeof(err)) < 0)
+		log_warnx("%s/%s: pod network: %s", v->ns, v->name, err);
 	if (ra_alive(st) && rt_watch_pid(v) == 0) {
 		log_info("%s/%s: adopted drover-vmm pid %d", v->ns, v->name,
 		    (int)v->pid);
@@ -229,6 +235,32 @@ ra_prune_cgroups(struct rt *rt)
 	free(keep);
 }
 
+/* Pod networks of VMIs that run no more (a launch cut short, a VMM that
+ * ended while droverd was down, a reboot: /run is empty, the IPAM file
+ * is not). */
+static void
+ra_prune_nets(struct rt *rt)
+{
+	const char **keep;
+	struct rt_vmi *v;
+	char err[256] = "";
+	size_t n = 0;
+
+	if (!rt->network)
+		return;
+	for (v = rt->vmis; v; v = v->next)
+		n++;
+	if ((keep = calloc(n + 1, sizeof(*keep))) == NULL)
+		return;
+	n = 0;
+	for (v = rt->vmis; v; v = v->next)
+		if (v->stage == RT_ACTIVE && v->pid > 0 && v->net)
+			keep[n++] = v->dir;
+	if (rt->priv->ops->net_prune(rt->priv, keep, n, err, sizeof(err)) < 0)
+		log_warnx("pod network: %s", err);
+	free(keep);
+}
+
 void
 rt_adopt_all(struct rt *rt)
 {
@@ -237,4 +269,5 @@ rt_adopt_all(struct rt *rt)
 	snprintf(vmi, sizeof(vmi), "%s/vmi", rt->run_dir);
 	ra_each(rt, vmi, 0);
 	ra_prune_cgroups(rt);
+	ra_prune_nets(rt);
 }

@@ -341,18 +341,20 @@ rt_probes_start(struct rt_vmi *v)
 		json_decref(vmi);
 		return;
 	}
-	/* The VMI's IP comes with networking (issue 7): until then a
-	 * probe reaches only a host it names itself. */
+	/* The VMI's IP: its pod IP, DNATed to the guest (masquerade). Without
+	 * the pod network a probe reaches only a host it names itself. */
+	const char *host = v->net && v->pod_ip[0] ? v->pod_ip : NULL;
+
 	if (json_is_object(rp) && v->readiness == NULL) {
 		v->readiness = probe_new(v->rt->l, PROBE_READINESS, rp, ifaces,
-		    NULL, rt_readiness_changed, v, err, sizeof(err));
+		    host, rt_readiness_changed, v, err, sizeof(err));
 		if (v->readiness == NULL)
 			store_event(v->rt->s, vmi, "Warning", "Unhealthy",
 			    "Readiness probe cannot run: %s", err);
 	}
 	if (json_is_object(lp) && v->liveness == NULL) {
 		v->liveness = probe_new(v->rt->l, PROBE_LIVENESS, lp, ifaces,
-		    NULL, rt_liveness_changed, v, err, sizeof(err));
+		    host, rt_liveness_changed, v, err, sizeof(err));
 		if (v->liveness == NULL)
 			store_event(v->rt->s, vmi, "Warning", "Unhealthy",
 			    "Liveness probe cannot run: %s", err);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "priv.h"
 #include "runtime.h"
 
 struct priv;
@@ -73,6 +74,14 @@ struct rt_disk {
 	const json_t *volume_obj;	/* borrowed from the VMI */
 };
 
+/* The VMI's pod network interface (masquerade binding). */
+struct rt_net {
+	char iface[64];			/* interfaces[].name ("default") */
+	char mac[18];			/* the guest's: macAddress, or made
+					 * from the uid (52:54:00:...) */
+	struct priv_net_req req;	/* host name, ports */
+};
+
 /* The control-socket request in flight. */
 enum rt_ctl_req {
 	RT_CTL_NONE,
@@ -97,6 +106,12 @@ struct rt_vmi {
 	int reserved;			/* res counts against the node */
 	int scheduled;			/* PodScheduled=True */
 	char sched_msg[160];		/* Unschedulable message */
+
+	/* The pod network (net: set up; its IP and the guest's MAC). */
+	int net;
+	char net_iface[64];
+	char pod_ip[16];
+	char mac[18];
 
 	/* The VMM. */
 	pid_t pid;
@@ -149,6 +164,7 @@ struct rt {
 	char node_name[254];
 	char vmm_user[32];
 	int cgroups;			/* cgroup_root configured */
+	int network;			/* the pod network is on */
 	int default_grace;
 	unsigned poll_ms;
 	int64_t overhead_cfg;
@@ -211,6 +227,15 @@ typedef int (*rt_resolve_fn)(void *arg, const char *image, const char *path,
 int rt_plan_disks(const json_t *vmi, rt_resolve_fn resolve, void *arg,
     struct rt_disk *d, unsigned max, unsigned *n, char *err, size_t errlen);
 
+/*
+ * The VMI's pod network interface: 1 and *out (the interface bound to a
+ * "pod" network, its macAddress or one made from uid, its ports, the
+ * DHCP host name: spec.hostname, else the VMI's name), 0 when it has
+ * none (autoattachPodInterface: false), -EINVAL with a message.
+ */
+int rt_vmi_net(const json_t *vmi, const char *uid, struct rt_net *out,
+    char *err, size_t errlen);
+
 /* Inputs of vm.json beyond the disks. */
 struct rt_vmjson {
 	const char *dir;
@@ -219,6 +244,8 @@ struct rt_vmjson {
 	unsigned ndisks;
 	const char *user;		/* "UID:GID" or NULL */
 	int stop_timeout;		/* seconds */
+	const char *net_mac;		/* NULL: no NIC; else a virtio-net on
+					 * the tap at fd PRIV_NET_FD */
 };
 /* vm.json for drover-vmm --config (a new object). */
 json_t *rt_vmjson(const struct rt_vmjson *in);
@@ -267,6 +294,10 @@ int rt_status_sync(struct rt_vmi *v, const json_t *vmi);
 int rt_node_sync(struct rt *rt);
 /* Remove the Pod view. */
 void rt_pod_delete(struct rt_vmi *v);
+
+/* The pod network of a launched or adopted VMI: v->pod_ip, v->mac. */
+int rt_net_setup(struct rt_vmi *v, const json_t *vmi, int adopt, char *err,
+    size_t errlen);
 
 /* ---- rt_adopt.c -------------------------------------------------------- */
 /* Find VMMs of an earlier droverd under the run dir and take them over. */

@@ -3,8 +3,10 @@
  * plan (containerDisk through images_resolve()), the run dir and its
  * files through the privileged operations (priv.h): qcow2 overlays with
  * their backing file pinned, the cloud-init seed ISO, empty disks, the
- * cgroup, vm.json; then the VMM, its state file (for re-adoption) and
- * its pidfd on the loop.
+ * cgroup, the pod network (netns <run_dir>/netns/<ns>.<name>, its tap
+ * handed to the VMM as fd PRIV_NET_FD), vm.json; then the VMM, its state
+ * file (for re-adoption) and its pidfd on the loop. A failure at any step
+ * removes all that was made (vmi_cleanup).
  *
  * Run dir layout (<run_dir>/vmi/<ns>/<name>/, or vmi/_/<hash> when a
  * socket path would be too long), on /run (tmpfs):
@@ -234,6 +236,7 @@ rl_vmjson(struct rt_vmi *v, const char *ddir, const struct rt_disk *d,
 		.dir = v->dir, .res = &v->res, .disks = d, .ndisks = n,
 		.user = v->rt->vmm_user[0] ? v->rt->vmm_user : NULL,
 		.stop_timeout = v->grace > 3600 ? 3600 : v->grace,
+		.net_mac = v->net ? v->mac : NULL,
 	};
 	json_t *j = rt_vmjson(&in);
 	char *text = j && rl_vmjson_disks(j, ddir, d, n) == 0 ?
@@ -263,6 +266,20 @@ rl_cgroup(struct rt_vmi *v, char *err, size_t errlen)
 	if (!v->rt->cgroups)
 		return 0;
 	return p->ops->cgroup_create(p, v->cgroup, &lim, err, errlen);
+}
+
+static int
+rl_net(struct rt_vmi *v, const json_t *vmi, char *err, size_t errlen)
+{
+	int rc = rt_net_setup(v, vmi, 0, err, errlen);
+
+	if (rc < 0 && err && errlen) {
+		char tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		snprintf(err, errlen, "pod network: %s", tmp);
+	}
+	return rc;
 }
 
 int
@@ -416,6 +433,7 @@ rl_spawn(struct rt_vmi *v, char *err, size_t errlen)
 	struct priv_spawn sp = {
 		.dir = v->dir,
 		.cgroup = v->rt->cgroups ? v->cgroup : NULL,
+		.net = v->net,
 	};
 	char path[PATH_MAX];
 	int rc;
@@ -441,6 +459,42 @@ rl_spawn(struct rt_vmi *v, char *err, size_t errlen)
 	}
 	log_info("%s/%s: drover-vmm started, pid %d", v->ns, v->name,
 	    (int)v->pid);
+	return 0;
+}
+
+/*
+ * The pod network: set up for a new VMI (adopt 0) or found again after a
+ * droverd restart (adopt 1). A VMI without a pod interface, or a node
+ * without the pod network (the VMI then runs without a NIC, logged),
+ * gets none: 0 with v->net 0.
+ */
+int
+rt_net_setup(struct rt_vmi *v, const json_t *vmi, int adopt, char *err,
+    size_t errlen)
+{
+	struct priv *p = v->rt->priv;
+	struct priv_net_info info;
+	struct rt_net rn;
+	int rc;
+
+	v->net = 0;
+	v->pod_ip[0] = v->mac[0] = v->net_iface[0] = '\0';
+	if ((rc = rt_vmi_net(vmi, v->uid, &rn, err, errlen)) <= 0)
+		return rc;
+	if (!v->rt->network) {
+		log_info("%s/%s: interface %s: the pod network is off on this "
+		    "node (agent config \"network\"): no NIC", v->ns, v->name,
+		    rn.iface);
+		return 0;
+	}
+	rc = adopt ? p->ops->net_adopt(p, v->dir, &rn.req, &info, err, errlen) :
+	    p->ops->net_setup(p, v->dir, &rn.req, &info, err, errlen);
+	if (rc < 0)
+		return rc;
+	v->net = 1;
+	snprintf(v->net_iface, sizeof(v->net_iface), "%s", rn.iface);
+	snprintf(v->pod_ip, sizeof(v->pod_ip), "%s", info.ip);
+	snprintf(v->mac, sizeof(v->mac), "%s", rn.mac);
 	return 0;
 }
 
@@ -471,13 +525,17 @@ rt_launch(struct rt_vmi *v, const json_t *vmi, char *missing,
 		return rc;
 	if ((rc = rl_disks(v, vmi, ddir, disks, n, err, errlen)) < 0 ||
 	    (rc = rl_cgroup(v, err, errlen)) < 0 ||
+	    (rc = rl_net(v, vmi, err, errlen)) < 0 ||
 	    (rc = rl_vmjson(v, ddir, disks, n, err, errlen)) < 0 ||
 	    (rc = rl_spawn(v, err, errlen)) < 0)
 		goto fail;
 	return 0;
 fail:
+	/* Everything made so far goes, the pod network included. */
 	p->ops->vmi_cleanup(p, v->dir, v->rt->cgroups ? v->cgroup : NULL,
 	    NULL, 0);
+	v->net = 0;
+	v->pod_ip[0] = '\0';
 	return rc == -ENOENT ? -EIO : rc;	/* -ENOENT means "retry" */
 }
 

@@ -202,7 +202,15 @@ rp_vmi_status(const struct rt_vmi *v, const json_t *vmi)
 	json_object_set_new(st, "conditions", conds);
 	if (v->res.vcpus)
 		json_object_set_new(st, "qosClass", json_string(rp_qos(&v->res)));
-	/* status.interfaces[] (ipAddress) comes with networking (issue 7). */
+	/* The pod network: the IP column of kubectl get vmi. The address
+	 * goes back to the pool when the VMI ends: so does the entry. */
+	if (v->net && v->pod_ip[0] && v->stage == RT_ACTIVE)
+		json_object_set_new(st, "interfaces", json_pack("[{s:s, s:s, "
+		    "s:[s], s:s, s:s, s:i}]", "name", v->net_iface, "ipAddress",
+		    v->pod_ip, "ipAddresses", v->pod_ip, "mac", v->mac,
+		    "infoSource", "domain", "queueCount", 1));
+	else
+		json_object_del(st, "interfaces");
 	if (ophase == NULL || strcmp(ophase, v->phase) != 0) {
 		pt = json_object_get(st, "phaseTransitionTimestamps");
 		if (!json_is_array(pt)) {
@@ -334,6 +342,11 @@ rp_pod_status(const struct rt_vmi *v, const json_t *vmi, const json_t *old)
 	}
 	if (st && v->stage == RT_DONE && v->message[0])
 		json_object_set_new(st, "message", json_string(v->message));
+	if (st && v->net && v->pod_ip[0] && v->stage == RT_ACTIVE) {
+		json_object_set_new(st, "podIP", json_string(v->pod_ip));
+		json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip",
+		    v->pod_ip));
+	}
 	return st;
 }
 

@@ -8,6 +8,7 @@
 #include "rt_int.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -405,6 +406,100 @@ rt_plan_disks(const json_t *vmi, rt_resolve_fn resolve, void *arg,
 	return 0;
 }
 
+/* ---- the pod network --------------------------------------------------- */
+
+static int
+rs_mac_ok(const char *m)
+{
+	for (int i = 0; i < 17; i++) {
+		int hex = (m[i] >= '0' && m[i] <= '9') ||
+		    (m[i] >= 'a' && m[i] <= 'f') || (m[i] >= 'A' && m[i] <= 'F');
+
+		if (i % 3 == 2 ? m[i] != ':' && m[i] != '-' : !hex)
+			return 0;
+	}
+	return m[17] == '\0';
+}
+
+static int
+rs_net_ports(const json_t *iface, struct priv_net_req *req, char *err,
+    size_t errlen)
+{
+	const json_t *ports = json_object_get(iface, "ports");
+	size_t i;
+	json_t *e;
+
+	if (json_array_size(ports) > PRIV_NET_MAX_PORTS)
+		return rs_err(err, errlen, -EINVAL, "interface: more than %d "
+		    "ports", PRIV_NET_MAX_PORTS);
+	json_array_foreach(ports, i, e) {
+		const char *proto = json_string_value(json_object_get(e,
+		    "protocol"));
+		json_int_t port = json_integer_value(json_object_get(e, "port"));
+
+		if (port <= 0 || port > 65535 || (proto && strcmp(proto, "TCP") &&
+		    strcmp(proto, "UDP")))
+			return rs_err(err, errlen, -EINVAL, "interface: bad port "
+			    "%lld/%s", (long long)port, proto ? proto : "TCP");
+		req->ports[req->nports].proto = proto && strcmp(proto, "UDP") ==
+		    0 ? IPPROTO_UDP : IPPROTO_TCP;
+		req->ports[req->nports].port = (uint16_t)port;
+		req->nports++;
+	}
+	return 0;
+}
+
+int
+rt_vmi_net(const json_t *vmi, const char *uid, struct rt_net *out, char *err,
+    size_t errlen)
+{
+	const json_t *spec = json_object_get(vmi, "spec");
+	const json_t *ifaces = json_object_get(json_object_get(json_object_get(
+	    spec, "domain"), "devices"), "interfaces");
+	const json_t *nets = json_object_get(spec, "networks");
+	const char *host = json_string_value(json_object_get(spec, "hostname"));
+	const char *name = json_string_value(json_object_get(json_object_get(
+	    vmi, "metadata"), "name"));
+	const json_t *iface = NULL, *e;
+	const char *mac;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	json_array_foreach(nets, i, e) {
+		const char *n = json_string_value(json_object_get(e, "name"));
+
+		if (n && json_object_get(e, "pod") && iface == NULL)
+			iface = rs_find_named(ifaces, n);
+	}
+	if (iface == NULL)
+		return 0;
+	if (json_object_get(iface, "masquerade") == NULL)
+		return rs_err(err, errlen, -EINVAL, "interface %s: only the "
+		    "masquerade binding is supported", json_string_value(
+		    json_object_get(iface, "name")));
+	snprintf(out->iface, sizeof(out->iface), "%s", json_string_value(
+	    json_object_get(iface, "name")));
+	mac = json_string_value(json_object_get(iface, "macAddress"));
+	if (mac && !rs_mac_ok(mac))
+		return rs_err(err, errlen, -EINVAL, "interface %s: bad "
+		    "macAddress %s", out->iface, mac);
+	if (mac) {
+		for (int k = 0; k < 17; k++)
+			out->mac[k] = mac[k] == '-' ? ':' : (char)(mac[k] |
+			    (mac[k] >= 'A' && mac[k] <= 'F' ? 0x20 : 0));
+	} else {
+		uint64_t h = rs_fnv(uid, name, "mac");
+
+		/* QEMU's and libvirt's OUI, as KubeVirt's guests get. */
+		snprintf(out->mac, sizeof(out->mac), "52:54:00:%02x:%02x:%02x",
+		    (unsigned)(h & 0xff), (unsigned)((h >> 8) & 0xff),
+		    (unsigned)((h >> 16) & 0xff));
+	}
+	snprintf(out->req.hostname, sizeof(out->req.hostname), "%s",
+	    host && host[0] ? host : name ? name : "");
+	return rs_net_ports(iface, &out->req, err, errlen) < 0 ? -EINVAL : 1;
+}
+
 /* ---- vm.json ----------------------------------------------------------- */
 
 static json_t *
@@ -463,6 +558,9 @@ rt_vmjson(const struct rt_vmjson *in)
 			goto fail;
 	}
 	json_object_set_new(o, "disk", disks);
+	if (in->net_mac)
+		json_object_set_new(o, "net", json_pack("[{s:i, s:s}]", "fd",
+		    PRIV_NET_FD, "mac", in->net_mac));
 	return o;
 fail:
 	json_decref(disks);

@@ -737,10 +737,37 @@ rt_node_cb(void *arg)
 	    rt);
 }
 
+/* The pod network's files: netns in <run_dir>/netns (gone with a reboot,
+ * as the VMMs are), the IPAM file in <state_dir>/net (durable). */
+static int
+rt_net_config(struct rt *rt, const struct rt_config *cfg,
+    struct priv_net_config *nc, char *netns, char *ipam, char *err,
+    size_t errlen)
+{
+	const char *sd = cfg->state_dir && cfg->state_dir[0] ? cfg->state_dir :
+	    rt->run_dir;
+
+	if ((size_t)snprintf(netns, PATH_MAX, "%s/netns", rt->run_dir) >=
+	    PATH_MAX || (size_t)snprintf(ipam, PATH_MAX, "%s/net/ipam", sd) >=
+	    PATH_MAX) {
+		snprintf(err, errlen, "pod network: paths too long");
+		return -ENAMETOOLONG;
+	}
+	memset(nc, 0, sizeof(*nc));
+	nc->bridge = cfg->net_bridge;
+	nc->cidr = cfg->net_cidr;
+	nc->resolv_conf = cfg->net_resolv;
+	nc->netns_dir = netns;
+	nc->ipam_path = ipam;
+	return 0;
+}
+
 static int
 rt_setup(struct rt *rt, const struct rt_config *cfg, char *err, size_t errlen)
 {
 	struct priv_config pc = { 0 };
+	struct priv_net_config nc;
+	char netns[PATH_MAX], ipam[PATH_MAX];
 
 	snprintf(rt->run_dir, sizeof(rt->run_dir), "%s", cfg->run_dir ?
 	    cfg->run_dir : RT_DEFAULT_RUN_DIR);
@@ -759,6 +786,12 @@ rt_setup(struct rt *rt, const struct rt_config *cfg, char *err, size_t errlen)
 	rt->poll_ms = cfg->poll_ms ? cfg->poll_ms : 1000;
 	rt->overhead_cfg = cfg->vmm_overhead;
 	rt->cgroups = cfg->cgroup_root != NULL;
+	if (cfg->network && rt_net_config(rt, cfg, &nc, netns, ipam, err,
+	    errlen) < 0)
+		return -EINVAL;
+	rt->network = cfg->network;
+	pc.net = cfg->network ? &nc : NULL;
+	pc.loop = rt->l;
 	pc.run_dir = rt->run_dir;
 	pc.vmm_path = rt->vmm_path;
 	pc.cgroup_root = cfg->cgroup_root;

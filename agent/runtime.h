@@ -12,6 +12,10 @@
  * - resolves its containerDisk images (images.h), pulling a missing one
  *   in a child process (Pending meanwhile: "Pulling image", then
  *   ImagePullBackOff with the registry's error);
+ * - gives it KubeVirt's pod network when enabled (rt_config.network):
+ *   its own network namespace, a pod IP from the node's CIDR (shown in
+ *   status.interfaces[0].ipAddress and the Pod's podIP), the masquerade
+ *   binding's rules, a tap for its drover-vmm, DHCP for the guest;
  * - prepares its run dir <run_dir>/vmi/<ns>/<name>/ (vm.json, console
  *   and control sockets, log, state file) and its disk dir
  *   <ephemeral_dir>/<ns>/<name>/ on the node's disk (the qcow2 overlay,
@@ -73,6 +77,12 @@ struct rt_config {
 	const char *cgroup_parent;	/* NULL: "drover" */
 	const char *vmm_user;		/* "UID:GID" the VMMs drop to; NULL:
 					 * they keep droverd's user */
+	/* KubeVirt's pod network (masquerade binding, docs/net.md); off:
+	 * the VMIs run without a NIC. */
+	int network;
+	const char *net_bridge;		/* NULL: "drover0" */
+	const char *net_cidr;		/* NULL: "10.244.0.0/24" */
+	const char *net_resolv;		/* NULL: /etc/resolv.conf */
 	int default_grace;		/* s when the VMI has no
 					 * terminationGracePeriodSeconds;
 					 * 0: RT_DEFAULT_GRACE */

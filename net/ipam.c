@@ -248,3 +248,12 @@ ipam_gateway(const struct ipam *ip, int *plen)
 	*plen = ip->plen;
 	return ip->net + 1;
 }
+
+const char *
+ipam_next_owner(const struct ipam *ip, uint32_t *pos)
+{
+	for (; *pos < ip->n; (*pos)++)
+		if (ip->s[*pos].owner != NULL)
+			return ip->s[(*pos)++].owner;
+	return NULL;
+}

@@ -25,6 +25,9 @@ uint32_t ipam_alloc(struct ipam *ip, const char *owner);
 uint32_t ipam_lookup(const struct ipam *ip, const char *owner);
 /* Release owner's address: 0, or -ENOENT. */
 int ipam_release(struct ipam *ip, const char *owner);
+/* The owners holding an address, in address order: start with *pos = 0,
+ * call until NULL. Copy the name before releasing that owner. */
+const char *ipam_next_owner(const struct ipam *ip, uint32_t *pos);
 /* How many are held. */
 size_t ipam_used(const struct ipam *ip);
 /* The bridge's address (network + 1) and prefix length. */

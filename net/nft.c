@@ -139,21 +139,27 @@ nft_node_apply(const char *cidr, const char *bridge, char *err, size_t errlen)
 	char script[1024];
 	int n;
 
-	/* Names and the CIDR come from the agent's validated config. */
+	/* Names and the CIDR come from the agent's validated config (the
+	 * bridge: [A-Za-z0-9_], podnet_open() checks it). */
 	n = snprintf(script, sizeof(script),
-	    "add table ip drover_nat\n"
-	    "flush table ip drover_nat\n"
-	    "add chain ip drover_nat postrouting { type nat hook postrouting "
+	    "add table ip drover_nat_%s\n"
+	    "flush table ip drover_nat_%s\n"
+	    "add chain ip drover_nat_%s postrouting { type nat hook postrouting "
 	    "priority srcnat; policy accept; }\n"
-	    "add rule ip drover_nat postrouting ip saddr %s oifname != \"%s\" "
-	    "counter masquerade\n", cidr, bridge);
+	    "add rule ip drover_nat_%s postrouting ip saddr %s oifname != \"%s\" "
+	    "counter masquerade\n", bridge, bridge, bridge, bridge, cidr, bridge);
 	if (n < 0 || (size_t)n >= sizeof(script))
 		return -ENAMETOOLONG;
 	return nft_run(script, err, errlen);
 }
 
 int
-nft_node_remove(char *err, size_t errlen)
+nft_node_remove(const char *bridge, char *err, size_t errlen)
 {
-	return nft_run("delete table ip drover_nat\n", err, errlen);
+	char script[128];
+
+	if ((size_t)snprintf(script, sizeof(script),
+	    "delete table ip drover_nat_%s\n", bridge) >= sizeof(script))
+		return -ENAMETOOLONG;
+	return nft_run(script, err, errlen);
 }

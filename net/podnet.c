@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ipam.h"
@@ -46,6 +47,36 @@ podnet_id_ok(const char *id)
 		    (id[i] >= '0' && id[i] <= '9') || strchr("._-", id[i])))
 			return 0;
 	return 1;
+}
+
+/* A bridge name that also names the node's nft table. */
+static int
+podnet_bridge_ok(const char *br)
+{
+	if (br[0] == '\0')
+		return 0;
+	for (; *br; br++)
+		if (!((*br >= 'a' && *br <= 'z') || (*br >= 'A' && *br <= 'Z') ||
+		    (*br >= '0' && *br <= '9') || *br == '_'))
+			return 0;
+	return 1;
+}
+
+/* eth0's MTU in the current netns, or 0. */
+static int
+podnet_mtu(const char *ifname)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), mtu = 0;
+
+	if (fd < 0)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0)
+		mtu = ifr.ifr_mtu;
+	close(fd);
+	return mtu;
 }
 
 /* The node side's name: "dv" + FNV-1a of id. */
@@ -88,7 +119,7 @@ podnet_open(const struct podnet_config *cfg, char *err, size_t errlen)
 
 	if (pn == NULL)
 		return NULL;
-	if (strlen(br) >= IFNAMSIZ || !podnet_id_ok(br) ||
+	if (strlen(br) >= IFNAMSIZ || !podnet_bridge_ok(br) ||
 	    strlen(dir) >= sizeof(pn->netns_dir) || dir[0] != '/') {
 		snprintf(err, errlen, "podnet: bad bridge name or netns dir");
 		goto fail;
@@ -181,6 +212,7 @@ podnet_inside(struct nl *nl, uint32_t ip, int plen, uint32_t gw,
 		FAIL(r, "podnet: eth0: %s", strerror(-r));
 	if ((r = nl_link_mac("eth0", res->mac)) < 0)
 		FAIL(r, "podnet: eth0 MAC: %s", strerror(-r));
+	res->mtu = podnet_mtu("eth0");
 	if ((r = nl_bridge_add(nl, "k6t-eth0")) < 0 ||
 	    (r = nl_addr_add(nl, "k6t-eth0", htonl(0x0a000201), 24)) < 0 ||
 	    (r = nl_link_up(nl, "k6t-eth0", NULL)) < 0)
@@ -212,7 +244,7 @@ podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
     size_t errlen)
 {
 	char veth[IFNAMSIZ];
-	int r = 0, nsfd = -1, saved = -1, made_ns = 0;
+	int r = 0, nsfd = -1, saved = -1, made_ns = 0, made_veth = 0;
 	struct nl *inl = NULL;
 	struct in_addr in;
 
@@ -230,8 +262,10 @@ podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
 		FAIL(nsfd, "podnet: netns %s: %s", id, strerror(-nsfd));
 	made_ns = 1;
 	podnet_veth_name(id, veth);
-	if ((r = nl_veth_add(pn->nl, veth, "eth0", nsfd)) < 0 ||
-	    (r = nl_link_up(pn->nl, veth, pn->bridge)) < 0)
+	if ((r = nl_veth_add(pn->nl, veth, "eth0", nsfd)) < 0)
+		FAIL(r, "podnet: veth %s: %s", veth, strerror(-r));
+	made_veth = 1;
+	if ((r = nl_link_up(pn->nl, veth, pn->bridge)) < 0)
 		FAIL(r, "podnet: veth %s: %s", veth, strerror(-r));
 	if ((r = netns_enter(nsfd, &saved)) < 0)
 		FAIL(r, "podnet: entering netns: %s", strerror(-r));
@@ -253,11 +287,14 @@ out:
 		if (res->tap_fd >= 0)
 			close(res->tap_fd);
 		res->tap_fd = -1;
-		if (made_ns) {
+		/* Only what this call made: a link of that name that was
+		 * there before is someone else's. */
+		if (made_veth) {
 			podnet_veth_name(id, veth);
 			nl_link_del(pn->nl, veth);
-			netns_delete(pn->netns_dir, id);
 		}
+		if (made_ns)
+			netns_delete(pn->netns_dir, id);
 		if (res->ip != 0)
 			ipam_release(pn->ipam, id);
 		res->ip = 0;
@@ -269,16 +306,22 @@ int
 podnet_teardown(struct podnet *pn, const char *id, char *err, size_t errlen)
 {
 	char veth[IFNAMSIZ];
-	int r;
+	int r, fd;
 
 	if (!podnet_id_ok(id)) {
 		snprintf(err, errlen, "podnet: bad VMI id");
 		return -EINVAL;
 	}
-	podnet_veth_name(id, veth);
-	r = nl_link_del(pn->nl, veth);
-	if (r < 0 && r != -ENODEV)
-		log_warnx("podnet: deleting %s: %s", veth, strerror(-r));
+	/* The veth only while its netns is there: without one, a link of
+	 * that name is not ours (the pair dies with the netns anyway; the
+	 * explicit delete makes it synchronous). */
+	if ((fd = netns_open(pn->netns_dir, id)) >= 0) {
+		close(fd);
+		podnet_veth_name(id, veth);
+		r = nl_link_del(pn->nl, veth);
+		if (r < 0 && r != -ENODEV)
+			log_warnx("podnet: deleting %s: %s", veth, strerror(-r));
+	}
 	if ((r = netns_delete(pn->netns_dir, id)) < 0) {
 		snprintf(err, errlen, "podnet: netns %s: %s", id, strerror(-r));
 		return r;
@@ -301,6 +344,7 @@ podnet_adopt(struct podnet *pn, const char *id, struct podnet_result *res)
 		return -ENOENT;
 	if (netns_enter(fd, &saved) == 0) {
 		r = nl_link_mac("eth0", res->mac);
+		res->mtu = podnet_mtu("eth0");
 		if (netns_leave(saved) < 0)
 			log_fatal(__func__, 1, "podnet: cannot return to the "
 			    "node netns");
@@ -314,29 +358,65 @@ podnet_adopt(struct podnet *pn, const char *id, struct podnet_result *res)
 }
 
 int
+podnet_tap_open(struct podnet *pn, const char *id)
+{
+	int fd, saved, r;
+
+	if (!podnet_id_ok(id))
+		return -EINVAL;
+	if ((fd = netns_open(pn->netns_dir, id)) < 0)
+		return fd;
+	if ((r = netns_enter(fd, &saved)) == 0) {
+		r = podnet_tap();
+		if (netns_leave(saved) < 0)
+			log_fatal(__func__, 1, "podnet: cannot return to the "
+			    "node netns");
+	}
+	close(fd);
+	return r;
+}
+
+static int
+podnet_kept(const char *const *keep, size_t nkeep, const char *id)
+{
+	for (size_t i = 0; i < nkeep; i++)
+		if (strcmp(keep[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+int
 podnet_prune(struct podnet *pn, const char *const *keep, size_t nkeep)
 {
 	DIR *d = opendir(pn->netns_dir);
 	struct dirent *e;
-	char err[256];
+	char err[256], owner[256];
+	const char *o;
+	uint32_t pos = 0;
 	int n = 0;
 
-	if (d == NULL)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d)) != NULL) {
-		size_t i;
-
-		if (!podnet_id_ok(e->d_name))
-			continue;
-		for (i = 0; i < nkeep && strcmp(keep[i], e->d_name) != 0; i++)
-			;
-		if (i < nkeep)
+	if (d == NULL && errno != ENOENT)
+		return -errno;
+	while (d && (e = readdir(d)) != NULL) {
+		if (!podnet_id_ok(e->d_name) || podnet_kept(keep, nkeep,
+		    e->d_name))
 			continue;
 		if (podnet_teardown(pn, e->d_name, err, sizeof(err)) < 0)
 			log_warnx("%s", err);
 		else
 			n++;
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
+	/* Addresses whose netns is gone already (a reboot emptied /run). */
+	while ((o = ipam_next_owner(pn->ipam, &pos)) != NULL) {
+		if (podnet_kept(keep, nkeep, o) || strlen(o) >= sizeof(owner))
+			continue;
+		memcpy(owner, o, strlen(o) + 1);
+		if (podnet_teardown(pn, owner, err, sizeof(err)) < 0)
+			log_warnx("%s", err);
+		else
+			n++;
+	}
 	return n;
 }

@@ -3,7 +3,7 @@
  * binding.
  *
  * The node: bridge <bridge> holds the first address of the pod CIDR, IP
- * forwarding is on, table ip drover_nat masquerades the CIDR. Per VMI: a
+ * forwarding is on, table ip drover_nat_<bridge> masquerades the CIDR. Per VMI: a
  * netns <netns_dir>/<id>, a veth pair (node side "dv" + 8 hex digits of
  * a hash of id, in the bridge; pod side eth0 with the pod IP, default
  * route via the bridge), bridge k6t-eth0 10.0.2.1/24, tap tap0 in it
@@ -20,7 +20,7 @@
 struct podnet;
 
 struct podnet_config {
-	const char *bridge;	/* NULL: "drover0" */
+	const char *bridge;	/* NULL: "drover0"; [A-Za-z0-9_], < 16 */
 	const char *cidr;	/* NULL: "10.244.0.0/24" */
 	const char *netns_dir;	/* NULL: "/run/drover/netns" */
 	const char *ipam_path;	/* the IPAM state file */
@@ -30,6 +30,7 @@ struct podnet_result {
 	uint32_t ip;		/* host byte order */
 	char ip_str[16];
 	unsigned char mac[6];	/* eth0's */
+	int mtu;		/* eth0's (the guest's DHCP option 26) */
 	int tap_fd;		/* -1 with a guest netns */
 };
 
@@ -53,9 +54,15 @@ int podnet_teardown(struct podnet *pn, const char *id, char *err,
 /* A running VMI's network after an agent restart: 0 and res (tap_fd -1)
  * when its netns and address are there, -ENOENT otherwise. */
 int podnet_adopt(struct podnet *pn, const char *id, struct podnet_result *res);
-/* Tear down every netns in netns_dir not named in keep[0..nkeep) (left
- * by an agent that died half way, or whose VMI is gone): how many, or
- * -errno. */
+/* Open the persistent tap0 of VMI id's netns again (the agent restarted
+ * and the VMM is respawned: the old VMM's fd is gone; a tap without
+ * IFF_MULTI_QUEUE takes one attachment at a time, so not while a VMM
+ * holds it). fd (O_CLOEXEC) or -errno. */
+int podnet_tap_open(struct podnet *pn, const char *id);
+/* Tear down every netns in netns_dir, and release every address held by
+ * an owner, not named in keep[0..nkeep) (left by an agent that died half
+ * way, or whose VMI is gone; after a reboot /run is empty but the IPAM
+ * file is not): how many VMIs, or -errno. */
 int podnet_prune(struct podnet *pn, const char *const *keep, size_t nkeep);
 /* Is id acceptable? */
 int podnet_id_ok(const char *id);

@@ -5,9 +5,10 @@
 # It makes qcow2 overlays with the VMM's own qcow2 code and the
 # cloud-init seed with cidata.c.
 RT_SRC := agent/runtime.c agent/rt_ctl.c agent/rt_spec.c agent/rt_launch.c agent/rt_pod.c \
-	agent/rt_adopt.c agent/rt_pull.c agent/priv_local.c
+	agent/rt_adopt.c agent/rt_pull.c agent/priv_local.c agent/priv_net.c
 RT_DEPS := agent/cgroup.c agent/cidata.c agent/iso9660.c \
-	$(filter-out vmm/blk_raw.c,$(QCOW2_SRC)) vmm/blk_raw.c
+	$(filter-out vmm/blk_raw.c,$(QCOW2_SRC)) vmm/blk_raw.c \
+	$(PODNET_SRC) agent/loop.c
 # The readiness/liveness probes (agent/probe.h) are another module's,
 # which adds them to AGENT_SRC; rt_ctl.c declares them weak, so the
 # runtime links without them (a probe then cannot run: an event says so).
@@ -16,7 +17,8 @@ AGENT_SRC += $(RT_SRC) $(RT_DEPS)
 # Unit test: the pure parts; vm.json is read back by the VMM's parser.
 UNIT_TESTS += unit_agent_runtime
 $(TEST_BIN)/unit_agent_runtime: $(call objs,agent/rt_spec.c agent/priv_local.c \
-	$(RT_DEPS) vmm/config.c $(VMM_DEV_SRC))
+	agent/priv_net.c $(RT_DEPS) vmm/config.c $(VMM_DEV_SRC))
+$(TEST_BIN)/unit_agent_runtime: LIBS += $(PODNET_LIBS)
 
 # Bare-host test program (tests/agent/runtime-vmi.sh runs it): the real
 # store, loop and drover-vmm booting the PVH payload from a containerDisk.
@@ -27,5 +29,5 @@ $(TEST_BIN)/agent_rt_test: $(O)/tests/agent/rt_test.o $(call objs,$(RT_SRC) \
 	$(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD[$(VARIANT)] $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PODNET_LIBS) $(LIBS)
 TEST_EXTRA += $(TEST_BIN)/agent_rt_test

@@ -9,5 +9,5 @@ $(TEST_BIN)/agent_console_bridge: $(O)/tests/agent/console_bridge.o \
 	$(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD[$(VARIANT)] $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PODNET_LIBS) $(LIBS)
 TEST_EXTRA += $(TEST_BIN)/agent_console_bridge
