@@ -10,6 +10,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "manifest.h"
+#include "objops.h"
 #include "store.h"
 
 const char *
@@ -199,63 +200,40 @@ apply_last(const json_t *live)
 }
 
 static int
-apply_create(struct store *s, json_t *o, const char *ns, json_t **out,
-    json_t **status)
-{
-	const struct kinds_info *k = kinds_by_kind(manifest_str(o, "kind"));
-	char err[512] = "";
-	int rc;
-
-	if (manifest_admit(o, MANIFEST_STRICT | MANIFEST_CREATE, status) < 0)
-		return -1;
-	if (apply_ensure_namespace(s, ns, status) < 0)
-		return -1;
-	rc = store_create(s, o, out, err, sizeof(err));
-	if (rc < 0) {
-		*status = apply_store_status(rc, k, manifest_str(o,
-		    "metadata.name"), err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-apply_update(struct store *s, const json_t *o, const json_t *live,
+apply_update(struct store *s, const json_t *o, const json_t *stored,
     enum apply_result *res, json_t **out, json_t **status)
 {
-	const struct kinds_info *k = kinds_by_kind(manifest_str(o, "kind"));
+	/* The live object in the manifest's version (an HPA applied as
+	 * autoscaling/v1 is stored as v2). */
+	json_t *live = objops_version_form(stored, manifest_str(o,
+	    "apiVersion"));
 	json_t *last = apply_last(live), *patch, *merged = NULL;
-	char err[512] = "";
 	int rc = -1;
 
-	patch = apply_three_way(last, o, live);
+	patch = live ? apply_three_way(last, o, live) : NULL;
 	json_decref(last);
 	if (!patch) {
 		*status = ferr_status(500, "InternalError", "out of memory");
+		json_decref(live);
 		return -1;
 	}
 	if (json_object_size(patch) == 0) {
 		*res = APPLY_UNCHANGED;
 		if (out)
-			*out = json_incref((json_t *)live);
+			*out = json_incref((json_t *)stored);
 		rc = 0;
 		goto done;
 	}
 	merged = json_deep_copy(live);
 	apply_merge_patch(merged, patch);
-	if (manifest_admit(merged, MANIFEST_STRICT, status) < 0)
+	if (objops_replace(s, merged, OBJOPS_STRICT, out, status) < 0)
 		goto done;
-	rc = store_update(s, merged, out, err, sizeof(err));
-	if (rc < 0) {
-		*status = apply_store_status(rc, k, manifest_str(o,
-		    "metadata.name"), err);
-		rc = -1;
-		goto done;
-	}
 	*res = APPLY_CONFIGURED;
+	rc = 0;
 done:
 	json_decref(patch);
 	json_decref(merged);
+	json_decref(live);
 	return rc;
 }
 
@@ -297,16 +275,20 @@ apply_object(struct store *s, const json_t *obj, const char *ns,
 		    "resource name may not be empty");
 		goto done;
 	}
-	if (!json_is_string(json_object_get(meta, "namespace")) ||
+	if (store_kind_namespaced(manifest_kind_name(manifest_kind(o))) == 0) {
+		json_object_del(meta, "namespace");
+	} else if (!json_is_string(json_object_get(meta, "namespace")) ||
 	    !*json_string_value(json_object_get(meta, "namespace")))
 		json_object_set_new(meta, "namespace",
 		    json_string(ns && *ns ? ns : "default"));
 	ns = manifest_str(o, "metadata.namespace");
+	if (!ns)
+		ns = "";
 	if (apply_annotate(o) < 0)
 		goto oom;
 	live = store_get(s, manifest_kind_name(manifest_kind(o)), ns, name);
 	if (!live) {
-		rc = apply_create(s, o, ns, out, status);
+		rc = objops_create(s, o, OBJOPS_STRICT, out, status);
 		if (rc == 0)
 			*res = APPLY_CREATED;
 	} else

@@ -56,11 +56,6 @@ int ctl_apply_main(int argc, char **argv, const char *socket);
 int ctl_delete_main(int argc, char **argv, const char *socket);
 int ctl_scale_main(int argc, char **argv, const char *socket);
 
-/* HumanDuration of Kubernetes (k8s.io/apimachinery/pkg/util/duration). */
-const char *ctl_human_duration(long long seconds, char *buf, size_t len);
-/* Age of an RFC 3339 timestamp ("" when absent or bad). */
-const char *ctl_age(const char *rfc3339, char *buf, size_t len);
-
 /*
  * `droverctl image ...`: written by the images module in agent/ctl_image.c
  * (agent/mk/droverd.mk links that file when it exists; without it the

@@ -1,14 +1,23 @@
 /* ctl_get.c: `droverctl get`, printed as kubectl prints it. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "columns.h"
 #include "ctl.h"
 #include "kinds.h"
 #include "manifest.h"
 #include "yamljson.h"
 
-#define CTL_MAXCOLS 10	/* NAMESPACE + a kind's widest row (VMI -o wide: 8) */
+static const char *
+ctl_str(const json_t *obj, const char *path)
+{
+	const char *s = manifest_str(obj, path);
+
+	return s ? s : "";
+}
 
 /* A table being printed with kubectl's tabwriter settings. */
 struct ctl_table {
@@ -16,24 +25,15 @@ struct ctl_table {
 	json_t *rows;		/* array of arrays of strings */
 };
 
-static void
-ctl_row(struct ctl_table *t, const char *const *cells)
-{
-	json_t *row = json_array();
-
-	for (int i = 0; i < t->ncols; i++)
-		json_array_append_new(row, json_string(cells[i] ? cells[i] :
-		    ""));
-	json_array_append_new(t->rows, row);
-}
-
 /* minwidth 6, padding 3, like kubectl's printers.GetNewTabWriter. */
 static void
 ctl_table_print(const struct ctl_table *t)
 {
-	size_t w[CTL_MAXCOLS] = { 0 }, i;
+	size_t *w = calloc((size_t)t->ncols, sizeof(*w)), i;
 	json_t *row;
 
+	if (!w)
+		return;
 	json_array_foreach(t->rows, i, row)
 		for (int c = 0; c < t->ncols; c++) {
 			size_t l = strlen(json_string_value(
@@ -52,193 +52,65 @@ ctl_table_print(const struct ctl_table *t)
 				printf("%-*s", (int)(w[c] < 6 ? 6 : w[c]), s);
 		}
 	}
+	free(w);
 }
 
-static const char *
-ctl_num(const json_t *obj, const char *path, char *buf, size_t len)
+/* A cell as kubectl prints it: null blank, numbers in decimal. */
+static json_t *
+ctl_cell(const json_t *v)
 {
-	const json_t *v = obj;
-	char p[128], *save = NULL, *tok;
+	char buf[32];
 
-	snprintf(p, sizeof(p), "%s", path);
-	for (tok = strtok_r(p, ".", &save); tok && v;
-	    tok = strtok_r(NULL, ".", &save))
-		v = json_object_get(v, tok);
-	buf[0] = '\0';
-	if (json_is_integer(v))
-		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-	else if (json_is_string(v))
-		snprintf(buf, len, "%s", json_string_value(v));
-	return buf;
-}
-
-/* The status of condition type in .status.conditions. */
-static const char *
-ctl_condition(const json_t *obj, const char *type)
-{
-	json_t *conds = json_object_get(json_object_get(obj, "status"),
-	    "conditions"), *c;
-	size_t i;
-
-	json_array_foreach(conds, i, c)
-		if (json_is_string(json_object_get(c, "type")) &&
-		    strcmp(json_string_value(json_object_get(c, "type")),
-		    type) == 0)
-			return json_string_value(json_object_get(c, "status"));
-	return "";
-}
-
-static const char *
-ctl_str(const json_t *obj, const char *path)
-{
-	const char *s = manifest_str(obj, path);
-
-	return s ? s : "";
-}
-
-/* The HPA's TARGETS column: "cpu: 2%/75%" or "cpu: <unknown>/75%". */
-static const char *
-ctl_hpa_targets(const json_t *hpa, char *buf, size_t len)
-{
-	json_t *spec = json_object_get(hpa, "spec"), *st, *m, *cur;
-	json_t *target = json_object_get(spec,
-	    "targetCPUUtilizationPercentage");
-	char curs[32] = "<unknown>";
-	size_t i;
-
-	st = json_object_get(hpa, "status");
-	cur = json_object_get(st, "currentCPUUtilizationPercentage");
-	json_array_foreach(json_object_get(spec, "metrics"), i, m) {
-		json_t *res = json_object_get(m, "resource");
-
-		if (strcmp(ctl_str(res, "name"), "cpu") != 0)
-			continue;
-		target = json_object_get(json_object_get(res, "target"),
-		    "averageUtilization");
-		break;
+	if (json_is_string(v))
+		return json_string(json_string_value(v));
+	if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%lld",
+		    (long long)json_integer_value(v));
+		return json_string(buf);
 	}
-	json_array_foreach(json_object_get(st, "currentMetrics"), i, m) {
-		json_t *res = json_object_get(m, "resource");
-
-		if (strcmp(ctl_str(res, "name"), "cpu") == 0)
-			cur = json_object_get(json_object_get(res, "current"),
-			    "averageUtilization");
-	}
-	if (json_is_integer(cur))
-		snprintf(curs, sizeof(curs), "%lld%%",
-		    (long long)json_integer_value(cur));
-	if (!json_is_integer(target))
-		snprintf(buf, len, "<none>");
-	else
-		snprintf(buf, len, "cpu: %s/%lld%%", curs,
-		    (long long)json_integer_value(target));
-	return buf;
+	return json_string("");
 }
 
-/* Headers and cells of a kind (without NAMESPACE). */
-static int
-ctl_cells(const struct kinds_info *k, const json_t *o, const char **cells,
-    char bufs[][128], int wide)
-{
-	const char *kind = k->kind;
-	int n = 0;
-
-	cells[n++] = o ? ctl_str(o, "metadata.name") : "NAME";
-#define AGE() (o ? ctl_age(manifest_str(o, "metadata.creationTimestamp"), \
-    bufs[n], 128) : "AGE")
-	if (strcmp(kind, "VirtualMachineInstanceReplicaSet") == 0) {
-		cells[n] = o ? ctl_num(o, "spec.replicas", bufs[n], 128) :
-		    "DESIRED", n++;
-		cells[n] = o ? ctl_num(o, "status.replicas", bufs[n], 128) :
-		    "CURRENT", n++;
-		cells[n] = o ? ctl_num(o, "status.readyReplicas", bufs[n],
-		    128) : "READY", n++;
-		cells[n] = AGE(), n++;
-	} else if (strcmp(kind, "VirtualMachineInstance") == 0) {
-		json_t *ifs = json_object_get(json_object_get(o, "status"),
-		    "interfaces");
-
-		cells[n] = AGE(), n++;
-		cells[n++] = o ? ctl_str(o, "status.phase") : "PHASE";
-		cells[n++] = o ? ctl_str(json_array_get(ifs, 0), "ipAddress") :
-		    "IP";
-		cells[n++] = o ? ctl_str(o, "status.nodeName") : "NODENAME";
-		cells[n++] = o ? ctl_condition(o, "Ready") : "READY";
-		if (wide) {	/* KubeVirt's priority-1 columns */
-			cells[n++] = o ? ctl_condition(o, "LiveMigratable") :
-			    "LIVE-MIGRATABLE";
-			cells[n++] = o ? ctl_condition(o, "Paused") : "PAUSED";
-		}
-	} else if (strcmp(kind, "HorizontalPodAutoscaler") == 0) {
-		if (o)
-			snprintf(bufs[n], 128, "%s/%s",
-			    ctl_str(o, "spec.scaleTargetRef.kind"),
-			    ctl_str(o, "spec.scaleTargetRef.name"));
-		cells[n] = o ? bufs[n] : "REFERENCE", n++;
-		cells[n] = o ? ctl_hpa_targets(o, bufs[n], 128) : "TARGETS",
-		    n++;
-		cells[n] = o ? ctl_num(o, "spec.minReplicas", bufs[n], 128) :
-		    "MINPODS", n++;
-		cells[n] = o ? ctl_num(o, "spec.maxReplicas", bufs[n], 128) :
-		    "MAXPODS", n++;
-		cells[n] = o ? ctl_num(o, "status.currentReplicas", bufs[n],
-		    128) : "REPLICAS", n++;
-		cells[n] = AGE(), n++;
-	} else if (strcmp(kind, "Pod") == 0) {
-		cells[n++] = o ? (strcmp(ctl_str(o, "status.phase"),
-		    "Running") == 0 ? "1/1" : "0/1") : "READY";
-		cells[n++] = o ? ctl_str(o, "status.phase") : "STATUS";
-		cells[n++] = o ? "0" : "RESTARTS";
-		cells[n] = AGE(), n++;
-	} else if (strcmp(kind, "Event") == 0) {
-		cells[0] = o ? ctl_age(manifest_str(o, "lastTimestamp"),
-		    bufs[0], 128) : "LAST SEEN";
-		cells[n++] = o ? ctl_str(o, "type") : "TYPE";
-		cells[n++] = o ? ctl_str(o, "reason") : "REASON";
-		if (o) {
-			const struct kinds_info *ik = kinds_by_kind(
-			    ctl_str(o, "involvedObject.kind"));
-
-			snprintf(bufs[n], 128, "%s/%s", ik ? ik->singular :
-			    ctl_str(o, "involvedObject.kind"),
-			    ctl_str(o, "involvedObject.name"));
-		}
-		cells[n] = o ? bufs[n] : "OBJECT", n++;
-		cells[n++] = o ? ctl_str(o, "message") : "MESSAGE";
-	} else if (strcmp(kind, "Namespace") == 0) {
-		cells[n++] = o ? ctl_str(o, "status.phase") : "STATUS";
-		cells[n] = AGE(), n++;
-	} else if (strcmp(kind, "Node") == 0) {
-		cells[n++] = o ? (strcmp(ctl_condition(o, "Ready"), "True") ==
-		    0 ? "Ready" : "NotReady") : "STATUS";
-		cells[n++] = o ? "<none>" : "ROLES";
-		cells[n] = AGE(), n++;
-		cells[n++] = o ? ctl_str(o, "status.nodeInfo.kubeletVersion") :
-		    "VERSION";
-	} else
-		cells[n] = AGE(), n++;
-#undef AGE
-	return n;
-}
-
+/* The kind's columns as the API's Table gives them (columns.h). */
 static void
 ctl_print_table(const struct kinds_info *k, json_t *items, int with_ns,
     int wide)
 {
 	struct ctl_table t = { 0, json_array() };
-	const char *cells[CTL_MAXCOLS + 1];
-	char bufs[CTL_MAXCOLS + 1][128];
-	json_t *o;
-	size_t i;
-	int off = with_ns ? 1 : 0;
+	const struct columns_def *defs;
+	size_t n, i;
+	json_t *o, *row = json_array();
+	time_t now = time(NULL);
 
-	cells[0] = "NAMESPACE";
-	t.ncols = ctl_cells(k, NULL, cells + off, bufs + off, wide) + off;
-	ctl_row(&t, cells);
+	defs = columns_of(k->kind, &n);
+	if (with_ns)
+		json_array_append_new(row, json_string("NAMESPACE"));
+	for (size_t c = 0; c < n; c++) {
+		char up[64];
+		size_t j;
+
+		if (defs[c].priority && !wide)
+			continue;
+		for (j = 0; defs[c].name[j] && j + 1 < sizeof(up); j++)
+			up[j] = (char)toupper((unsigned char)defs[c].name[j]);
+		up[j] = '\0';
+		json_array_append_new(row, json_string(up));
+	}
+	t.ncols = (int)json_array_size(row);
+	json_array_append_new(t.rows, row);
 	json_array_foreach(items, i, o) {
-		cells[0] = ctl_str(o, "metadata.namespace");
-		ctl_cells(k, o, cells + off, bufs + off, wide);
-		ctl_row(&t, cells);
+		json_t *cells = columns_cells(k->kind, o, now);
+
+		row = json_array();
+		if (with_ns)
+			json_array_append_new(row, json_string(ctl_str(o,
+			    "metadata.namespace")));
+		for (size_t c = 0; c < n; c++)
+			if (!defs[c].priority || wide)
+				json_array_append_new(row, ctl_cell(
+				    json_array_get(cells, c)));
+		json_decref(cells);
+		json_array_append_new(t.rows, row);
 	}
 	ctl_table_print(&t);
 	json_decref(t.rows);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "manifest.h"
+#include "objops.h"
 #include "store.h"
 
 /* Stop handling requests while this much output is queued. */
@@ -198,70 +199,17 @@ lapi_apply(struct localapi *api, const json_t *req)
 	    apply_result_name(res));
 }
 
-/*
- * Deleting a Namespace deletes what it holds first (the namespace
- * controller's work, done at once here; objects with finalizers finish
- * on their own). default, kube-system and kube-public stay, as in
- * Kubernetes.
- */
-static json_t *
-lapi_delete_ns_content(struct localapi *api, const char *ns)
-{
-	static const char *const kinds[] = {
-		"VirtualMachineInstanceReplicaSet", "HorizontalPodAutoscaler",
-		"VirtualMachineInstance", "Pod", "Event",
-	};
-	char msg[512];
-
-	if (strcmp(ns, "default") == 0 || strcmp(ns, "kube-system") == 0 ||
-	    strcmp(ns, "kube-public") == 0)
-		return localapi_error(403, "Forbidden", "namespaces \"%s\" is "
-		    "forbidden: this namespace may not be deleted", ns);
-	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		json_t *list = store_list(api->store, kinds[k], ns), *o;
-		size_t i;
-
-		json_array_foreach(list, i, o) {
-			int rc = store_delete(api->store, kinds[k], ns,
-			    manifest_str(o, "metadata.name"), msg, sizeof(msg));
-
-			if (rc < 0 && rc != -ENOENT)
-				log_warnx("namespace %s: deleting %s %s: %s", ns,
-				    kinds[k], manifest_str(o, "metadata.name"),
-				    msg);
-		}
-		json_decref(list);
-	}
-	return NULL;
-}
-
 static json_t *
 lapi_delete(struct localapi *api, const json_t *req)
 {
 	struct lapi_target t;
-	json_t *err = lapi_target(req, 1, &t), *obj;
-	char msg[512] = "";
-	int rc;
+	json_t *err = lapi_target(req, 1, &t), *obj = NULL, *status = NULL;
 
 	if (err)
 		return err;
-	obj = store_get(api->store, t.k->kind, t.ns, t.name);
-	if (!obj)
-		return lapi_wrap_status(apply_store_status(-ENOENT, t.k, t.name,
-		    NULL));
-	if (strcmp(t.k->kind, "Namespace") == 0 &&
-	    (err = lapi_delete_ns_content(api, t.name))) {
-		json_decref(obj);
-		return err;
-	}
-	rc = store_delete(api->store, t.k->kind, t.ns, t.name, msg,
-	    sizeof(msg));
-	if (rc < 0) {
-		json_decref(obj);
-		return lapi_wrap_status(apply_store_status(rc, t.k, t.name,
-		    msg));
-	}
-	log_info("%s %s/%s deleted", t.k->kind, t.ns, t.name);
+	if (objops_delete(api->store, t.k->kind, t.ns, t.name, NULL, 0, &obj,
+	    &status) < 0)
+		return lapi_wrap_status(status);
 	return json_pack("{s:o}", "object", obj);
 }
 
@@ -269,49 +217,17 @@ static json_t *
 lapi_scale(struct localapi *api, const json_t *req)
 {
 	struct lapi_target t;
-	json_t *err = lapi_target(req, 1, &t), *obj, *spec, *out = NULL;
-	json_t *status = NULL, *rep = json_object_get(req, "replicas");
-	char msg[512] = "";
-	int rc;
+	json_t *err = lapi_target(req, 1, &t), *obj = NULL, *status = NULL;
+	json_t *rep = json_object_get(req, "replicas");
 
 	if (err)
 		return err;
 	if (!json_is_integer(rep))
 		return localapi_error(400, "BadRequest",
 		    "scale: \"replicas\" must be an integer");
-	if (strcmp(t.k->kind, "VirtualMachineInstanceReplicaSet") != 0)
-		return localapi_error(404, "NotFound",
-		    "the server could not find the requested resource "
-		    "(%s has no scale subresource)", t.k->resource);
-	obj = store_get(api->store, t.k->kind, t.ns, t.name);
-	if (!obj)
-		return lapi_wrap_status(apply_store_status(-ENOENT, t.k, t.name,
-		    NULL));
-	spec = json_object_get(obj, "spec");
-	if (json_equal(json_object_get(spec, "replicas"), rep))
-		return json_pack("{s:o}", "object", obj);
-	out = json_deep_copy(obj);
-	json_decref(obj);
-	if (!out)
-		return NULL;
-	spec = json_object_get(out, "spec");
-	if (!json_is_object(spec)) {
-		spec = json_object();
-		json_object_set_new(out, "spec", spec);
-	}
-	json_object_set(spec, "replicas", rep);
-	if (manifest_admit(out, MANIFEST_STRICT, &status) < 0) {
-		json_decref(out);
+	if (objops_scale(api->store, t.k->kind, t.ns, t.name,
+	    json_integer_value(rep), NULL, 0, &obj, &status) < 0)
 		return lapi_wrap_status(status);
-	}
-	obj = NULL;
-	rc = store_update(api->store, out, &obj, msg, sizeof(msg));
-	json_decref(out);
-	if (rc < 0)
-		return lapi_wrap_status(apply_store_status(rc, t.k, t.name,
-		    msg));
-	log_info("%s %s/%s scaled to %lld", t.k->kind, t.ns, t.name,
-	    (long long)json_integer_value(rep));
 	return json_pack("{s:o}", "object", obj);
 }
 

@@ -2,6 +2,7 @@
 #include "defaults.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "quantity.h"
@@ -309,29 +310,189 @@ defaults_hpa(json_t *obj, int v1)
 	    -ENOMEM : 0;
 }
 
+/* ---- HorizontalPodAutoscaler autoscaling/v1 <-> v2 ------------------------- */
+
+static json_t *
+hpa_ann(json_t *obj)
+{
+	json_t *md = json_object_get(obj, "metadata"), *ann;
+
+	if (!json_is_object(md)) {
+		md = json_object();
+		json_object_set_new(obj, "metadata", md);
+	}
+	ann = json_object_get(md, "annotations");
+	if (!json_is_object(ann)) {
+		ann = json_object();
+		json_object_set_new(md, "annotations", ann);
+	}
+	return ann;
+}
+
+/* Move v (not NULL, not empty) into annotation key as JSON text. */
+static void
+hpa_ann_put(json_t *obj, const char *key, const json_t *v)
+{
+	char *text;
+
+	if (!v || (json_is_array(v) && json_array_size(v) == 0))
+		return;
+	text = json_dumps(v, JSON_COMPACT);
+	if (text)
+		json_object_set_new(hpa_ann(obj), key, json_string(text));
+	free(text);
+}
+
+/* Take annotation key back (parsed JSON, new reference) or NULL. */
+static json_t *
+hpa_ann_take(json_t *obj, const char *key)
+{
+	json_t *md = json_object_get(obj, "metadata");
+	json_t *ann = json_object_get(md, "annotations");
+	const char *text = json_string_value(json_object_get(ann, key));
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+	json_object_del(ann, key);
+	if (json_is_object(ann) && json_object_size(ann) == 0)
+		json_object_del(md, "annotations");
+	return v;
+}
+
+/* Is m the cpu Utilization Resource metric (v1's only one)? */
+static int
+hpa_is_cpu(const json_t *m)
+{
+	const json_t *r = json_object_get(m, "resource");
+
+	return json_is_string(json_object_get(m, "type")) &&
+	    !strcmp(json_string_value(json_object_get(m, "type")), "Resource") &&
+	    json_is_string(json_object_get(r, "name")) &&
+	    !strcmp(json_string_value(json_object_get(r, "name")), "cpu") &&
+	    json_is_integer(json_object_get(json_object_get(r, "target"),
+	    "averageUtilization"));
+}
+
+static void
+hpa_status_to_v2(json_t *st, json_t *cur, json_t *conds)
+{
+	json_t *cpu = json_object_get(st, "currentCPUUtilizationPercentage");
+	json_t *metrics = json_is_array(cur) ? json_incref(cur) : json_array();
+
+	if (json_is_integer(cpu))
+		json_array_insert_new(metrics, 0, json_pack("{s:s, s:{s:s, "
+		    "s:{s:I}}}", "type", "Resource", "resource", "name", "cpu",
+		    "current", "averageUtilization",
+		    (json_int_t)json_integer_value(cpu)));
+	json_object_del(st, "currentCPUUtilizationPercentage");
+	if (json_array_size(metrics))
+		json_object_set(st, "currentMetrics", metrics);
+	if (json_is_array(conds))
+		json_object_set(st, "conditions", conds);
+	json_decref(metrics);
+}
+
 json_t *
 defaults_hpa_v1_to_v2(const json_t *v1)
 {
-	json_t *v2 = json_deep_copy(v1), *spec, *cpu;
+	json_t *v2 = json_deep_copy(v1), *spec, *cpu, *other, *beh, *cur, *cond;
+	json_t *metrics, *st;
 	json_int_t pct = 80;
 
 	if (v2 == NULL)
 		return NULL;
+	if (!strcmp(json_string_value(json_object_get(v2, "apiVersion")) ?
+	    json_string_value(json_object_get(v2, "apiVersion")) : "",
+	    "autoscaling/v2"))
+		return v2;
 	json_object_set_new(v2, "apiVersion", json_string("autoscaling/v2"));
-	json_object_del(v2, "status");
+	other = hpa_ann_take(v2, DEFAULTS_HPA_ANN_METRICS);
+	beh = hpa_ann_take(v2, DEFAULTS_HPA_ANN_BEHAVIOR);
+	cur = hpa_ann_take(v2, DEFAULTS_HPA_ANN_CURRENT);
+	cond = hpa_ann_take(v2, DEFAULTS_HPA_ANN_CONDITIONS);
+	st = json_object_get(v2, "status");
+	if (json_is_object(st))
+		hpa_status_to_v2(st, cur, cond);
 	spec = json_object_get(v2, "spec");
 	if (!json_is_object(spec))
-		return v2;
+		goto out;
 	cpu = json_object_get(spec, "targetCPUUtilizationPercentage");
 	if (json_is_integer(cpu))
 		pct = json_integer_value(cpu);
+	metrics = json_is_array(other) ? json_incref(other) : json_array();
+	if (json_is_integer(cpu) || json_array_size(metrics) == 0)
+		json_array_insert_new(metrics, 0, json_pack("{s:s, s:{s:s, "
+		    "s:{s:s, s:I}}}", "type", "Resource", "resource", "name",
+		    "cpu", "target", "type", "Utilization", "averageUtilization",
+		    pct));
 	json_object_del(spec, "targetCPUUtilizationPercentage");
-	if (json_object_set_new(spec, "metrics", json_pack("[{s:s, s:{s:s, "
-	    "s:{s:s, s:I}}}]", "type", "Resource", "resource", "name", "cpu",
-	    "target", "type", "Utilization", "averageUtilization",
-	    (json_int_t)pct)) < 0) {
-		json_decref(v2);
-		return NULL;
-	}
+	json_object_set_new(spec, "metrics", metrics);
+	if (json_is_object(beh))
+		json_object_set(spec, "behavior", beh);
+out:
+	json_decref(other);
+	json_decref(beh);
+	json_decref(cur);
+	json_decref(cond);
 	return v2;
+}
+
+json_t *
+defaults_hpa_v2_to_v1(const json_t *v2)
+{
+	json_t *v1 = json_deep_copy(v2), *spec, *st, *m, *other, *cur;
+	size_t i;
+
+	if (v1 == NULL)
+		return NULL;
+	if (!strcmp(json_string_value(json_object_get(v1, "apiVersion")) ?
+	    json_string_value(json_object_get(v1, "apiVersion")) : "",
+	    "autoscaling/v1"))
+		return v1;
+	json_object_set_new(v1, "apiVersion", json_string("autoscaling/v1"));
+	spec = json_object_get(v1, "spec");
+	if (json_is_object(spec)) {
+		other = json_array();
+		json_array_foreach(json_object_get(spec, "metrics"), i, m) {
+			if (hpa_is_cpu(m) && !json_object_get(spec,
+			    "targetCPUUtilizationPercentage"))
+				json_object_set(spec,
+				    "targetCPUUtilizationPercentage",
+				    json_object_get(json_object_get(
+				    json_object_get(m, "resource"), "target"),
+				    "averageUtilization"));
+			else
+				json_array_append(other, m);
+		}
+		hpa_ann_put(v1, DEFAULTS_HPA_ANN_METRICS, other);
+		json_decref(other);
+		hpa_ann_put(v1, DEFAULTS_HPA_ANN_BEHAVIOR,
+		    json_object_get(spec, "behavior"));
+		json_object_del(spec, "metrics");
+		json_object_del(spec, "behavior");
+	}
+	st = json_object_get(v1, "status");
+	if (json_is_object(st)) {
+		cur = json_array();
+		json_array_foreach(json_object_get(st, "currentMetrics"), i, m) {
+			json_t *u = json_object_get(json_object_get(
+			    json_object_get(m, "resource"), "current"),
+			    "averageUtilization");
+
+			if (json_is_integer(u) && !strcmp(json_string_value(
+			    json_object_get(json_object_get(m, "resource"),
+			    "name")) ? json_string_value(json_object_get(
+			    json_object_get(m, "resource"), "name")) : "", "cpu"))
+				json_object_set(st,
+				    "currentCPUUtilizationPercentage", u);
+			else
+				json_array_append(cur, m);
+		}
+		hpa_ann_put(v1, DEFAULTS_HPA_ANN_CURRENT, cur);
+		json_decref(cur);
+		hpa_ann_put(v1, DEFAULTS_HPA_ANN_CONDITIONS,
+		    json_object_get(st, "conditions"));
+		json_object_del(st, "currentMetrics");
+		json_object_del(st, "conditions");
+	}
+	return v1;
 }

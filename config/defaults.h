@@ -36,7 +36,22 @@
 int defaults_vmi_spec(json_t *spec);
 int defaults_vmirs(json_t *obj);
 int defaults_hpa(json_t *obj, int v1);
-/* autoscaling/v1 to autoscaling/v2 (new object; NULL on ENOMEM). */
+/*
+ * HPA autoscaling/v1 <-> autoscaling/v2, as Kubernetes converts them (new
+ * objects; NULL on ENOMEM; an object already at the target version is
+ * copied). v2 -> v1: the cpu Utilization metric becomes
+ * targetCPUUtilizationPercentage (its current value
+ * currentCPUUtilizationPercentage); what v1 cannot say (other metrics,
+ * behavior, other current metrics, conditions) goes into the annotations
+ * below as JSON, and v1 -> v2 takes it back from them, so that an object
+ * read and written through v1 loses nothing. v1 -> v2 without a target
+ * gets the 80% cpu default.
+ */
+#define DEFAULTS_HPA_ANN_METRICS "autoscaling.alpha.kubernetes.io/metrics"
+#define DEFAULTS_HPA_ANN_BEHAVIOR "autoscaling.alpha.kubernetes.io/behavior"
+#define DEFAULTS_HPA_ANN_CURRENT "autoscaling.alpha.kubernetes.io/current-metrics"
+#define DEFAULTS_HPA_ANN_CONDITIONS "autoscaling.alpha.kubernetes.io/conditions"
 json_t *defaults_hpa_v1_to_v2(const json_t *v1);
+json_t *defaults_hpa_v2_to_v1(const json_t *v2);
 
 #endif

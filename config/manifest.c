@@ -24,17 +24,23 @@ struct mkind {
 	int builtin;
 	const struct schema_field *schema;
 	const char *webhook;
+	int cluster;		/* cluster-scoped */
 };
 
 static const struct mkind mkinds[] = {
 	{ MANIFEST_VMIRS, "kubevirt.io/v1", "VirtualMachineInstanceReplicaSet",
-	    "kubevirt.io", "v1", 0, schema_vmirs, MANIFEST_WEBHOOK_VMIRS },
+	    "kubevirt.io", "v1", 0, schema_vmirs, MANIFEST_WEBHOOK_VMIRS,
+	    0 },
 	{ MANIFEST_VMI, "kubevirt.io/v1", "VirtualMachineInstance",
-	    "kubevirt.io", "v1", 0, schema_vmi, MANIFEST_WEBHOOK_VMI },
+	    "kubevirt.io", "v1", 0, schema_vmi, MANIFEST_WEBHOOK_VMI, 0 },
 	{ MANIFEST_HPA_V1, "autoscaling/v1", "HorizontalPodAutoscaler",
-	    "autoscaling", "v1", 1, schema_hpa_v1, NULL },
+	    "autoscaling", "v1", 1, schema_hpa_v1, NULL, 0 },
 	{ MANIFEST_HPA_V2, "autoscaling/v2", "HorizontalPodAutoscaler",
-	    "autoscaling", "v2", 1, schema_hpa_v2, NULL },
+	    "autoscaling", "v2", 1, schema_hpa_v2, NULL, 0 },
+	{ MANIFEST_NAMESPACE, "v1", "Namespace", "", "v1", 1, schema_namespace,
+	    NULL, 1 },
+	{ MANIFEST_EVENT, "v1", "Event", "", "v1", 1, schema_event, NULL,
+	    0 },
 };
 
 #define NKINDS (sizeof(mkinds) / sizeof(mkinds[0]))
@@ -245,6 +251,19 @@ vmirs_fields(const json_t *obj, struct ferr_list *l)
 		validate_labels(labels, "spec.template.metadata.labels", l);
 }
 
+/* A Namespace's name is a DNS-1123 label (ValidateNamespaceName). */
+static void
+namespace_name(const char *name, struct ferr_list *l)
+{
+	struct validate_msgs vm;
+	char q[300];
+
+	validate_dns1123_label(name, &vm);
+	for (int i = 0; i < vm.n; i++)
+		ferr_k8s(l, FERR_INVALID, "metadata.name", ferr_quote(name, q,
+		    sizeof(q)), "%s", vm.m[i]);
+}
+
 /* Stage 3: metadata, schema findings, Kubernetes' spec rules. */
 static int
 stage_validate(const struct mkind *m, const json_t *obj,
@@ -257,11 +276,15 @@ stage_validate(const struct mkind *m, const json_t *obj,
 	int rc = 0;
 
 	ferr_init(&l);
-	validate_object_meta(json_is_object(meta) ? meta : empty, 1, &l);
+	validate_object_meta(json_is_object(meta) ? meta : empty, !m->cluster,
+	    &l);
 	if (!m->builtin)
 		ferr_move(&l, &r->errors);
 	if (m->k == MANIFEST_VMIRS)
 		vmirs_fields(obj, &l);
+	if (m->k == MANIFEST_NAMESPACE && name && (strchr(name, '.') ||
+	    strlen(name) > 63))
+		namespace_name(name, &l);
 	if (m->k == MANIFEST_HPA_V1 || m->k == MANIFEST_HPA_V2)
 		validate_hpa_spec(json_object_get(obj, "spec"),
 		    m->k == MANIFEST_HPA_V1, &l);
@@ -286,8 +309,11 @@ stage_defaults(const struct mkind *m, json_t *obj, json_t **status)
 	case MANIFEST_VMIRS:
 		r = defaults_vmirs(obj);
 		break;
-	default:
+	case MANIFEST_HPA_V1:
+	case MANIFEST_HPA_V2:
 		r = defaults_hpa(obj, m->k == MANIFEST_HPA_V1);
+		break;
+	default:
 		break;
 	}
 	return r < 0 ? fail(status, NULL) : 0;

@@ -52,6 +52,8 @@ enum manifest_kind {
 	MANIFEST_VMI,		/* kubevirt.io/v1 VirtualMachineInstance */
 	MANIFEST_HPA_V1,	/* autoscaling/v1 HorizontalPodAutoscaler */
 	MANIFEST_HPA_V2,	/* autoscaling/v2 HorizontalPodAutoscaler */
+	MANIFEST_NAMESPACE,	/* v1 Namespace (cluster-scoped) */
+	MANIFEST_EVENT,		/* v1 Event */
 };
 
 #define MANIFEST_STRICT 0x1	/* reject unknown fields (else prune them) */

@@ -58,6 +58,11 @@ extern const struct schema_field schema_vmirs[];
 extern const struct schema_field schema_vmi[];
 extern const struct schema_field schema_hpa_v1[];
 extern const struct schema_field schema_hpa_v2[];
+/* Core v1: Namespace and Event (admitted), Pod and Node (shape only). */
+extern const struct schema_field schema_namespace[];
+extern const struct schema_field schema_event[];
+extern const struct schema_field schema_pod[];
+extern const struct schema_field schema_node[];
 /* ObjectMeta, also used under templates. */
 extern const struct schema_field schema_object_meta[];
 

@@ -337,3 +337,88 @@ const struct schema_field schema_hpa_v2[] = {
 	OBJ("metadata", schema_object_meta), OBJ("spec", hpa_v2_spec),
 	F("status", SCHEMA_ANY), END,
 };
+
+/* ---- core v1 kinds ------------------------------------------------------------ */
+
+static const struct schema_field object_reference[] = {
+	F("kind", SCHEMA_STRING), F("namespace", SCHEMA_STRING),
+	F("name", SCHEMA_STRING), F("uid", SCHEMA_STRING),
+	F("apiVersion", SCHEMA_STRING), F("resourceVersion", SCHEMA_STRING),
+	F("fieldPath", SCHEMA_STRING), END,
+};
+
+static const struct schema_field namespace_spec[] = {
+	ARR("finalizers", SCHEMA_STRING, NULL), END,
+};
+
+static const struct schema_field namespace_status[] = {
+	F("phase", SCHEMA_STRING), ARR("conditions", SCHEMA_ANY, NULL), END,
+};
+
+const struct schema_field schema_namespace[] = {
+	F("apiVersion", SCHEMA_STRING), F("kind", SCHEMA_STRING),
+	OBJ("metadata", schema_object_meta), OBJ("spec", namespace_spec),
+	OBJ("status", namespace_status), END,
+};
+
+static const struct schema_field event_source[] = {
+	F("component", SCHEMA_STRING), F("host", SCHEMA_STRING), END,
+};
+
+static const struct schema_field event_series[] = {
+	F("count", SCHEMA_INT), F("lastObservedTime", SCHEMA_STRING), END,
+};
+
+const struct schema_field schema_event[] = {
+	F("apiVersion", SCHEMA_STRING), F("kind", SCHEMA_STRING),
+	OBJ("metadata", schema_object_meta),
+	OBJ("involvedObject", object_reference), F("reason", SCHEMA_STRING),
+	F("message", SCHEMA_STRING), OBJ("source", event_source),
+	F("firstTimestamp", SCHEMA_STRING), F("lastTimestamp", SCHEMA_STRING),
+	F("count", SCHEMA_INT), F("type", SCHEMA_STRING),
+	F("eventTime", SCHEMA_STRING), OBJ("series", event_series),
+	F("action", SCHEMA_STRING), OBJ("related", object_reference),
+	F("reportingComponent", SCHEMA_STRING),
+	F("reportingInstance", SCHEMA_STRING), END,
+};
+
+/* Pods and Nodes are written by the runtime only: their shape, for
+ * OpenAPI (kubectl explain), not for admission. */
+static const struct schema_field container[] = {
+	F("name", SCHEMA_STRING), F("image", SCHEMA_STRING),
+	F("resources", SCHEMA_ANY), END,
+};
+
+static const struct schema_field pod_spec[] = {
+	ARR("containers", SCHEMA_OBJECT, container),
+	F("nodeName", SCHEMA_STRING), F("restartPolicy", SCHEMA_STRING), END,
+};
+
+static const struct schema_field pod_status[] = {
+	F("phase", SCHEMA_STRING), F("podIP", SCHEMA_STRING),
+	F("hostIP", SCHEMA_STRING), F("qosClass", SCHEMA_STRING),
+	F("startTime", SCHEMA_STRING), ARR("conditions", SCHEMA_ANY, NULL),
+	ARR("containerStatuses", SCHEMA_ANY, NULL), END,
+};
+
+const struct schema_field schema_pod[] = {
+	F("apiVersion", SCHEMA_STRING), F("kind", SCHEMA_STRING),
+	OBJ("metadata", schema_object_meta), OBJ("spec", pod_spec),
+	OBJ("status", pod_status), END,
+};
+
+static const struct schema_field node_spec[] = {
+	F("unschedulable", SCHEMA_BOOL), F("podCIDR", SCHEMA_STRING), END,
+};
+
+static const struct schema_field node_status[] = {
+	F("capacity", SCHEMA_QUANTITY_MAP), F("allocatable", SCHEMA_QUANTITY_MAP),
+	ARR("conditions", SCHEMA_ANY, NULL), ARR("addresses", SCHEMA_ANY, NULL),
+	F("nodeInfo", SCHEMA_ANY), END,
+};
+
+const struct schema_field schema_node[] = {
+	F("apiVersion", SCHEMA_STRING), F("kind", SCHEMA_STRING),
+	OBJ("metadata", schema_object_meta), OBJ("spec", node_spec),
+	OBJ("status", node_status), END,
+};

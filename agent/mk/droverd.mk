@@ -4,14 +4,14 @@
 # linked when it exists (droverctl.c declares ctl_image_main weak).
 AGENT_SRC += agent/loop.c
 AGENT_SRC += agent/kinds.c
-AGENT_SRC += agent/apply.c
+AGENT_SRC += agent/apply.c agent/objops.c
 AGENT_SRC += agent/localapi.c
 AGENT_SRC += agent/manifests.c
 AGENT_SRC += agent/agentconf.c
 
 CTL_SRC += agent/kinds.c
 CTL_SRC += agent/ctl_client.c
-CTL_SRC += agent/ctl_get.c
+CTL_SRC += agent/ctl_get.c agent/columns.c
 CTL_SRC += agent/ctl_apply.c
 CTL_SRC += $(wildcard agent/ctl_image.c)
 
@@ -22,5 +22,5 @@ $(TEST_BIN)/unit_agent_loop: $(call objs,agent/loop.c)
 # listed here because that fragment is read after this one).
 UNIT_TESTS += unit_agent_localapi
 $(TEST_BIN)/unit_agent_localapi: $(call objs,agent/loop.c agent/kinds.c \
-	agent/apply.c agent/localapi.c agent/store.c agent/store_ops.c \
+	agent/apply.c agent/objops.c agent/localapi.c agent/store.c agent/store_ops.c \
 	agent/store_disk.c agent/events.c)
