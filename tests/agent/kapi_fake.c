@@ -9,11 +9,77 @@ void
 kapi_respond(struct kapi_conn *c, int status, const char *content_type,
     const char *body, size_t len)
 {
-	(void)content_type;
 	if (c->status || c->accepted)
 		c->misuse++;
 	c->status = status;
-	snprintf(c->body, sizeof(c->body), "%.*s", (int)len, body);
+	if (len >= sizeof(c->body))
+		len = sizeof(c->body) - 1;
+	memcpy(c->body, body, len);
+	c->body[len] = '\0';
+	c->body_len = len;
+	snprintf(c->ctype, sizeof(c->ctype), "%s", content_type);
+}
+
+int
+kapi_stream_begin(struct kapi_conn *c, int status, const char *content_type,
+    const struct kapi_stream_ops *ops, void *arg)
+{
+	if (c->status || c->accepted)
+		c->misuse++;
+	c->status = status;
+	c->streaming = 1;
+	snprintf(c->ctype, sizeof(c->ctype), "%s", content_type);
+	c->sops = ops;
+	c->sarg = arg;
+	return 0;
+}
+
+static void
+kapi_fake_append(struct kapi_conn *c, const void *data, size_t len)
+{
+	if (c->nout + len > sizeof(c->out)) {
+		/* keep the newest output */
+		size_t drop = c->nout + len - sizeof(c->out);
+
+		if (drop > c->nout)
+			drop = c->nout;
+		memmove(c->out, c->out + drop, c->nout - drop);
+		c->nout -= drop;
+		if (len > sizeof(c->out)) {
+			data = (const char *)data + (len - sizeof(c->out));
+			len = sizeof(c->out);
+		}
+	}
+	memcpy(c->out + c->nout, data, len);
+	c->nout += len;
+	c->frames++;
+	if (len > c->max_frame)
+		c->max_frame = len;
+}
+
+int
+kapi_stream_write(struct kapi_conn *c, const char *data, size_t len)
+{
+	if (!c->streaming || c->ended || c->closed) {
+		c->misuse++;
+		return -EPIPE;
+	}
+	if (c->write_result)
+		return c->write_result;
+	kapi_fake_append(c, data, len);
+	return 0;
+}
+
+/* As a transport would: on_close follows, here from inside the call. */
+void
+kapi_stream_end(struct kapi_conn *c)
+{
+	if (!c->streaming || c->ended || c->closed) {
+		c->misuse++;
+		return;
+	}
+	c->ended = 1;
+	c->sops->on_close(c->sarg);
 }
 
 int
@@ -38,24 +104,7 @@ kapi_ws_send(struct kapi_conn *c, const void *data, size_t len)
 	}
 	if (c->send_result)
 		return c->send_result;
-	if (c->nout + len > sizeof(c->out)) {
-		/* keep the newest output */
-		size_t drop = c->nout + len - sizeof(c->out);
-
-		if (drop > c->nout)
-			drop = c->nout;
-		memmove(c->out, c->out + drop, c->nout - drop);
-		c->nout -= drop;
-		if (len > sizeof(c->out)) {
-			data = (const char *)data + (len - sizeof(c->out));
-			len = sizeof(c->out);
-		}
-	}
-	memcpy(c->out + c->nout, data, len);
-	c->nout += len;
-	c->frames++;
-	if (len > c->max_frame)
-		c->max_frame = len;
+	kapi_fake_append(c, data, len);
 	return 0;
 }
 
@@ -81,7 +130,10 @@ void
 kapi_fake_hangup(struct kapi_conn *c)
 {
 	c->closed = 1;
-	c->ops->on_close(c->arg);
+	if (c->streaming && !c->ended)
+		c->sops->on_close(c->sarg);
+	else if (c->ops)
+		c->ops->on_close(c->arg);
 }
 
 int

@@ -14,21 +14,28 @@
 
 struct kapi_conn {
 	int status;			/* kapi_respond's, 0: none */
-	char body[2048];
+	char body[1 << 20];		/* its body, NUL-terminated */
+	size_t body_len;
+	char ctype[128];		/* its Content-Type */
 	int accepted, closed;
 	char proto[64];
 	const struct kapi_ws_ops *ops;
 	void *arg;
-	char out[256 * 1024];		/* frames received, concatenated */
+	char out[1 << 20];		/* frames or chunks, concatenated */
 	size_t nout, max_frame;
 	int frames;
 	int send_result;		/* what kapi_ws_send returns */
+	/* streams */
+	int streaming, ended;
+	const struct kapi_stream_ops *sops;
+	void *sarg;
+	int write_result;		/* what kapi_stream_write returns */
 	int misuse;
 };
 
 /* Type into the WebSocket (a binary frame from the client). */
 void kapi_fake_type(struct kapi_conn *c, const char *s);
-/* The client goes away (the transport's on_close). */
+/* The client goes away (the transport's on_close), WebSocket or stream. */
 void kapi_fake_hangup(struct kapi_conn *c);
 /* Has the handler sent want (anywhere in the output so far)? */
 int kapi_fake_saw(const struct kapi_conn *c, const char *want);
