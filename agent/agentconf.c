@@ -50,6 +50,12 @@ agentconf_finish(struct agentconf *c)
 		if (agentconf_set_str(&c->socket, buf) < 0)
 			return -ENOMEM;
 	}
+	if (agentconf_dup_default(&c->tls_cert, AGENTCONF_PKI_DIR
+	    "/server.crt") < 0 ||
+	    agentconf_dup_default(&c->tls_key, AGENTCONF_PKI_DIR
+	    "/server.key") < 0 ||
+	    agentconf_dup_default(&c->tls_ca, AGENTCONF_PKI_DIR "/ca.crt") < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -60,7 +66,7 @@ agentconf_free(struct agentconf *c)
 		&c->manifests, &c->vmm_path, &c->node_name, &c->cgroup_root,
 		&c->cgroup_parent, &c->vmm_user, &c->log_file, &c->listen,
 		&c->ephemeral_dir, &c->net_bridge, &c->net_cidr,
-		&c->net_resolv };
+		&c->net_resolv, &c->tls_cert, &c->tls_key, &c->tls_ca };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -150,8 +156,79 @@ agentconf_network(struct agentconf *c, const json_t *v, char *want,
 	return 0;
 }
 
+/* "tls": {"cert": FILE, "key": FILE, "client-ca": FILE} */
+static int
+agentconf_tls(struct agentconf *c, const json_t *v, char *want, size_t wlen)
+{
+	const char *key;
+	json_t *f;
+
+	if (!json_is_object(v))
+		return snprintf(want, wlen, "an object"), -1;
+	json_object_foreach((json_t *)v, key, f) {
+		char **field = strcmp(key, "cert") == 0 ? &c->tls_cert :
+		    strcmp(key, "key") == 0 ? &c->tls_key :
+		    strcmp(key, "client-ca") == 0 ? &c->tls_ca : NULL;
+
+		if (!field)
+			return snprintf(want, wlen, "\"cert\", \"key\" and "
+			    "\"client-ca\" only, not \"%s\"", key), -1;
+		if (!json_is_string(f) || !*json_string_value(f))
+			return snprintf(want, wlen, "%s: a file name", key), -1;
+		if (agentconf_set_str(field, json_string_value(f)) < 0)
+			return snprintf(want, wlen, "memory"), -1;
+	}
+	c->tls_configured = 1;
+	return 0;
+}
+
+/* "api": the transport's limits (numbers, 0 for the default). */
+static int
+agentconf_api(struct agentconf *c, const json_t *v, char *want, size_t wlen)
+{
+	static const struct { const char *key; size_t off; json_int_t max; }
+	    keys[] = {
+		{ "max-conns", offsetof(struct agentconf, api_max_conns), 65536 },
+		{ "max-body", offsetof(struct agentconf, api_max_body),
+		    1 << 30 },
+		{ "max-header", offsetof(struct agentconf, api_max_header),
+		    1 << 20 },
+		{ "max-out", offsetof(struct agentconf, api_max_out), 1 << 30 },
+		{ "header-timeout", offsetof(struct agentconf,
+		    api_header_timeout), 86400 },
+		{ "idle-timeout", offsetof(struct agentconf, api_idle_timeout),
+		    86400 },
+		{ "body-timeout", offsetof(struct agentconf, api_body_timeout),
+		    86400 },
+		{ "send-timeout", offsetof(struct agentconf, api_send_timeout),
+		    86400 },
+	};
+	const char *key;
+	json_t *n;
+
+	if (!json_is_object(v))
+		return snprintf(want, wlen, "an object"), -1;
+	json_object_foreach((json_t *)v, key, n) {
+		size_t i;
+
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(keys[i].key, key) == 0)
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0]))
+			return snprintf(want, wlen, "no key \"%s\" (see "
+			    "agentconf.h)", key), -1;
+		if (!json_is_integer(n) || json_integer_value(n) < 0 ||
+		    json_integer_value(n) > keys[i].max)
+			return snprintf(want, wlen, "%s: an integer from 0 to "
+			    "%lld", key, (long long)keys[i].max), -1;
+		*(unsigned *)((char *)c + keys[i].off) =
+		    (unsigned)json_integer_value(n);
+	}
+	return 0;
+}
+
 enum agentconf_type { AC_STR, AC_INT, AC_BOOL, AC_LEVEL, AC_RES, AC_QTY,
-	AC_OBJ, AC_NET };
+	AC_OBJ, AC_NET, AC_TLS, AC_API };
 
 struct agentconf_key {
 	const char *key;
@@ -180,6 +257,8 @@ static const struct agentconf_key agentconf_keys[] = {
 	{ "log-file", AC_STR, OFF(log_file), 0 },
 	{ "runtime", AC_BOOL, OFF(runtime), 0 },
 	{ "listen", AC_STR, OFF(listen), 0 },
+	{ "tls", AC_TLS, 0, 0 },
+	{ "api", AC_API, 0, 0 },
 	{ "poll-ms", AC_INT, OFF(poll_ms), 0 },
 	{ "capacity", AC_RES, OFF(capacity_cpu_milli), OFF(capacity_memory) },
 	{ "vmm-overhead", AC_QTY, OFF(vmm_overhead), 0 },
@@ -240,6 +319,10 @@ agentconf_one(struct agentconf *c, const struct agentconf_key *k,
 		json_decref(c->images);
 		c->images = json_incref((json_t *)v);
 		return 0;
+	case AC_TLS:
+		return agentconf_tls(c, v, want, wlen);
+	case AC_API:
+		return agentconf_api(c, v, want, wlen);
 	}
 	return -1;
 }

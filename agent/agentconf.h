@@ -29,7 +29,20 @@
  *   "log-file":    PATH  also append the log to PATH
  *   "runtime":     bool  run the VMI runtime (default true; false: API,
  *                        store and controllers only, for tests)
- *   "listen":      "ADDR:PORT" the mTLS API (default 0.0.0.0:6443)
+ *   "listen":      "ADDR:PORT" the mTLS API (default 0.0.0.0:6443;
+ *                        "[ADDR6]:PORT" for IPv6)
+ *   "tls":         {"cert": FILE, "key": FILE, "client-ca": FILE} the API's
+ *                        server certificate, its key and the CA that signs
+ *                        client certificates (default AGENTCONF_PKI_DIR/
+ *                        server.crt, server.key, ca.crt, as `droverctl
+ *                        certs init` writes them). Configured files must
+ *                        exist; without the key and the defaults missing
+ *                        there is no mTLS API (logged).
+ *   "api":         {"max-conns": N, "max-body": BYTES, "max-header": BYTES,
+ *                        "header-timeout": S, "idle-timeout": S,
+ *                        "body-timeout": S, "send-timeout": S,
+ *                        "max-out": BYTES} the API's limits (apiserver.h;
+ *                        0 or absent: its defaults)
  *   "network":     true | false | {"bridge": "drover0", "cidr": "10.244.0.0/24",
  *                        "resolv-conf": "/etc/resolv.conf"}  KubeVirt's pod
  *                        network (masquerade; docs/net.md): the node bridge
@@ -53,6 +66,7 @@
 #define AGENTCONF_RUN_DIR	"/run/drover"
 #define AGENTCONF_CGROUP_ROOT	"/sys/fs/cgroup"
 #define AGENTCONF_LISTEN	"0.0.0.0:6443"
+#define AGENTCONF_PKI_DIR	"/etc/drover/pki"
 
 struct agentconf {
 	char *state_dir, *run_dir, *socket, *manifests;
@@ -67,6 +81,13 @@ struct agentconf {
 	int log_level;		/* -1: not set */
 	int runtime;		/* 1: run the VMI runtime */
 	json_t *images;		/* NULL or the "images" object */
+	/* The mTLS API: "tls" (NULL: the AGENTCONF_PKI_DIR defaults) ... */
+	char *tls_cert, *tls_key, *tls_ca;
+	int tls_configured;	/* "tls" given: its files must exist */
+	/* ... and "api": limits, 0 for apiserver.h's defaults. */
+	unsigned api_max_conns, api_max_body, api_max_header, api_max_out;
+	unsigned api_header_timeout, api_idle_timeout, api_body_timeout;
+	unsigned api_send_timeout;
 };
 
 /* Defaults (strings NULL: filled by agentconf_finish()). */

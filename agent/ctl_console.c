@@ -53,7 +53,7 @@
 #define CON_PROTOCOL		"plain.kubevirt.io"
 #define CON_MAX_FRAME		(1u << 20)
 #define CON_IO_TIMEOUT_MS	30000
-#define WS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+#define WS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct con_kubeconfig {
 	char *server;

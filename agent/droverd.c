@@ -6,8 +6,10 @@
  * the object store (a damaged store file stops droverd, named), the loop,
  * the Namespace "default", the local API socket (localapi.h), the image
  * store (images.h), the VMIRS controller (vmirs.h), the VMI runtime
- * (runtime.h), then the --manifests directory (manifests.h), applied last
- * so that every controller sees its objects arrive. SIGINT/SIGTERM stop
+ * (runtime.h), the Kubernetes API over mutual TLS (kapi_server.h: the
+ * handlers; apiserver.h: the transport; only when its certificate files
+ * exist), then the --manifests directory (manifests.h), applied last so
+ * that every controller sees its objects arrive. SIGINT/SIGTERM stop
  * the loop; the modules are freed in reverse order. Running VMMs are left
  * running: a restarted droverd re-adopts them (the runtime's job).
  */
@@ -18,10 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agentconf.h"
+#include "apiserver.h"
 #include "apply.h"
+#include "cgroup.h"
 #include "images.h"
+#include "kapi_server.h"
 #include "libver.h"
 #include "localapi.h"
 #include "log.h"
@@ -64,7 +70,11 @@ droverd_usage(FILE *f)
 "  \"state-dir\", \"run-dir\", \"socket\", \"manifests\", \"vmm\", \"node-name\",\n"
 "  \"cgroup-root\", \"cgroup-parent\" (default \"drover\"), \"vmm-user\"\n"
 "  (\"UID:GID\" the VMMs drop to), \"log-level\", \"log-file\", \"listen\":\n"
-"  strings as the flags; \"runtime\": true|false; \"grace-period\": seconds\n"
+"  strings as the flags; \"tls\": {\"cert\",\"key\",\"client-ca\"} files of the\n"
+"  mTLS API (default /etc/drover/pki/server.crt, server.key, ca.crt: no API\n"
+"  without them); \"api\": {\"max-conns\",\"max-body\",\"max-header\",\n"
+"  \"header-timeout\",\"idle-timeout\",\"body-timeout\",\"send-timeout\",\n"
+"  \"max-out\"} its limits; \"runtime\": true|false; \"grace-period\": seconds\n"
 "  (default terminationGracePeriodSeconds, 30); \"reserve\": {\"cpu\":\"500m\",\n"
 "  \"memory\":\"512Mi\"} kept back from the VMIs; \"images\": {\"preloaded\":\n"
 "  {REF: FILE}, \"mirrors\": {REGISTRY: URL}, \"ca\": FILE, \"auth\": {...}}\n"
@@ -189,6 +199,9 @@ struct droverd {
 	struct images *images;
 	struct vmirs_ctl *vmirs;
 	struct rt *rt;
+	struct cg *cg;			/* read-only use: the API's metrics */
+	struct kapi *kapi;
+	struct apiserver *apisrv;
 	struct manifests *manifests;
 };
 
@@ -295,6 +308,60 @@ droverd_start_runtime(struct droverd *d)
 	return 0;
 }
 
+/* The API's files: configured ("tls") or the defaults when all exist. */
+static int
+droverd_api_wanted(const struct agentconf *c)
+{
+	if (c->tls_configured)
+		return 1;
+	if (access(c->tls_cert, F_OK) == 0 && access(c->tls_key, F_OK) == 0 &&
+	    access(c->tls_ca, F_OK) == 0)
+		return 1;
+	log_info("no mTLS API: %s, %s or %s missing (droverctl certs init "
+	    "writes them; or set \"tls\" in the configuration)", c->tls_cert,
+	    c->tls_key, c->tls_ca);
+	return 0;
+}
+
+static int
+droverd_start_api(struct droverd *d)
+{
+	const struct agentconf *c = &d->conf;
+	struct apiserver_conf ac = {
+		.listen = c->listen,
+		.cert_file = c->tls_cert,
+		.key_file = c->tls_key,
+		.client_ca_file = c->tls_ca,
+		.max_body = c->api_max_body,
+		.max_header = c->api_max_header,
+		.max_conns = c->api_max_conns,
+		.header_timeout_s = c->api_header_timeout,
+		.idle_timeout_s = c->api_idle_timeout,
+		.body_timeout_s = c->api_body_timeout,
+		.send_timeout_s = c->api_send_timeout,
+		.max_out = c->api_max_out,
+	};
+	char err[1024] = "";
+
+	if (!droverd_api_wanted(c))
+		return 0;
+	/* VMI usage for the metrics API (reads only). */
+	if (d->rt && c->cgroup_root && *c->cgroup_root &&
+	    cg_open(c->cgroup_root, c->cgroup_parent ? c->cgroup_parent :
+	    "drover", &d->cg, err, sizeof(err)) < 0) {
+		log_warnx("metrics: cgroups at %s: %s (no VMI usage)",
+		    c->cgroup_root, err);
+		d->cg = NULL;
+	}
+	d->kapi = kapi_new(d->store, d->loop, d->rt, d->cg, err, sizeof(err));
+	if (!d->kapi) {
+		log_error("the Kubernetes API: %s", err);
+		return -1;
+	}
+	d->apisrv = apiserver_new(&ac, d->loop, d->kapi);
+	return d->apisrv ? 0 : -1;
+}
+
 static int
 droverd_start(struct droverd *d)
 {
@@ -326,6 +393,8 @@ droverd_start(struct droverd *d)
 	}
 	if (droverd_start_runtime(d) < 0)
 		return -1;
+	if (droverd_start_api(d) < 0)
+		return -1;
 	if (d->conf.manifests) {
 		d->manifests = manifests_new(d->loop, d->store,
 		    d->conf.manifests, err, sizeof(err));
@@ -341,6 +410,12 @@ static void
 droverd_stop(struct droverd *d)
 {
 	manifests_free(d->manifests);
+	/* The transport first: its streams' and WebSockets' on_close reach
+	 * the handlers, which end what is left. */
+	apiserver_free(d->apisrv);
+	kapi_free(d->kapi);
+	if (d->cg)
+		cg_close(d->cg);
 	if (d->rt)
 		rt_free(d->rt);
 	if (d->vmirs)

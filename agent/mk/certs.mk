@@ -4,12 +4,8 @@
 # kapi router) and `droverctl console` (ctl_console.c).
 CERTS_SRC := agent/certs.c
 CTL_SRC += $(CERTS_SRC) agent/ctl_certs.c $(wildcard agent/ctl_console.c)
-# kapi_console.c needs kapi_store()/kapi_rt()/kapi_loop() from the
-# handlers (kapi*.c): linked into droverd once they provide them.
-KAPI_CONSOLE_USERS := $(filter-out agent/kapi_console.c,$(wildcard agent/kapi*.c))
-ifneq ($(and $(KAPI_CONSOLE_USERS),$(shell grep -lsw kapi_loop $(KAPI_CONSOLE_USERS))),)
+# kapi_console.c: the console subresource, called by the kapi router.
 AGENT_SRC += agent/kapi_console.c
-endif
 
 # Keys and certificates read back by mbedTLS and the openssl CLI.
 UNIT_TESTS += unit_agent_certs

@@ -1,17 +1,15 @@
-# The Kubernetes API handlers (issue 6): kapi*.c, called by the mTLS
-# transport (agent/apiserver.c). Linked into droverd only once the
-# transport exists (it defines kapi_respond() and friends); until then
-# kapi_console.c (added by certs.mk) is held back too. columns.c and
-# objops.c are shared with droverctl and the local API (droverd.mk).
+# The Kubernetes API (issue 6): the handlers (agent/kapi*.c: routing,
+# discovery, CRUD, watches, ...; kapi.h's handler side) and the mTLS
+# transport that calls them (agent/apiserver*.c: lws over mbedTLS on
+# droverd's loop; kapi.h's transport side). kapi_console.c is certs.mk's.
+# columns.c and objops.c are shared with droverctl and the local API
+# (droverd.mk).
 KAPI_SRC := agent/kapi.c agent/kapi_disc.c agent/kapi_path.c \
 	agent/kapi_patch.c agent/kapi_crud.c agent/kapi_write.c \
 	agent/kapi_watch.c agent/kapi_metrics.c agent/kapi_openapi.c
 KAPI_DEPS := agent/columns.c agent/objops.c agent/apply.c agent/kinds.c
-ifneq ($(wildcard agent/apiserver.c),)
-AGENT_SRC += $(KAPI_SRC) agent/columns.c
-else
-AGENT_SRC := $(filter-out agent/kapi_console.c,$(AGENT_SRC))
-endif
+APISERVER_SRC := agent/apiserver.c agent/apiserver_http.c agent/apiserver_util.c
+AGENT_SRC += $(KAPI_SRC) agent/columns.c $(APISERVER_SRC)
 
 # The handlers called directly with the test transport, on a real store,
 # loop and (for metrics) cgroup tree.
@@ -35,3 +33,16 @@ $(BUILD)/fuzz/fuzz_kapi: $(KAPI_FUZZ_SRC)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -Itests -o $@ $^ -lyaml -ljansson -lm
+
+# The transport's pure helpers: identity from certificates made with
+# certs.c, query encoding, lengths, listen addresses.
+UNIT_TESTS += unit_agent_apiserver
+$(TEST_BIN)/unit_agent_apiserver: $(call objs,agent/apiserver_util.c agent/certs.c)
+
+# The identity reader and the query encoder take client-controlled bytes.
+FUZZ_TARGETS += fuzz_apiserver
+$(BUILD)/fuzz/fuzz_apiserver: tests/fuzz/fuzz_apiserver.c agent/apiserver_util.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -I$(SYSROOT)/include -o $@ $^ -L$(SYSROOT)/lib \
+		-lmbedx509 -lmbedcrypto

@@ -24,7 +24,7 @@ import threading
 import time
 
 PORT, CERT, KEY, CA, EVENTS = sys.argv[1:6]
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PATH = re.compile(r"^/apis/subresources\.kubevirt\.io/v1/namespaces/"
                   r"([^/]+)/virtualmachineinstances/([^/]+)/console$")
 lock = threading.Lock()
