@@ -183,7 +183,7 @@ bench: node
 	$(Q)$(MAKE) --no-print-directory VARIANT=dev bench-bins
 	$(Q)tests/bench/run
 
-bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat $(BENCH)/blkbench $(BENCH)/kvmfloor
+bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat $(BENCH)/blkbench $(BENCH)/kvmfloor $(BENCH)/net_tool
 
 # The KVM tests' PVH payload (plain gcc -O2 whatever the variant; its
 # rule is in vmm/sources.mk), copied out of the test tree.
@@ -232,8 +232,9 @@ $(BUILD)/fuzz/fuzz_manifest: tests/fuzz/fuzz_manifest.c $(CONFIG_SRC)
 guest: deps
 	$(Q)boot/guest/build.sh $(BUILD)/guest $(CIRROS_ROOTFS)
 
-node: static guest
-	$(Q)boot/node/build.sh $(BUILD)/node $(BUILD)/static $(BUILD)/guest
+# The node's droverd is the glibc one (the pod network: net/sources.mk).
+node: all static guest
+	$(Q)boot/node/build.sh $(BUILD)/node $(BUILD)/static $(BUILD)/guest $(BUILD)/droverd
 
 # The demo uses the official CirrOS tarball from ../shared when there is one.
 demo: CIRROS_ROOTFS ?= $(abspath $(wildcard ../shared/cirros/cirros-0.5.3-rootfs-x86_64.tar.xz))

@@ -1,6 +1,12 @@
 /*
- * ipam.c: one slot per host address. The file has one line per address
- * ever used: "ADDR held OWNER" or "ADDR free SEQ" (SEQ: release order).
+ * ipam.c: one slot per host address. The file is a log of lines "ADDR
+ * held OWNER" and "ADDR free SEQ" (SEQ: release order); a later line for
+ * an address overrides an earlier one. Every change appends one line (one
+ * write(2): a set-up does not rewrite and rename the file, which cost
+ * milliseconds on the node's disk); at open, and when the log has grown
+ * to four times the live lines, it is rewritten compact (temp file,
+ * rename). A last line without its newline (the agent died in the write)
+ * is ignored.
  */
 #include "ipam.h"
 
@@ -27,7 +33,11 @@ struct ipam {
 	uint32_t n;		/* slots: host addresses net+2 .. bcast-1 */
 	struct slot *s;
 	uint64_t seq;
+	int fd;			/* the log, O_APPEND; -1: not open */
+	unsigned logged;	/* lines in the log */
 };
+
+static int ipam_save(struct ipam *ip);
 
 int
 ipam_parse_cidr(const char *cidr, uint32_t *net, int *plen)
@@ -87,8 +97,51 @@ ipam_save(struct ipam *ip)
 	if (r < 0) {
 		unlink(tmp);
 		log_error("ipam: cannot save %s: %s", ip->path, strerror(-r));
+		return r;
 	}
-	return r;
+	if (ip->fd >= 0)
+		close(ip->fd);
+	ip->fd = open(ip->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (ip->fd < 0)
+		return -errno;
+	ip->logged = 0;
+	for (uint32_t i = 0; i < ip->n; i++)
+		ip->logged += ip->s[i].owner != NULL || ip->s[i].released != 0;
+	return 0;
+}
+
+/* Append slot i's state to the log (compacting it when it grew). */
+static int
+ipam_record(struct ipam *ip, uint32_t i)
+{
+	struct in_addr in = { htonl(ip->net + 2 + i) };
+	char line[400], a[INET_ADDRSTRLEN];
+	int n;
+	ssize_t w;
+
+	if (ip->logged >= 256 && ip->logged >= 4 * (uint32_t)ipam_used(ip) + 64)
+		return ipam_save(ip);
+	inet_ntop(AF_INET, &in, a, sizeof(a));
+	if (ip->s[i].owner != NULL)
+		n = snprintf(line, sizeof(line), "%s held %s\n", a,
+		    ip->s[i].owner);
+	else
+		n = snprintf(line, sizeof(line), "%s free %llu\n", a,
+		    (unsigned long long)ip->s[i].released);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENAMETOOLONG;
+	if (ip->fd < 0)
+		return ipam_save(ip);
+	do
+		w = write(ip->fd, line, (size_t)n);
+	while (w < 0 && errno == EINTR);
+	if (w != n) {
+		log_error("ipam: cannot append to %s: %s", ip->path,
+		    w < 0 ? strerror(errno) : "short write");
+		return ipam_save(ip);	/* the whole state, or an error */
+	}
+	ip->logged++;
+	return 0;
 }
 
 static int
@@ -105,6 +158,11 @@ ipam_load(struct ipam *ip, char *err, size_t errlen)
 		uint32_t h;
 
 		lineno++;
+		if (strchr(line, '\n') == NULL && feof(f)) {
+			log_warnx("ipam: %s line %u: cut short (the agent died "
+			    "writing it): ignored", ip->path, lineno);
+			break;
+		}
 		if (sscanf(line, "%63s %15s %399s", a, kind, rest) != 3 ||
 		    inet_pton(AF_INET, a, &in) != 1)
 			goto bad;
@@ -115,10 +173,13 @@ ipam_load(struct ipam *ip, char *err, size_t errlen)
 			continue;
 		}
 		h -= ip->net + 2;
-		if (strcmp(kind, "held") == 0 && ip->s[h].owner == NULL) {
+		if (strcmp(kind, "held") == 0) {
+			free(ip->s[h].owner);
 			if ((ip->s[h].owner = strdup(rest)) == NULL)
 				goto bad;
 		} else if (strcmp(kind, "free") == 0) {
+			free(ip->s[h].owner);
+			ip->s[h].owner = NULL;
 			ip->s[h].released = strtoull(rest, NULL, 10);
 			if (ip->s[h].released > ip->seq)
 				ip->seq = ip->s[h].released;
@@ -142,6 +203,7 @@ ipam_open(const char *path, const char *cidr, char *err, size_t errlen)
 		snprintf(err, errlen, "ipam: out of memory");
 		goto fail;
 	}
+	ip->fd = -1;
 	if (ipam_parse_cidr(cidr, &ip->net, &ip->plen) < 0) {
 		snprintf(err, errlen, "ipam: bad pod CIDR '%s' (A.B.C.D/16..30)",
 		    cidr);
@@ -154,6 +216,12 @@ ipam_open(const char *path, const char *cidr, char *err, size_t errlen)
 	}
 	if (ipam_load(ip, err, errlen) < 0)
 		goto fail;
+	/* Compact, and open the log for appending. */
+	if (ipam_save(ip) < 0) {
+		snprintf(err, errlen, "ipam: cannot write %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
 	return ip;
 fail:
 	ipam_close(ip);
@@ -165,6 +233,8 @@ ipam_close(struct ipam *ip)
 {
 	if (ip == NULL)
 		return;
+	if (ip->fd >= 0)
+		close(ip->fd);
 	for (uint32_t i = 0; ip->s != NULL && i < ip->n; i++)
 		free(ip->s[i].owner);
 	free(ip->s);
@@ -210,7 +280,7 @@ ipam_alloc(struct ipam *ip, const char *owner)
 	}
 	if ((ip->s[best].owner = strdup(owner)) == NULL)
 		return 0;
-	if (ipam_save(ip) < 0) {
+	if (ipam_record(ip, (uint32_t)best) < 0) {
 		free(ip->s[best].owner);
 		ip->s[best].owner = NULL;
 		errno = EIO;
@@ -229,7 +299,7 @@ ipam_release(struct ipam *ip, const char *owner)
 	free(ip->s[i].owner);
 	ip->s[i].owner = NULL;
 	ip->s[i].released = ++ip->seq;
-	return ipam_save(ip);
+	return ipam_record(ip, (uint32_t)i);
 }
 
 size_t

@@ -176,6 +176,26 @@ podnet_close(struct podnet *pn)
 	free(pn);
 }
 
+/*
+ * The veth pair. A link of that name may still be there for a moment:
+ * the pair of this id's earlier netns, which the kernel is destroying
+ * (podnet_teardown does not wait for it): wait for it, up to a second;
+ * a link that stays is someone else's (-EEXIST).
+ */
+static int
+podnet_veth_add(struct podnet *pn, const char *veth, int nsfd)
+{
+	int r;
+
+	for (int i = 0; i < 100; i++) {
+		r = nl_veth_add(pn->nl, veth, "eth0", nsfd);
+		if (r != -EEXIST)
+			return r;
+		usleep(10000);
+	}
+	return r;
+}
+
 /* tap0, persistent, opened as drover-vmm expects. fd or -errno. */
 static int
 podnet_tap(void)
@@ -262,7 +282,7 @@ podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
 		FAIL(nsfd, "podnet: netns %s: %s", id, strerror(-nsfd));
 	made_ns = 1;
 	podnet_veth_name(id, veth);
-	if ((r = nl_veth_add(pn->nl, veth, "eth0", nsfd)) < 0)
+	if ((r = podnet_veth_add(pn, veth, nsfd)) < 0)
 		FAIL(r, "podnet: veth %s: %s", veth, strerror(-r));
 	made_veth = 1;
 	if ((r = nl_link_up(pn->nl, veth, pn->bridge)) < 0)
@@ -305,23 +325,16 @@ out:
 int
 podnet_teardown(struct podnet *pn, const char *id, char *err, size_t errlen)
 {
-	char veth[IFNAMSIZ];
-	int r, fd;
+	int r;
 
 	if (!podnet_id_ok(id)) {
 		snprintf(err, errlen, "podnet: bad VMI id");
 		return -EINVAL;
 	}
-	/* The veth only while its netns is there: without one, a link of
-	 * that name is not ours (the pair dies with the netns anyway; the
-	 * explicit delete makes it synchronous). */
-	if ((fd = netns_open(pn->netns_dir, id)) >= 0) {
-		close(fd);
-		podnet_veth_name(id, veth);
-		r = nl_link_del(pn->nl, veth);
-		if (r < 0 && r != -ENODEV)
-			log_warnx("podnet: deleting %s: %s", veth, strerror(-r));
-	}
+	/* Unmounting the netns is enough: the kernel destroys it, and with
+	 * it eth0 and so its veth peer in the bridge, k6t-eth0, tap0 and the
+	 * nat table, on its own workqueue (a synchronous RTM_DELLINK of the
+	 * veth waits for RCU grace periods: 20-40 ms of the agent's loop). */
 	if ((r = netns_delete(pn->netns_dir, id)) < 0) {
 		snprintf(err, errlen, "podnet: netns %s: %s", id, strerror(-r));
 		return r;

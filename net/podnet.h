@@ -48,7 +48,9 @@ void podnet_close(struct podnet *pn);
 int podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
     size_t nports, int guest_nsfd, struct podnet_result *res, char *err,
     size_t errlen);
-/* Remove it all (idempotent). */
+/* Remove it all (idempotent): the netns is unmounted and the address
+ * released at once; the kernel destroys the netns and the links in it
+ * (the veth pair too) on its own workqueue, milliseconds later. */
 int podnet_teardown(struct podnet *pn, const char *id, char *err,
     size_t errlen);
 /* A running VMI's network after an agent restart: 0 and res (tap_fd -1)

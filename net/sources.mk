@@ -42,3 +42,10 @@ TEST_EXTRA += $(TEST_BIN)/net_tool
 UNIT_TESTS += unit_net_nft
 $(TEST_BIN)/unit_net_nft: $(call objs,net/nft.c)
 $(TEST_BIN)/unit_net_nft: LIBS += $(NET_LIBS)
+
+# The benchmark's copy (tests/bench/net.sh; make bench-bins builds it in the
+# dev variant, -O2).
+$(BUILD)/bench/net_tool: $(O)/tests/agent/net_tool.o $(call objs,$(NET_SRC)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(NET_LIBS) $(LIBS)

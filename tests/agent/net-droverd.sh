@@ -147,12 +147,16 @@ podip() {
 }
 vmm_pid() { pgrep -f "drover-vmm --config $T/run/vmi/$ns/$1/" | head -n 1; }
 in_ns() { local id=$1; shift; nsenter --net="$NETNS/$id" "$@"; }
+# Addresses held: the IPAM log's last line per address says.
+held() { awk '{ s[$1] = $2 } END { n = 0; for (a in s) n += s[a] == "held"; print n }' "$1" 2> /dev/null || echo 0; }
 counts() { # links, netns files, node nft tables, held IPs, nsfs mounts
 	echo "$(ip -o link | wc -l) $(ls "$NETNS" 2> /dev/null | wc -l)" \
-		"$(nft list tables | wc -l) $(cat "$T/state/net/ipam" 2> /dev/null | grep -c ' held ')" \
+		"$(nft list tables | wc -l) $(held "$T/state/net/ipam")" \
 		"$(grep -c nsfs /proc/mounts)"
 }
 gone() { [ -z "$(get "$1")" ]; }
+# The kernel destroys a torn-down netns (and its links) asynchronously.
+settled() { for _ in $(seq 50); do [ "$(counts)" = "$base" ] && return 0; sleep 0.1; done; return 1; }
 dhcp_served() { in_ns "$1" ss -uanp 2> /dev/null | grep -q "0.0.0.0%k6t-eth0:67 .*pid=$pid,"; }
 
 check "droverd starts with the pod network (bridge $BR, $CIDR)" start
@@ -213,7 +217,7 @@ check "net-b's status has no interface left (its IP was released)" [ -z "$(ipof 
 # ---- a failure half way rolls back --------------------------------------------
 ctl delete vmi net-b -n $ns > /dev/null
 wait_for 10 gone net-b
-held0=$(grep -c ' held ' "$T/state/net/ipam")
+held0=$(held "$T/state/net/ipam")
 taken=$(python3 -c 'import sys
 h=2166136261
 for c in sys.argv[1].encode(): h=((h^c)*16777619)&0xffffffff
@@ -227,7 +231,7 @@ check "... reason FailedCreate, the pod network's error ($msg)" \
 	bash -c '[[ $1 == "FailedCreate: pod network: podnet: veth '"$taken"'"* ]]' _ "$msg"
 ev=$(ctl get events -n $ns -o json 2> /dev/null | jq -r '.items[] | select(.involvedObject.name == "net-c") | .reason' | xargs)
 check "... a Warning event FailedCreate ($ev)" bash -c '[[ " $1 " == *" FailedCreate "* ]]' _ "$ev"
-rolled_back() { [ ! -e "$NETNS/$ns.net-c" ] && [ "$(grep -c ' held ' "$T/state/net/ipam")" = "$held0" ]; }
+rolled_back() { [ ! -e "$NETNS/$ns.net-c" ] && [ "$(held "$T/state/net/ipam")" = "$held0" ]; }
 check "... rolled back: no netns, no address held" rolled_back
 check "... and the link that was there before is untouched" ip link show "$taken" > /dev/null
 ip link del "$taken"; taken=
@@ -237,7 +241,7 @@ wait_for 10 gone net-c
 # ---- delete: nothing left; 100 cycles -----------------------------------------
 ctl delete vmi net-a -n $ns > /dev/null
 check "net-a deleted" wait_for 15 gone net-a
-sleep 0.2
+settled
 echo "# links netns node-tables held-IPs nsfs: before $base after $(counts)"
 check "nothing left: netns, veth, address (counts as before the VMIs)" [ "$(counts)" = "$base" ]
 t0=$(date +%s.%N)
@@ -249,7 +253,7 @@ for round in $(seq 20); do
 	for k in 1 2 3 4 5; do ctl delete vmi "cyc-$k" -n $ns > /dev/null; done
 	for k in 1 2 3 4 5; do wait_for 20 gone "cyc-$k" || break 2; done
 done
-sleep 0.3
+settled
 cyc=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 echo "# 100 cycles (20 rounds of 5 VMIs) in $cyc s: before $base after $(counts)," \
 	"droverd fds $fds0 -> $(ls /proc/$pid/fd | wc -l)"

@@ -94,6 +94,42 @@ test_never_used_first(void **st)
 	ipam_close(ip);
 }
 
+/* The log: one line per change, later lines win, a torn last line is
+ * ignored, reopening compacts it. */
+static void
+test_log(void **st)
+{
+	char err[256] = "", line[128];
+	struct ipam *ip = ipam_open(path, "10.0.0.0/24", err, sizeof(err));
+	unsigned lines = 0;
+	FILE *f;
+	(void)st;
+	assert_non_null(ip);
+	assert_int_equal(ipam_alloc(ip, "a"), 0x0a000002);
+	assert_int_equal(ipam_alloc(ip, "b"), 0x0a000003);
+	assert_int_equal(ipam_release(ip, "a"), 0);
+	for (int i = 0; i < 300; i++) {		/* grows, then compacts */
+		assert_int_not_equal(ipam_alloc(ip, "c"), 0);
+		assert_int_equal(ipam_release(ip, "c"), 0);
+	}
+	ipam_close(ip);
+	f = fopen(path, "a");
+	fputs("10.0.0.9 held torn", f);		/* no newline */
+	fclose(f);
+	ip = ipam_open(path, "10.0.0.0/24", err, sizeof(err));
+	assert_non_null(ip);
+	assert_int_equal(ipam_used(ip), 1);
+	assert_int_equal(ipam_lookup(ip, "b"), 0x0a000003);
+	assert_int_equal(ipam_lookup(ip, "a"), 0);
+	assert_int_equal(ipam_lookup(ip, "torn"), 0);
+	ipam_close(ip);
+	f = fopen(path, "r");
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	assert_true(lines <= 253);		/* one line per address used */
+}
+
 static void
 test_bad_file(void **st)
 {
@@ -113,6 +149,7 @@ main(void)
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test_setup_teardown(test_alloc_unique_durable_lru, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_used_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
