@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# boot/node/build.sh OUTDIR BINDIR GUESTDIR: builds the emulated edge node.
+# boot/node/build.sh OUTDIR BINDIR GUESTDIR [DROVERD]: builds the emulated
+# edge node.
 #
 # OUTDIR gets:
 #   vmlinuz          Debian's kernel (boot/kernel.sh)
@@ -9,7 +10,13 @@
 #                    static Drover binaries from BINDIR in /usr/bin, the guest
 #                    artifacts from GUESTDIR in /var/lib/drover/guest/, and the
 #                    test tools nodeexec, kvmcheck and vmmcon (tests/node/) in
-#                    /usr/bin.
+#                    /usr/bin. DROVERD (the glibc build/droverd): the node's
+#                    droverd instead of BINDIR's, with the shared libraries
+#                    it needs (ldd), each from the host's Debian package
+#                    (dpkg -S; listed with versions in
+#                    /usr/share/drover/droverd-libs): the pod network needs
+#                    libnftables and libmnl, which the musl build cannot link
+#                    (net/sources.mk, docs/net.md).
 #   tools/nodeexec   the exec client for the host (same static binary)
 #   tools/kvmcheck   the KVM check program (static)
 #   .inputs          hash of every input; unchanged inputs → nothing is done
@@ -23,8 +30,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$root/mk/common.sh"
 
-[ $# -eq 3 ] || die "usage: $0 OUTDIR BINDIR GUESTDIR"
-out=$1 bindir=$2 guestdir=$3
+[ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: $0 OUTDIR BINDIR GUESTDIR [DROVERD]"
+out=$1 bindir=$2 guestdir=$3 droverd=${4:-}
 BINS=(drover-vmm droverd droverctl)
 GUEST_FILES=(vmlinuz initramfs disk.qcow2)
 # Modules the node needs (names as modinfo spells them); their dependencies
@@ -56,6 +63,11 @@ inputs_hash() {
 		for f in "${BINS[@]}"; do
 			printf 'bin/%s %s\n' "$f" "$( [ -f "$bindir/$f" ] && sha256sum < "$bindir/$f" || echo missing)"
 		done
+		if [ -n "$droverd" ]; then
+			printf 'glibc droverd %s\n' "$(sha256sum < "$droverd")"
+			ldd "$droverd" | awk '$1 ~ /^\// {print $1} $3 ~ /^\// {print $3}' |
+				xargs -r readlink -f | xargs -r sha256sum
+		fi
 		for f in "${GUEST_FILES[@]}"; do
 			printf 'guest/%s %s\n' "$f" "$( [ -f "$guestdir/$f" ] && sha256sum < "$guestdir/$f" || echo missing)"
 		done
@@ -180,6 +192,24 @@ install_payload() {
 	done
 }
 
+# install_glibc_droverd STAGE: $droverd in /usr/bin, its shared libraries at
+# the paths ldd resolves them to, each checked to come from a Debian package.
+install_glibc_droverd() {
+	local stage=$1 lib real pkg list=$1/usr/share/drover/droverd-libs
+	file -L "$droverd" | grep -q 'dynamically linked' || die "$droverd: not a dynamic glibc binary"
+	install -m 0755 "$droverd" "$stage/usr/bin/droverd"
+	mkdir -p "${list%/*}"
+	: > "$list"
+	for lib in $(ldd "$droverd" | awk '$1 ~ /^\// {print $1} $3 ~ /^\// {print $3}'); do
+		real=$(readlink -f "$lib")
+		pkg=$({ dpkg -S "$lib" 2> /dev/null || dpkg -S "$real" 2> /dev/null; } | head -n 1 | cut -d: -f1)
+		[ -n "$pkg" ] || die "$lib ($real): not from a Debian package"
+		install -D -m 0755 "$real" "$stage$lib"
+		printf '%s %s %s\n' "$lib" "$pkg" "$(dpkg-query -W -f '${Version}' "$pkg")" >> "$list"
+	done
+	msg "droverd: glibc, $(wc -l < "$list") shared libraries ($(cut -d' ' -f2 "$list" | sort -u | xargs))"
+}
+
 main() {
 	local hash kdir kver t0
 	t0=$(date +%s.%N)
@@ -201,6 +231,7 @@ main() {
 	install_modules "$kdir" "$kver" "$tmp/root"
 	build_tools "$tmp/tools"
 	install_payload "$tmp/root" "$tmp/tools"
+	[ -z "$droverd" ] || install_glibc_droverd "$tmp/root"
 	(cd "$tmp/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 		gzip -6 > "$tmp/initramfs"
 	cp "$kdir/boot/vmlinuz-$kver" "$tmp/vmlinuz"

@@ -42,6 +42,7 @@ set -uo pipefail
 export NODE_SMP=${NODE_SMP:-1}
 export NODE_MEM=${NODE_MEM:-2G}
 . "$(dirname "$0")/lib/agent-node.sh"
+. "$(dirname "$0")/lib/agent-net.sh"	# the pod network's checks (issue 7)
 agent_e2e_init "e2e-agent-lab-$$" /tmp/al
 limit=${AGENT_LAB_TIMEOUT:-720}
 lab=${DROVER_LAB:-/work/shared/lab}
@@ -63,7 +64,7 @@ vmm_e2e_need "$DROVER_GUESTDIR/disk.qcow2" "$DROVER_BINDIR/droverd" "$DROVER_BIN
 	"$DROVER_BINDIR/drover-vmm"
 command -v jq > /dev/null || { not_ok "jq is missing"; exit 1; }
 
-agent_e2e_root '{"vmm-user": "65534:65534", "poll-ms": 500, "log-level": "info",
+agent_e2e_root '{"vmm-user": "65534:65534", "poll-ms": 500, "log-level": "info", "network": true,
  "images": {"preloaded": {"quay.io/kubevirt/cirros-container-disk-demo": "/var/lib/drover/guest/disk.qcow2"}}}'
 cp "$lab/vmirs_lab05-cirros.yaml" "$tmp/root/opt/e2e/"
 cat > "$tmp/root/opt/e2e/userdata-vmi.yaml" <<'EOF'
@@ -91,6 +92,18 @@ spec:
       requests:
         cpu: 100m
         memory: 265Mi
+  # issue 7: the probes reach the guest's server at the pod IP (DNAT)
+  readinessProbe:
+    httpGet:
+      port: 80
+      path: /healthz
+    periodSeconds: 5
+  livenessProbe:
+    tcpSocket:
+      port: 80
+    initialDelaySeconds: 30
+    periodSeconds: 10
+    failureThreshold: 100
   volumes:
   - name: containerdisk
     containerDisk:
@@ -100,7 +113,12 @@ spec:
       userData: |
         #!/bin/sh
         echo "DROVER-USERDATA-RAN on $(hostname)"
+        ( while :; do
+          r=$(printf 'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n' | nc -l -p 80 | head -c 24 | tr -d '\r\n')
+          echo "DROVER-HTTP-REQ:${r:-none}" > /dev/console
+        done ) > /dev/null 2>&1 &
 EOF
+net_e2e_prepare
 vmm_e2e_pack
 base_md5=$(md5sum < "$DROVER_GUESTDIR/disk.qcow2" | cut -c1-32)
 
@@ -200,13 +218,14 @@ echo "# the disk dirs' file system in the node: $(nx "stat -f -c %T $EPH" 2>&1),
 
 # ---- log in to the first VMI, write a file: it lands in the overlay ----------
 v1=${vmis[0]} v2=${vmis[1]}
+net_e2e_before "$v1" "$v2"	# issue 7: sets NET_STEPS_V1
 steps=(
 	"timeout:240" "expect:$v1 login:"
 	'sendslow:cirros\n' 'expect:assword:' 'sendslow:gocubsgo\n' 'expect:$ '
 	'sendslow:hostname | sed s/^/HOST:/\n' 'expect:\nHOST:' 'expect:$ '
 	'sendslow:grep -c "^/dev/vda1 / " /proc/mounts | sed s/^/ROOTVDA:/\n' 'expect:\nROOTVDA:' 'expect:$ '
 	'sendslow:echo DROVER-lab-$((6*7))-mark | sudo tee /lab-mark > /dev/null; sync; echo WROTE-$((6*7))\n'
-	'expect:WROTE-42' 'expect:$ ' 'sendslow:exit\n' 'drain:1000'
+	'expect:WROTE-42' 'expect:$ ' "${NET_STEPS_V1[@]}" 'sendslow:exit\n' 'drain:1000'
 )
 t0=$(up)
 nx "vmmcon -t 30 -o $D/session.log unix:$RUNV/$NS/$v1/console.sock $(printf "'%s' " "${steps[@]}")" \
@@ -219,6 +238,7 @@ check "$v1: logged in as cirros/gocubsgo through the console socket, wrote /lab-
 	[ $rc = 0 ] || echo ": $(tail -c 150 "$tmp/vmmcon.err" | tr '\n' ' ')"); $(since "$t0") s)" [ "$rc" = 0 ]
 check "$v1: hostname in the guest is the VMI name ('$(val HOST)')" [ "$(val HOST)" = "$v1" ]
 check "$v1: the guest's root file system is /dev/vda1, the containerDisk ('$(val ROOTVDA)')" [ "$(val ROOTVDA)" = 1 ]
+net_e2e_after "$v1" "$v2" "$tmp/session.txt"	# issue 7
 ov=$EPH/$NS/$v1/disk0.qcow2
 backing=$(nx "cat $RUNV/$NS/$v1/vm.json" 2> /dev/null | jq -r '.disk[0].backing')
 node_get "$name" "$ov" "$tmp/overlay.qcow2" 2> /dev/null
@@ -268,6 +288,7 @@ check "$UD is Running and Ready (created to Ready in $(boot_time "$UD") s, next 
 check_console "$UD"
 check "$UD: its #!/bin/sh user-data ran (console: 'DROVER-USERDATA-RAN on $UD')" \
 	grep -q "^DROVER-USERDATA-RAN on $UD" "$tmp/$UD.con"
+net_e2e_probes "$UD"	# issue 7
 check_cgroup "$UD"
 
 # ---- delete: nothing left ----------------------------------------------------
@@ -284,5 +305,6 @@ left=$(nx "pidof drover-vmm; echo '|'; find $CG -mindepth 1 -type d; echo '|'; l
 	tr '\n' ' ')
 check "deleted: no drover-vmm, no VMI cgroup, nothing in $RUNV or $EPH ($left)" \
 	bash -c '[ "$(tr -d " " <<< "$1")" = "|||" ]' _ "$left"
+net_e2e_gone	# issue 7
 echo "# total: $(($(date +%s) - t_begin)) s"
 exit $failed

@@ -3,6 +3,8 @@
 #   node_build                     build/refresh the node image (no-op when
 #                                  inputs are unchanged): boot/node/build.sh
 #                                  $DROVER_NODEDIR $DROVER_BINDIR $DROVER_GUESTDIR
+#                                  $DROVER_DROVERD (the glibc droverd, with the
+#                                  pod network, when built: make node)
 #   node_start NAME [--mem M] [--extra-initrd FILE.cpio.gz]... [--no-wait]
 #                                  boot the node in the background (QEMU) and
 #                                  wait until it is ready (serial marker and
@@ -57,6 +59,12 @@ NODE_ROOT=${NODE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DROVER_NODEDIR=${DROVER_NODEDIR:-$NODE_ROOT/build/node}
 DROVER_BINDIR=${DROVER_BINDIR:-$NODE_ROOT/build/static}
 DROVER_GUESTDIR=${DROVER_GUESTDIR:-$NODE_ROOT/build/guest}
+# The node's droverd: the glibc build (the pod network needs libnftables and
+# libmnl, which the musl build cannot link: net/sources.mk); "" : BINDIR's.
+if [ -z "${DROVER_DROVERD+set}" ] && [ -x "$NODE_ROOT/build/droverd" ]; then
+	DROVER_DROVERD=$NODE_ROOT/build/droverd
+fi
+DROVER_DROVERD=${DROVER_DROVERD:-}
 NODE_RUNDIR=${NODE_RUNDIR:-$NODE_ROOT/build/node-run}
 NODE_BOOT_TIMEOUT=${NODE_BOOT_TIMEOUT:-600}
 NODE_MEM=${NODE_MEM:-2G}
@@ -74,7 +82,8 @@ node_dir() { printf '%s/%s\n' "$NODE_RUNDIR" "$1"; }
 node_nodeexec() { printf '%s/tools/nodeexec\n' "$DROVER_NODEDIR"; }
 
 node_build() {
-	"$NODE_ROOT/boot/node/build.sh" "$DROVER_NODEDIR" "$DROVER_BINDIR" "$DROVER_GUESTDIR"
+	"$NODE_ROOT/boot/node/build.sh" "$DROVER_NODEDIR" "$DROVER_BINDIR" "$DROVER_GUESTDIR" \
+		${DROVER_DROVERD:+"$DROVER_DROVERD"}
 }
 
 # node_accel: prints "kvm" or "tcg".
