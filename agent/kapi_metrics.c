@@ -109,6 +109,15 @@ kapi_msample_get(struct kapi_metrics *m, const char *name, int create)
 	return n;
 }
 
+/* The cgroup of a Pod view (its annotation: a key with dots), or NULL. */
+static const char *
+kapi_pod_cgroup(const json_t *pod)
+{
+	return json_string_value(json_object_get(json_object_get(
+	    json_object_get(pod, "metadata"), "annotations"),
+	    RT_CGROUP_ANNOTATION));
+}
+
 /* Usage of a cgroup ("" the node) now; 0 or -errno. */
 static int
 kapi_usage(struct kapi *k, const char *cg, uint64_t *cpu_ns, uint64_t *mem)
@@ -151,8 +160,7 @@ kapi_metrics_tick(void *arg)
 		s->seen = 1;
 	}
 	json_array_foreach(pods, i, p) {
-		const char *cg = manifest_str(json_object_get(json_object_get(p,
-		    "metadata"), "annotations"), RT_CGROUP_ANNOTATION);
+		const char *cg = kapi_pod_cgroup(p);
 
 		if (!cg || kapi_usage(m->k, cg, &cpu, &mem) < 0)
 			continue;
@@ -252,7 +260,8 @@ kapi_usage_json(struct kapi_metrics *m, const char *cg, time_t created,
 	}
 	if (s)
 		kapi_msample_push(s, now, cpu);
-	nanocores = dcpu / dt * 1000000 + (dcpu % dt) * 1000000 / dt;
+	/* ns of CPU per ms of time, times 1000: ns per s (nanocores) */
+	nanocores = dcpu / dt * 1000 + (dcpu % dt) * 1000 / dt;
 	snprintf(c, sizeof(c), "%" PRIu64 "n", nanocores);
 	snprintf(mm, sizeof(mm), "%" PRIu64 "Ki", mem / 1024);
 	snprintf(window, 32, "%" PRIu64 "s", (dt + 500) / 1000);
@@ -263,8 +272,7 @@ static json_t *
 kapi_pod_metrics(struct kapi_metrics *m, const json_t *pod)
 {
 	const json_t *md = json_object_get(pod, "metadata");
-	const char *cg = manifest_str(json_object_get(md, "annotations"),
-	    RT_CGROUP_ANNOTATION);
+	const char *cg = kapi_pod_cgroup(pod);
 	char now[32], window[32];
 	json_t *usage, *meta;
 

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
 
 #include "agent_kapi_lib.h"
+#include "cgroup.h"
 #include "kapi_server.h"
 #include "store.h"
 
@@ -660,6 +662,87 @@ test_metrics(void **state)
 	free(c);
 }
 
+static void
+putf(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* PodMetrics from a (fake, cgroup v2 layout) VMI cgroup: rate and memory. */
+static void
+test_metrics_cgroup(void **state)
+{
+	struct kt *t = *state;
+	char root[128], dir[256], err[256];
+	struct cg *cg;
+	struct kapi *k;
+	struct kapi_conn *c;
+	json_t *pod, *j, *item;
+	unsigned long long n;
+	struct kapi_req r = { .method = "GET", .path = "/apis/metrics.k8s.io/"
+	    "v1beta1/namespaces/alice/pods", .query = "labelSelector="
+	    "kubevirt.io%3Dvirt-launcher", .content_type = "", .accept =
+	    "application/vnd.kubernetes.protobuf, */*", .upgrade = "",
+	    .ws_protocols = "", .body = "", .user = &t->admin, .host = "" };
+
+	snprintf(root, sizeof(root), "%s/cg", t->dir);
+	assert_int_equal(mkdir(root, 0755), 0);
+	putf(root, "cgroup.controllers", "cpu memory pids\n");
+	putf(root, "cgroup.subtree_control", "");
+	putf(root, "cgroup.procs", "1\n");
+	snprintf(dir, sizeof(dir), "%s/drover", root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	putf(dir, "cgroup.subtree_control", "");
+	snprintf(dir, sizeof(dir), "%s/drover/alice.vm1", root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	putf(dir, "cpu.stat", "usage_usec 1000000\n");
+	putf(dir, "memory.current", "104857600\n");
+	assert_int_equal(cg_open(root, "drover", &cg, err, sizeof(err)), 0);
+	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}}}",
+	    "apiVersion", "v1", "kind", "Pod", "metadata", "name",
+	    "virt-launcher-vm1-abcde", "namespace", "alice", "labels",
+	    "kubevirt.io", "virt-launcher", "annotations", "drover.dev/cgroup",
+	    "alice.vm1");
+	assert_int_equal(store_create(t->s, pod, NULL, err, sizeof(err)), 0);
+	json_decref(pod);
+	k = kapi_new(t->s, t->l, NULL, cg, err, sizeof(err));
+	assert_non_null(k);
+	c = calloc(1, sizeof(*c));
+	kapi_handle(k, c, &r);
+	assert_int_equal(c->status, 200);
+	free(c);
+	/* half a second of CPU in the next second or so */
+	putf(dir, "cpu.stat", "usage_usec 1500000\n");
+	kt_run(t, 1100);
+	c = calloc(1, sizeof(*c));
+	kapi_handle(k, c, &r);
+	j = kt_json(c);
+	free(c);
+	assert_string_equal(kt_str(j, "kind"), "PodMetricsList");
+	item = json_array_get(json_object_get(j, "items"), 0);
+	assert_string_equal(kt_str(item, "metadata.name"),
+	    "virt-launcher-vm1-abcde");
+	assert_string_equal(kt_str(json_array_get(json_object_get(item,
+	    "containers"), 0), "name"), "compute");
+	n = strtoull(kt_str(json_array_get(json_object_get(item, "containers"),
+	    0), "usage.cpu"), NULL, 10);
+	if (n < 250000000ull || n > 500000000ull)
+		fail_msg("cpu %s", kt_str(json_array_get(json_object_get(item,
+		    "containers"), 0), "usage.cpu"));
+	assert_string_equal(kt_str(json_array_get(json_object_get(item,
+	    "containers"), 0), "usage.memory"), "102400Ki");
+	json_decref(j);
+	kapi_free(k);
+	cg_close(cg);
+}
+
 int
 main(void)
 {
@@ -669,7 +752,7 @@ main(void)
 		T(test_console_routed), T(test_discovery), T(test_openapi),
 		T(test_table), T(test_selectors), T(test_watch),
 		T(test_watch_expired), T(test_authz), T(test_read_only_kinds),
-		T(test_metrics),
+		T(test_metrics), T(test_metrics_cgroup),
 #undef T
 	};
 
