@@ -183,7 +183,8 @@ bench: node
 	$(Q)$(MAKE) --no-print-directory VARIANT=dev bench-bins
 	$(Q)tests/bench/run
 
-bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat $(BENCH)/blkbench $(BENCH)/kvmfloor $(BENCH)/net_tool
+bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat $(BENCH)/blkbench $(BENCH)/kvmfloor $(BENCH)/net_tool \
+	$(BENCH)/agentbench
 
 # The KVM tests' PVH payload (plain gcc -O2 whatever the variant; its
 # rule is in vmm/sources.mk), copied out of the test tree.
@@ -210,6 +211,12 @@ $(BENCH)/kvmfloor: tests/bench/kvmfloor.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
 	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
+
+# droverd's benchmark client (tests/bench/agent.sh): the local API socket.
+$(BENCH)/agentbench: $(O)/tests/bench/agentbench.o
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer targets: clang, ASan+UBSan, one per parser of untrusted input.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \

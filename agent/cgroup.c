@@ -690,10 +690,23 @@ cg_attach(struct cg *cg, const char *name, pid_t pid, char *err,
 	if (!cg_name_valid(name))
 		return errfmt(err, errlen, -EINVAL, "bad cgroup name");
 	snprintf(v, sizeof(v), "%ld", (long)pid);
-	for (size_t i = 0; i < cg->nh; i++)
-		if ((rc = cg_write(cg->h[i].dir, name, "cgroup.procs", v)) < 0)
+	for (size_t i = 0; i < cg->nh; i++) {
+		/*
+		 * v1, the caller itself: its one thread through "tasks". The
+		 * kernel then skips the global cgroup_threadgroup_rwsem,
+		 * whose write side waits for an RCU grace period (7-17 ms
+		 * per spawn measured here, 0.4 ms this way); moving the only
+		 * thread of a forked child moves the whole process.
+		 */
+		rc = -ENOENT;
+		if (cg->version == 1 && pid == 0)
+			rc = cg_write(cg->h[i].dir, name, "tasks", "0");
+		if (rc == -ENOENT)
+			rc = cg_write(cg->h[i].dir, name, "cgroup.procs", v);
+		if (rc < 0)
 			return errfmt(err, errlen, rc, "cgroup %s/%s: attach pid "
 			    "%s: %s", cg->h[i].dir, name, v, strerror(-rc));
+	}
 	return 0;
 }
 

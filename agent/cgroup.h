@@ -106,8 +106,10 @@ int cg_create(struct cg *cg, const char *name, const struct cg_limits *lim,
 
 /*
  * Move pid (0: the calling process) into <parent>/<name> in every
- * hierarchy (cgroup.procs). Safe in a forked child before exec: no
- * allocation, no logging.
+ * hierarchy (cgroup.procs; v1 with pid 0: "tasks", which moves only the
+ * calling thread, so the caller must be single-threaded, as a forked
+ * child is). Safe in a forked child before exec: no allocation, no
+ * logging.
  */
 int cg_attach(struct cg *cg, const char *name, pid_t pid, char *err,
     size_t errlen);

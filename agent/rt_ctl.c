@@ -41,6 +41,7 @@
 #define RT_CTL_TIMEOUT_MS	500
 #define RT_UNKNOWN_AFTER	3	/* polls without an answer */
 #define RT_START_UNKNOWN_MS	15000	/* no answer at all after start */
+#define RT_POLL_BOOT_MS		200	/* polls until answered and booted */
 
 /* ---- control socket ---------------------------------------------------- */
 
@@ -70,8 +71,14 @@ rt_poll_again(struct rt_vmi *v)
 	unsigned ms = v->rt->poll_ms;
 
 	/* Quicker until the VMM answers and the guest has booted. */
-	if ((!v->answered || !v->booted) && ms > 200)
-		ms = 200;
+	if ((!v->answered || !v->booted) && ms > RT_POLL_BOOT_MS)
+		ms = RT_POLL_BOOT_MS;
+	/* Until its first answer: 1, 2, 4, ... ms after the spawn, so that
+	 * Running is seen within twice the VMM's start-up time. */
+	if (!v->answered && v->poll_backoff < ms) {
+		ms = v->poll_backoff;
+		v->poll_backoff *= 2;
+	}
 	rt_timer_cancel(v->rt, &v->poll_timer);
 	if (v->stage == RT_ACTIVE && v->pid > 0)
 		v->poll_timer = loop_timer(v->rt->l, ms, rt_poll_cb, v);
@@ -290,7 +297,8 @@ void
 rt_start_polling(struct rt_vmi *v)
 {
 	rt_timer_cancel(v->rt, &v->poll_timer);
-	v->poll_timer = loop_timer(v->rt->l, 20, rt_poll_cb, v);
+	v->poll_backoff = 2;
+	v->poll_timer = loop_timer(v->rt->l, 1, rt_poll_cb, v);
 }
 
 /* ---- probes ------------------------------------------------------------ */
