@@ -4,7 +4,8 @@
  *
  * Start order: configuration (agentconf.h: --config FILE, then flags),
  * the object store (a damaged store file stops droverd, named), the loop,
- * the Namespace "default", the local API socket (localapi.h), the image
+ * the Namespace "default", the store's checkpoint timer, the local API
+ * socket (localapi.h), the image
  * store (images.h), the VMIRS controller (vmirs.h), the VMI runtime
  * (runtime.h), the Kubernetes API over mutual TLS (kapi_server.h: the
  * handlers; apiserver.h: the transport; only when its certificate files
@@ -37,6 +38,8 @@
 #include "store.h"
 #include "version.h"
 #include "vmirs.h"
+
+#define DROVERD_STORE_MS	100	/* store checkpoint work, when idle */
 
 static void
 droverd_usage(FILE *f)
@@ -203,7 +206,18 @@ struct droverd {
 	struct kapi *kapi;
 	struct apiserver *apisrv;
 	struct manifests *manifests;
+	int store_timer;
 };
+
+/* The store's checkpoints, a few ms at a time (store_maintain()). */
+static void
+droverd_store_cb(void *arg)
+{
+	struct droverd *d = arg;
+
+	d->store_timer = loop_timer(d->loop, store_maintain(d->store) ? 1 :
+	    DROVERD_STORE_MS, droverd_store_cb, d);
+}
 
 static int
 droverd_mkdir(const char *path, mode_t mode)
@@ -374,6 +388,8 @@ droverd_start(struct droverd *d)
 		log_error("out of memory");
 		return -1;
 	}
+	d->store_timer = loop_timer(d->loop, DROVERD_STORE_MS,
+	    droverd_store_cb, d);
 	d->api = localapi_new(d->loop, d->store, d->conf.socket, err,
 	    sizeof(err));
 	if (!d->api) {
@@ -423,6 +439,8 @@ droverd_stop(struct droverd *d)
 	if (d->images)
 		images_close(d->images);
 	localapi_free(d->api);
+	if (d->store_timer > 0)
+		loop_cancel(d->loop, d->store_timer);
 	if (d->store)
 		store_close(d->store);
 	loop_free(d->loop);

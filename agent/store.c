@@ -1,14 +1,19 @@
 /*
  * store.c: droverd's durable object store (store.h): API server semantics
- * over one JSON file per object.
+ * over one JSON file per object, written through a write-ahead journal.
  *
  * LAYOUT on disk, under the store's directory (/var/lib/drover/objects):
  *   .lock                     flock(LOCK_EX) while a process has it open
  *   resourceVersion           "N\n": a ceiling on every resourceVersion
  *                             handed out so far
- *   <Kind>/<namespace>/<name> a namespaced object (JSON)
+ *   journal                   the write-ahead journal (records below)
+ *   journal.old               the previous journal while a checkpoint
+ *                             folds it into the object files
+ *   <Kind>/<namespace>/<name> a namespaced object (JSON), as of the last
+ *                             checkpoint
  *   <Kind>/<name>             a cluster-scoped one (Namespace, Node)
- *   <Kind>[/<namespace>]/.tmp a write in progress (removed at open)
+ *   <Kind>[/<namespace>]/.tmp a checkpoint's write in progress (removed
+ *                             at open)
  * Kind, namespace and name are checked before they become paths (kind from
  * a fixed table, namespace a DNS-1123 label, name a DNS-1123 subdomain:
  * no '/', no "..", never empty, at most 253 characters), so a file name
@@ -16,14 +21,34 @@
  * name must fit NAME_MAX, 255.) One writer at a time (the lock, one
  * thread), so one temp file name per directory is enough.
  *
- * WRITE ORDER (store_disk.c). A create or update writes the whole object
- * to .tmp, fsync()s it, rename()s it over <name>, then
- * fsync()s the directory; only then is memory changed, the watchers told
- * and 0 returned. A delete unlink()s the file and fsync()s the directory.
- * A new directory is fsync()ed into its parent before it is used. So a
- * kill -9 or a power cut at any instant leaves every file either its old
- * or its new complete content (rename is atomic), at worst a temp file,
- * which open removes; and nothing acknowledged is lost.
+ * JOURNAL RECORDS, appended with one writev(2) each, text:
+ *   "P <len> <crc32>\n<Kind>/<ns>/<name>\n<the object, compact JSON>\n"
+ *   "D <len> <crc32>\n<Kind>/<ns>/<name>\n\n"                (removed)
+ * <len> is the decimal length of the payload (path, newline, JSON), <crc32>
+ * zlib's CRC-32 of it, 8 lowercase hex digits.
+ *
+ * WRITE ORDER (store_disk.c). A create, update or delete appends its
+ * record to the journal and fdatasync()s it; only then is memory changed,
+ * the watchers told and 0 returned. In a batch (store_batch_begin/end) the
+ * fdatasync and the watchers wait for the batch's end: one fdatasync for
+ * every write of the batch (group commit). Measured on the dev host's disk
+ * (ext4): an fdatasync of an appended record costs ~0.15 ms, where the
+ * object file written the durable way (temp file, fsync, rename, fsync of
+ * its directory) cost 0.7-12 ms, most of it the new inode and the
+ * directory, and made droverd's CPU time per VMI 6-10 ms.
+ * CHECKPOINTS fold the journal into the object files: once it passes
+ * STORE_JOURNAL_ROTATE, store_maintain() renames it journal.old (and
+ * fsync()s the directory), starts a new one, then, a few ms per call,
+ * writes the current state of every object journal.old touched the
+ * durable way (temp file, fsync, rename, directory fsync; a removed one:
+ * unlink, directory fsync), and removes journal.old. At STORE_JOURNAL_MAX
+ * (nobody called store_maintain()), at open and at close the whole
+ * journal is folded in at once and emptied (ftruncate, fdatasync) after
+ * the files are durable. A kill -9 or a power cut at any instant leaves
+ * every object file its old or its new complete content, the journals
+ * whole up to the last acknowledged record (at worst a record cut short
+ * after it), and nothing acknowledged lost: open loads the files, then
+ * replays journal.old and the journal over them, in order.
  *
  * RESOURCEVERSION. One global counter. Each object file holds its own
  * metadata.resourceVersion, but deletions also consume one, and with only
@@ -34,22 +59,29 @@
  * open the counter starts at max(ceiling, every object's resourceVersion):
  * it never goes backwards, it only skips ahead after a restart.
  *
- * EVENTS are written with less durability: the same temp file and
- * rename, but no fsync at all (an fsync costs 10-20 ms on the node's disk
- * and Events come in bursts). After a power cut an Event may be missing,
- * show an older count, or be torn (empty or cut short): a damaged Event
- * file is removed at open with a warning naming it, never a reason to
- * refuse to start. A kill -9 alone never tears one (the rename is atomic
- * and the page cache survives). At most STORE_EVENTS_MAX are kept; the
- * least recently written go first (events.c).
+ * EVENTS are written with less durability: journaled like the rest but
+ * never fdatasync()ed for themselves (they ride along with the next
+ * durable write), and their files are checkpointed without fsync (an
+ * fsync costs 10-20 ms on the node's disk and Events come in bursts).
+ * After a power cut an Event may be missing, show an older count, or its
+ * file be torn (empty or cut short): a damaged Event file is removed at
+ * open with a warning naming it, never a reason to refuse to start. A
+ * kill -9 alone never loses one (the page cache survives). At most
+ * STORE_EVENTS_MAX are kept; the least recently written go first
+ * (events.c).
  *
  * LOAD. Every file is parsed and checked (JSON, kind, name and namespace
  * against its path, uid, resourceVersion, generation, creationTimestamp);
  * the first damaged one fails store_open() with its path in the message:
- * nothing is dropped silently (Events excepted, see above). Then what a crash may have interrupted is
- * finished: an object marked for deletion with no finalizers left is
- * removed, and objects whose owners are all gone are deleted (the rest of
- * a cascade).
+ * nothing is dropped silently (Events excepted, see above). The journals'
+ * records are checked the same way (and their CRCs): a damaged record
+ * fails store_open() naming the journal, the byte and the object. Only
+ * the last record may be cut short or fail its CRC: a write a crash
+ * interrupted before its fdatasync returned, so never acknowledged; it
+ * is dropped with a warning. The replayed journals are then folded into
+ * the files. Then what a crash may have interrupted is finished: an
+ * object marked for deletion with no finalizers left is removed, and
+ * objects whose owners are all gone are deleted (the rest of a cascade).
  *
  * MEMORY. One sorted array per kind (binary search by namespace then
  * name). Objects of hot kinds are jansson trees, shared with readers; no
@@ -312,6 +344,37 @@ store_insert(struct store_kind *k, json_t *obj, size_t pos)
 	return 0;
 }
 
+/* Replay (store_disk.c): obj (owned on success) replaces or joins k. */
+int
+store_load_put(struct store_kind *k, json_t *obj)
+{
+	struct store_obj *cur, o;
+	const char *ns = k->namespaced ? meta_str(obj, "namespace") : "";
+	size_t pos;
+
+	cur = store_find(k, ns ? ns : "", meta_str(obj, "name"), &pos);
+	if (cur == NULL)
+		return store_insert(k, obj, pos);
+	if (entry_make(k, obj, &o) < 0)
+		return -ENOMEM;
+	entry_free(cur);
+	*cur = o;
+	return 0;
+}
+
+void
+store_load_del(struct store_kind *k, const char *ns, const char *name)
+{
+	size_t pos;
+
+	if (store_find(k, ns, name, &pos) == NULL)
+		return;
+	entry_free(&k->v[pos]);
+	memmove(&k->v[pos], &k->v[pos + 1], (k->n - pos - 1) *
+	    sizeof(k->v[0]));
+	k->n--;
+}
+
 /* ---- watchers ----------------------------------------------------------------- */
 
 /* Drop unwatched entries (not while calling them). */
@@ -327,7 +390,7 @@ compact(struct store *s)
 }
 
 static void
-notify(struct store *s, enum store_event ev, const json_t *obj)
+deliver(struct store *s, enum store_event ev, const json_t *obj)
 {
 	size_t i;
 
@@ -337,6 +400,80 @@ notify(struct store *s, enum store_event ev, const json_t *obj)
 			s->w[i].fn(s->w[i].arg, ev, obj);
 	if (--s->notifying == 0)
 		compact(s);
+}
+
+/* Tell the watchers now, or, inside a batch, once it is durable. */
+static void
+notify(struct store *s, enum store_event ev, const json_t *obj)
+{
+	struct store_note *n;
+
+	if (s->batch == 0) {
+		deliver(s, ev, obj);
+		return;
+	}
+	if (s->nnotes == s->capnotes) {
+		n = realloc(s->notes, (s->capnotes ? 2 * s->capnotes : 64) *
+		    sizeof(*n));
+		if (n == NULL) {
+			log_error("store: out of memory: a watch event is "
+			    "delivered before its batch is durable");
+			deliver(s, ev, obj);
+			return;
+		}
+		s->notes = n;
+		s->capnotes = s->capnotes ? 2 * s->capnotes : 64;
+	}
+	s->notes[s->nnotes].ev = ev;
+	s->notes[s->nnotes].obj = json_incref((json_t *)obj);
+	s->nnotes++;
+}
+
+void
+store_batch_begin(struct store *s)
+{
+	s->batch++;
+}
+
+int
+store_batch_end(struct store *s, char *err, size_t errlen)
+{
+	size_t i;
+	int rc;
+
+	if (s->batch == 0 || --s->batch > 0)
+		return 0;
+	rc = store_disk_sync(s, err, errlen);
+	/* In memory the writes are done; watchers learn of them either
+	 * way (the store refuses further writes when the sync failed). */
+	for (i = 0; i < s->nnotes; i++) {
+		deliver(s, s->notes[i].ev, s->notes[i].obj);
+		json_decref(s->notes[i].obj);
+	}
+	s->nnotes = 0;
+	return rc;
+}
+
+int
+store_flush(struct store *s, char *err, size_t errlen)
+{
+	return store_disk_sync(s, err, errlen);
+}
+
+int
+store_maintain(struct store *s)
+{
+	char err[512];
+	int rc;
+
+	if (s->batch)
+		return 0;
+	rc = store_disk_maintain(s, STORE_MAINTAIN_MS, err, sizeof(err));
+	if (rc < 0) {
+		log_warnx("store checkpoint: %s (retried later)", err);
+		return 0;
+	}
+	return rc;
 }
 
 int
@@ -695,7 +832,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errlen)
 		free(s);
 		return store_seterr(err, errlen, -ENOMEM, "out of memory");
 	}
-	s->dirfd = s->lockfd = -1;
+	s->dirfd = s->lockfd = s->j.fd = -1;
 	for (i = 0; i < STORE_NKINDS; i++) {
 		s->kinds[i].kind = kinds[i].kind;
 		s->kinds[i].namespaced = kinds[i].namespaced;
@@ -710,6 +847,7 @@ store_open(const char *dir, struct store **out, char *err, size_t errlen)
 		store_close(s);
 		return rc;
 	}
+	s->opened = 1;
 	*out = s;
 	return 0;
 }
@@ -721,6 +859,10 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
+	while (s->batch)
+		store_batch_end(s, NULL, 0);
+	store_disk_close(s, s->opened);
+	free(s->notes);
 	for (i = 0; i < STORE_NKINDS; i++) {
 		for (j = 0; j < s->kinds[i].n; j++)
 			entry_free(&s->kinds[i].v[j]);

@@ -26,8 +26,13 @@
  * cascading deletion, kubectl's default).
  *
  * Durability: a write is acknowledged (returns 0) only after it is on
- * disk; store.c documents the layout and the fsync order. store_open()
- * refuses a damaged file and names it in the error; it never drops one.
+ * disk (a record in the write-ahead journal, fdatasync'd), except inside
+ * a batch (store_batch_begin), where the writes of the batch become
+ * durable together at store_batch_end(), before any watcher hears of
+ * them. store.c documents the layout and the fsync order. store_open()
+ * refuses a damaged file and names it in the error; it never drops one
+ * (the one exception, a journal's last record cut short by a crash, was
+ * never acknowledged: it is dropped with a warning).
  *
  * Objects handed out are shared and must be treated as read-only:
  * json_deep_copy() one before changing it. Every call returning json_t *
@@ -121,6 +126,32 @@ json_t *store_list(struct store *s, const char *kind, const char *ns);
 /* Watch every change; returns an id > 0 for store_unwatch(). */
 int store_watch(struct store *s, store_watch_fn fn, void *arg);
 void store_unwatch(struct store *s, int id);
+
+/*
+ * Batches (group commit): between store_batch_begin() and the matching
+ * store_batch_end() (they nest; the outermost end counts), writes are
+ * journaled but not yet fdatasync'd, and watch events are held back;
+ * store_batch_end() makes them all durable with one fdatasync, then tells
+ * the watchers, in order. The writer sees its writes at once (store_get);
+ * nobody else can look before the end (single-threaded). For controllers
+ * that write several objects per reaction: never acknowledge a client
+ * from inside a batch. 0, or -errno when the journal could not be made
+ * durable (the store then refuses further writes, naming the error).
+ */
+void store_batch_begin(struct store *s);
+int store_batch_end(struct store *s, char *err, size_t errlen);
+
+/* Make every write so far durable (what store_batch_end() does). */
+int store_flush(struct store *s, char *err, size_t errlen);
+
+/*
+ * Checkpoint work: fold the journal into the object files a little at a
+ * time (a few ms per call) once it has grown past 4 MiB. Returns 1 when
+ * more work is left (call again soon), else 0. droverd calls it from a
+ * timer; without it the journal is folded in at 32 MiB in one go, and at
+ * store_open() and store_close().
+ */
+int store_maintain(struct store *s);
 
 /*
  * Record an Event about obj (type "Normal" or "Warning"), as client-go's

@@ -1,7 +1,8 @@
 /*
  * store_disk.c: the store's files (layout and fsync order: store.c's
- * header comment), loading them at open, and name checks (names become
- * paths).
+ * header comment): the write-ahead journal (records, fdatasync, rotation,
+ * checkpoints into the object files, replay), the object files, the
+ * resourceVersion ceiling, and loading them at open.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +13,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "log.h"
 #include "store_priv.h"
@@ -21,58 +26,9 @@
 #define RV_TMP ".resourceVersion.tmp"
 #define PATH_LEN 640
 #define STORE_FILE_MAX (16 << 20)
-
-/* ---- names ---------------------------------------------------------------- */
-
-static int
-alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/*
- * DNS-1123: a label is [a-z0-9]([-a-z0-9]*[a-z0-9])?; a subdomain is
- * labels joined by dots. Either way never "", ".", "..", nor a '/'.
- */
-int
-store_name_check(const char *what, const char *v, size_t max, int subdomain,
-    char *err, size_t errlen)
-{
-	size_t len, i;
-	char prev = '.';
-
-	if (v == NULL || *v == '\0')
-		return store_seterr(err, errlen, -EINVAL, "%s must not be empty",
-		    what);
-	len = strlen(v);
-	if (len > max)
-		return store_seterr(err, errlen, -EINVAL,
-		    "%s \"%.40s...\" is longer than %zu characters", what, v,
-		    max);
-	for (i = 0; i < len; i++) {
-		char c = v[i];
-
-		if (c == '.' && subdomain) {
-			if (!alnum(prev))
-				goto bad;
-		} else if (c == '-') {
-			if (prev == '.')
-				goto bad;
-		} else if (!alnum(c)) {
-			goto bad;
-		}
-		prev = c;
-	}
-	if (!alnum(prev))
-		goto bad;
-	return 0;
-bad:
-	return store_seterr(err, errlen, -EINVAL, "%s \"%s\" is invalid: a "
-	    "lowercase RFC 1123 %s must consist of lower case alphanumeric "
-	    "characters, '-'%s, and must start and end with an alphanumeric "
-	    "character", what, v, subdomain ? "subdomain" : "label",
-	    subdomain ? " or '.'" : "");
-}
+#define JOURNAL "journal"
+#define JOURNAL_OLD "journal.old"
+#define JOURNAL_READ_MAX (1u << 30)
 
 /* ---- paths ---------------------------------------------------------------- */
 
@@ -168,8 +124,9 @@ replace_file(struct store *s, const char *dir, const char *tmp,
 	return *dir ? fsync_dir(s, dir) : (fsync(s->dirfd) < 0 ? -errno : 0);
 }
 
-int
-store_disk_write(struct store *s, const struct store_kind *k, const char *ns,
+/* The object's file, from obj (a checkpoint); durable: fsync'd. */
+static int
+file_write(struct store *s, const struct store_kind *k, const char *ns,
     const char *name, const json_t *obj, int durable, char *err,
     size_t errlen)
 {
@@ -199,8 +156,8 @@ store_disk_write(struct store *s, const struct store_kind *k, const char *ns,
 	return 0;
 }
 
-int
-store_disk_unlink(struct store *s, const struct store_kind *k, const char *ns,
+static int
+file_unlink(struct store *s, const struct store_kind *k, const char *ns,
     const char *name, int durable, char *err, size_t errlen)
 {
 	char dir[PATH_LEN], path[PATH_LEN];
@@ -210,13 +167,338 @@ store_disk_unlink(struct store *s, const struct store_kind *k, const char *ns,
 	if (file_of(dir, name, 0, path, sizeof(path)) < 0)
 		return store_seterr(err, errlen, -ENAMETOOLONG, "%s/%s: name "
 		    "too long", k->kind, name);
-	if (unlinkat(s->dirfd, path, 0) < 0 && errno != ENOENT)
-		rc = -errno;
+	if (unlinkat(s->dirfd, path, 0) < 0)
+		rc = errno == ENOENT ? 1 : -errno;	/* never checkpointed */
 	if (rc == 0 && durable)
 		rc = fsync_dir(s, dir);
+	if (rc == 1)
+		rc = 0;
 	if (rc < 0)
 		return store_seterr(err, errlen, rc, "%s/%s: %s", s->dir, path,
 		    strerror(-rc));
+	return 0;
+}
+
+/* ---- the journal: writes ------------------------------------------------- */
+
+/*
+ * A record (store.c's header comment has the format) is appended with one
+ * writev(2). A failed or short write is cut off again, so that the
+ * journal never holds half a record followed by whole ones; if even that
+ * fails, the store stops taking writes.
+ */
+static int
+journal_broken(struct store *s, int rc, char *err, size_t errlen)
+{
+	return store_seterr(err, errlen, rc < 0 ? rc : -EIO, "%s", s->j.why);
+}
+
+static void
+journal_break(struct store *s, int rc, const char *what)
+{
+	snprintf(s->j.why, sizeof(s->j.why), "%s/%s: %s: %s; the store takes "
+	    "no more writes (restart droverd)", s->dir, JOURNAL, what,
+	    strerror(-rc));
+	s->j.broken = rc;
+	log_error("%s", s->j.why);
+}
+
+static int
+journal_append(struct store *s, char op, const char *path, const char *json,
+    char *err, size_t errlen)
+{
+	char hdr[48];
+	size_t plen = strlen(path) + 1 + (json ? strlen(json) : 0), total;
+	uLong crc = crc32(0L, Z_NULL, 0);
+	struct iovec iov[5];
+	ssize_t n;
+	int rc;
+
+	if (s->j.broken)
+		return journal_broken(s, s->j.broken, err, errlen);
+	crc = crc32(crc, (const Bytef *)path, (uInt)strlen(path));
+	crc = crc32(crc, (const Bytef *)"\n", 1);
+	if (json)
+		crc = crc32(crc, (const Bytef *)json, (uInt)strlen(json));
+	snprintf(hdr, sizeof(hdr), "%c %zu %08lx\n", op, plen,
+	    (unsigned long)crc);
+	iov[0] = (struct iovec){ hdr, strlen(hdr) };
+	iov[1] = (struct iovec){ (void *)path, strlen(path) };
+	iov[2] = (struct iovec){ "\n", 1 };
+	iov[3] = (struct iovec){ (void *)(json ? json : ""), json ?
+	    strlen(json) : 0 };
+	iov[4] = (struct iovec){ "\n", 1 };
+	total = iov[0].iov_len + plen + 1;
+	do
+		n = writev(s->j.fd, iov, 5);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)total) {
+		s->j.size += total;
+		s->j.unsynced = 1;
+		return 0;
+	}
+	rc = n < 0 ? -errno : -ENOSPC;
+	if (ftruncate(s->j.fd, (off_t)s->j.size) < 0)
+		journal_break(s, -errno, "cutting off a failed write");
+	return store_seterr(err, errlen, rc, "%s/%s: writing %s: %s", s->dir,
+	    JOURNAL, path, strerror(-rc));
+}
+
+int
+store_disk_sync(struct store *s, char *err, size_t errlen)
+{
+	if (s->j.broken)
+		return journal_broken(s, s->j.broken, err, errlen);
+	if (!s->j.unsynced || s->j.fd < 0)
+		return 0;
+	if (fdatasync(s->j.fd) < 0) {
+		journal_break(s, -errno, "fdatasync");
+		return journal_broken(s, s->j.broken, err, errlen);
+	}
+	s->j.unsynced = 0;
+	return 0;
+}
+
+/* "Kind/ns/name" or "Kind/name". */
+static int
+path_of(const struct store_kind *k, const char *ns, const char *name,
+    char *buf, size_t len)
+{
+	char dir[PATH_LEN];
+
+	dir_of(k, ns, dir, sizeof(dir));
+	return file_of(dir, name, 0, buf, len);
+}
+
+/* The kind, namespace and name a path names; -EINVAL if it names none. */
+static int
+path_split(struct store *s, const char *path, struct store_kind **k,
+    char *ns, char *name)
+{
+	const char *a = strchr(path, '/'), *b;
+	char kind[64];
+
+	if (a == NULL || (size_t)(a - path) >= sizeof(kind))
+		return -EINVAL;
+	memcpy(kind, path, (size_t)(a - path));
+	kind[a - path] = '\0';
+	if ((*k = store_kind_get(s, kind)) == NULL)
+		return -EINVAL;
+	ns[0] = '\0';
+	if ((*k)->namespaced) {
+		b = strchr(a + 1, '/');
+		if (b == NULL || b - a - 1 > STORE_NS_MAX)
+			return -EINVAL;
+		memcpy(ns, a + 1, (size_t)(b - a - 1));
+		ns[b - a - 1] = '\0';
+		a = b;
+		if (store_name_check("namespace", ns, STORE_NS_MAX, 0, NULL,
+		    0) < 0)
+			return -EINVAL;
+	}
+	if (strlen(a + 1) > STORE_NAME_MAX)
+		return -EINVAL;
+	snprintf(name, STORE_NAME_MAX + 1, "%s", a + 1);
+	return store_name_check("name", name, STORE_NAME_MAX, 1, NULL, 0);
+}
+
+static int
+journal_record(struct store *s, const struct store_kind *k, char op,
+    const char *ns, const char *name, const json_t *obj, int durable,
+    char *err, size_t errlen)
+{
+	char path[PATH_LEN], *json = NULL;
+	int rc;
+
+	if (path_of(k, ns, name, path, sizeof(path)) < 0)
+		return store_seterr(err, errlen, -ENAMETOOLONG, "%s/%s: name "
+		    "too long", k->kind, name);
+	if (obj && (json = json_dumps(obj, JSON_COMPACT)) == NULL)
+		return store_seterr(err, errlen, -ENOMEM, "out of memory");
+	rc = journal_append(s, op, path, json, err, errlen);
+	free(json);
+	if (rc == 0 && json_object_set_new(s->j.dirty, path, json_true()) < 0)
+		rc = store_seterr(err, errlen, -ENOMEM, "out of memory");
+	if (rc == 0 && durable && s->batch == 0)
+		rc = store_disk_sync(s, err, errlen);
+	if (rc == 0 && s->j.size > s->j.max &&
+	    store_disk_checkpoint(s, err, errlen) < 0)
+		log_warnx("checkpoint: %s", err);	/* the write is done */
+	return rc;
+}
+
+int
+store_disk_write(struct store *s, const struct store_kind *k, const char *ns,
+    const char *name, const json_t *obj, int durable, char *err,
+    size_t errlen)
+{
+	return journal_record(s, k, 'P', ns, name, obj, durable, err, errlen);
+}
+
+int
+store_disk_unlink(struct store *s, const struct store_kind *k, const char *ns,
+    const char *name, int durable, char *err, size_t errlen)
+{
+	return journal_record(s, k, 'D', ns, name, NULL, durable, err, errlen);
+}
+
+/* ---- the journal: checkpoints -------------------------------------------- */
+
+/* Bring path's file to the object's state in memory (absent: unlinked). */
+static int
+ckpt_one(struct store *s, const char *path, char *err, size_t errlen)
+{
+	char ns[STORE_NS_MAX + 1], name[STORE_NAME_MAX + 1];
+	struct store_kind *k;
+	struct store_obj *o;
+	json_t *obj;
+	int rc;
+
+	if (path_split(s, path, &k, ns, name) < 0)
+		return 0;		/* never journaled: nothing to do */
+	if ((o = store_find(k, ns, name, NULL)) == NULL)
+		return file_unlink(s, k, ns, name, !k->cold, err, errlen);
+	if ((obj = store_obj_json(o)) == NULL)
+		return store_seterr(err, errlen, -ENOMEM, "out of memory");
+	rc = file_write(s, k, ns, name, obj, !k->cold, err, errlen);
+	json_decref(obj);
+	return rc;
+}
+
+/* Write every path of set (emptied as it goes). */
+static int
+ckpt_set(struct store *s, json_t *set, uint64_t deadline_ms, char *err,
+    size_t errlen)
+{
+	struct timespec ts;
+	void *it;
+	int rc;
+
+	while ((it = json_object_iter(set)) != NULL) {
+		char path[PATH_LEN];
+
+		snprintf(path, sizeof(path), "%s", json_object_iter_key(it));
+		if ((rc = ckpt_one(s, path, err, errlen)) < 0)
+			return rc;
+		json_object_del(set, path);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (deadline_ms && (uint64_t)ts.tv_sec * 1000 +
+		    (uint64_t)ts.tv_nsec / 1000000 >= deadline_ms)
+			return json_object_size(set) > 0;
+	}
+	return 0;
+}
+
+static int
+fsync_top(struct store *s)
+{
+	return fsync(s->dirfd) < 0 ? -errno : 0;
+}
+
+/*
+ * The journal becomes journal.old (its paths: what the checkpoint must
+ * write), and a new journal starts. On a failure after the rename the
+ * old name is put back: the open fd still writes that file.
+ */
+static int
+journal_rotate(struct store *s, char *err, size_t errlen)
+{
+	int rc, fd;
+
+	if ((rc = store_disk_sync(s, err, errlen)) < 0)
+		return rc;
+	if (renameat(s->dirfd, JOURNAL, s->dirfd, JOURNAL_OLD) < 0)
+		return store_seterr(err, errlen, -errno, "%s/%s: rename: %s",
+		    s->dir, JOURNAL, strerror(errno));
+	fd = openat(s->dirfd, JOURNAL, O_WRONLY | O_CREAT | O_EXCL | O_APPEND |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	rc = fd < 0 ? -errno : fsync_top(s);
+	if (rc < 0) {
+		if (fd >= 0) {
+			close(fd);
+			unlinkat(s->dirfd, JOURNAL, 0);
+		}
+		if (renameat(s->dirfd, JOURNAL_OLD, s->dirfd, JOURNAL) < 0)
+			journal_break(s, -errno, "rotation undone");
+		return store_seterr(err, errlen, rc, "%s/%s: new journal: %s",
+		    s->dir, JOURNAL, strerror(-rc));
+	}
+	close(s->j.fd);
+	s->j.fd = fd;
+	s->j.size = 0;
+	s->j.ckpt = s->j.dirty;
+	s->j.dirty = json_object();
+	if (s->j.dirty == NULL) {
+		journal_break(s, -ENOMEM, "rotation");
+		return journal_broken(s, -ENOMEM, err, errlen);
+	}
+	return 0;
+}
+
+/* journal.old is folded into the files: remove it. */
+static int
+ckpt_done(struct store *s, char *err, size_t errlen)
+{
+	int rc;
+
+	if (unlinkat(s->dirfd, JOURNAL_OLD, 0) < 0 && errno != ENOENT)
+		return store_seterr(err, errlen, -errno, "%s/%s: unlink: %s",
+		    s->dir, JOURNAL_OLD, strerror(errno));
+	if ((rc = fsync_top(s)) < 0)
+		return store_seterr(err, errlen, rc, "%s: fsync: %s", s->dir,
+		    strerror(-rc));
+	json_decref(s->j.ckpt);
+	s->j.ckpt = NULL;
+	return 0;
+}
+
+int
+store_disk_maintain(struct store *s, unsigned budget_ms, char *err,
+    size_t errlen)
+{
+	struct timespec ts;
+	int rc;
+
+	if (s->j.broken || s->j.fd < 0)
+		return 0;
+	if (s->j.ckpt == NULL) {
+		if (s->j.size < s->j.rotate)
+			return 0;
+		if ((rc = journal_rotate(s, err, errlen)) < 0)
+			return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	rc = ckpt_set(s, s->j.ckpt, (uint64_t)ts.tv_sec * 1000 +
+	    (uint64_t)ts.tv_nsec / 1000000 + (budget_ms ? budget_ms : 1),
+	    err, errlen);
+	if (rc != 0)
+		return rc;
+	return ckpt_done(s, err, errlen);
+}
+
+int
+store_disk_checkpoint(struct store *s, char *err, size_t errlen)
+{
+	int rc;
+
+	if (s->j.broken || s->j.fd < 0)
+		return s->j.broken ? journal_broken(s, s->j.broken, err,
+		    errlen) : 0;
+	if ((rc = store_disk_sync(s, err, errlen)) < 0)
+		return rc;
+	if (s->j.ckpt && (rc = ckpt_set(s, s->j.ckpt, 0, err, errlen)) < 0)
+		return rc;
+	if ((rc = ckpt_set(s, s->j.dirty, 0, err, errlen)) < 0)
+		return rc;
+	/* Every record is in the files now, durably: drop them. */
+	if (s->j.ckpt && (rc = ckpt_done(s, err, errlen)) < 0)
+		return rc;
+	if (s->j.size == 0)
+		return 0;
+	if (ftruncate(s->j.fd, 0) < 0 || fdatasync(s->j.fd) < 0)
+		return store_seterr(err, errlen, -errno, "%s/%s: truncate: %s",
+		    s->dir, JOURNAL, strerror(errno));
+	s->j.size = 0;
 	return 0;
 }
 
@@ -431,7 +713,7 @@ check_meta(struct store *s, const struct store_kind *k, const char *path,
 
 /* A whole file (jansson's json_loadfd reads a byte per read(2)). */
 static int
-read_file(int dirfd, const char *file, char **out, size_t *len)
+read_file(int dirfd, const char *file, size_t max, char **out, size_t *len)
 {
 	struct stat st;
 	size_t got = 0;
@@ -447,7 +729,7 @@ read_file(int dirfd, const char *file, char **out, size_t *len)
 		rc = -errno;
 		goto out;
 	}
-	if (st.st_size > STORE_FILE_MAX) {
+	if ((uint64_t)st.st_size > max) {
 		rc = -EFBIG;
 		goto out;
 	}
@@ -490,7 +772,7 @@ load_file(struct store *s, struct store_kind *k, int dirfd, const char *rel,
 	snprintf(path, sizeof(path), "%s/%s", rel, file);
 	if (store_name_check("name", name, STORE_NAME_MAX, 1, NULL, 0) < 0)
 		return damaged(s, path, err, errlen, "not a valid object name");
-	rc = read_file(dirfd, file, &buf, &len);
+	rc = read_file(dirfd, file, STORE_FILE_MAX, &buf, &len);
 	if (rc == -EFBIG)
 		return damaged(s, path, err, errlen, "larger than 16 MiB");
 	if (rc < 0)
@@ -577,6 +859,205 @@ load_dir(struct store *s, struct store_kind *k, const char *rel,
 	return rc;
 }
 
+/* ---- the journal: replay at open ------------------------------------------ */
+
+/* "<op> <len> <crc>\n" at p: the header's length, or 0 if it is none. */
+static size_t
+rec_header(const char *p, size_t n, char *op, size_t *plen,
+    unsigned long *crc)
+{
+	const char *nl = memchr(p, '\n', n < 40 ? n : 40);
+	char buf[48], *end;
+	unsigned long long l;
+	size_t i;
+
+	if (nl == NULL || (p[0] != 'P' && p[0] != 'D') || p[1] != ' ')
+		return 0;
+	memcpy(buf, p, (size_t)(nl - p));
+	buf[nl - p] = '\0';
+	if (buf[2] < '0' || buf[2] > '9')
+		return 0;
+	errno = 0;
+	l = strtoull(buf + 2, &end, 10);
+	if (errno || *end != ' ' || l > JOURNAL_READ_MAX || strlen(end + 1) != 8)
+		return 0;
+	for (i = 1; i <= 8; i++)
+		if (!strchr("0123456789abcdef", end[i]))
+			return 0;
+	*crc = strtoul(end + 1, NULL, 16);
+	*op = p[0];
+	*plen = (size_t)l;
+	return (size_t)(nl - p) + 1;
+}
+
+static int
+all_zero(const char *p, size_t n)
+{
+	while (n > 0 && *p == '\0')
+		p++, n--;
+	return n == 0;
+}
+
+/* One record's payload (path "\n" [JSON]) applied to memory. */
+static int
+rec_apply(struct store *s, char op, const char *pl, size_t plen,
+    const char *where, char *err, size_t errlen)
+{
+	const char *nl = memchr(pl, '\n', plen);
+	char path[PATH_LEN], ns[STORE_NS_MAX + 1], name[STORE_NAME_MAX + 1];
+	char desc[PATH_LEN + 64], why[300];
+	struct store_kind *k;
+	json_error_t jerr;
+	json_t *obj;
+	int rc;
+
+	if (nl == NULL || nl - pl >= PATH_LEN)
+		return damaged(s, where, err, errlen, "no object path");
+	memcpy(path, pl, (size_t)(nl - pl));
+	path[nl - pl] = '\0';
+	snprintf(desc, sizeof(desc), "%s (%s)", where, path);
+	if (path_split(s, path, &k, ns, name) < 0)
+		return damaged(s, desc, err, errlen, "not an object's path");
+	if (op == 'D') {
+		if ((size_t)(nl - pl) + 1 != plen)
+			return damaged(s, desc, err, errlen,
+			    "a delete with data");
+		store_load_del(k, ns, name);
+	} else {
+		obj = json_loadb(nl + 1, plen - (size_t)(nl + 1 - pl),
+		    JSON_REJECT_DUPLICATES, &jerr);
+		if (obj == NULL) {
+			snprintf(why, sizeof(why), "column %d: %s", jerr.column,
+			    jerr.text);
+			return damaged(s, desc, err, errlen, why);
+		}
+		rc = check_meta(s, k, desc, ns, name, obj, err, errlen);
+		if (rc == 0 && store_obj_rv(obj) > s->rv)
+			s->rv = store_obj_rv(obj);
+		if (rc == 0 && (rc = store_load_put(k, obj)) < 0)
+			rc = store_seterr(err, errlen, rc, "out of memory");
+		if (rc < 0) {
+			json_decref(obj);
+			return rc;
+		}
+	}
+	if (json_object_set_new(s->j.dirty, path, json_true()) < 0)
+		return store_seterr(err, errlen, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * Replay file over what the object files hold. A record cut short or
+ * with a bad checksum at the very end is a write a crash interrupted
+ * before it was acknowledged (the fdatasync had not returned): dropped,
+ * with a warning. A bad record followed by more is damage: open fails,
+ * naming the file and the byte.
+ */
+static int
+journal_replay(struct store *s, const char *file, int *found, char *err,
+    size_t errlen)
+{
+	char *buf, where[64], op;
+	size_t len = 0, off = 0, hl, plen;
+	unsigned long crc;
+	int rc;
+
+	*found = 0;
+	rc = read_file(s->dirfd, file, JOURNAL_READ_MAX, &buf, &len);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == -EFBIG)
+		return damaged(s, file, err, errlen, "larger than 1 GiB");
+	if (rc < 0)
+		return store_seterr(err, errlen, rc, "%s/%s: %s", s->dir, file,
+		    strerror(-rc));
+	*found = 1;
+	while (off < len) {
+		const char *p = buf + off;
+
+		snprintf(where, sizeof(where), "%s, byte %zu", file, off);
+		hl = rec_header(p, len - off, &op, &plen, &crc);
+		if (hl == 0 && !all_zero(p, len - off) &&
+		    memchr(p, '\n', len - off)) {
+			rc = damaged(s, where, err, errlen, "not a record");
+			goto out;
+		}
+		if (hl == 0 || hl + plen + 1 > len - off)
+			break;				/* cut short */
+		if (crc32(crc32(0L, Z_NULL, 0), (const Bytef *)p + hl,
+		    (uInt)plen) != crc || p[hl + plen] != '\n') {
+			if (off + hl + plen + 1 == len)
+				break;			/* the last one */
+			rc = damaged(s, where, err, errlen, "checksum mismatch");
+			goto out;
+		}
+		if ((rc = rec_apply(s, op, p + hl, plen, where, err,
+		    errlen)) < 0)
+			goto out;
+		off += hl + plen + 1;
+	}
+	if (off < len)
+		log_warnx("%s/%s: byte %zu: an unfinished write (%zu bytes, "
+		    "never acknowledged) dropped", s->dir, file, off,
+		    len - off);
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/*
+ * Replay journal.old (a checkpoint was under way) and the journal, open
+ * the journal for appending, and fold whatever was replayed into the
+ * files, so that droverd starts with an empty journal.
+ */
+static int
+journal_open(struct store *s, char *err, size_t errlen)
+{
+	struct stat st;
+	int old, cur, rc;
+
+	if (s->j.rotate == 0)
+		s->j.rotate = STORE_JOURNAL_ROTATE;
+	if (s->j.max == 0)
+		s->j.max = STORE_JOURNAL_MAX;
+	if ((s->j.dirty = json_object()) == NULL)
+		return store_seterr(err, errlen, -ENOMEM, "out of memory");
+	if ((rc = journal_replay(s, JOURNAL_OLD, &old, err, errlen)) < 0 ||
+	    (rc = journal_replay(s, JOURNAL, &cur, err, errlen)) < 0)
+		return rc;
+	if (old && (s->j.ckpt = json_object()) == NULL)
+		return store_seterr(err, errlen, -ENOMEM, "out of memory");
+	s->j.fd = openat(s->dirfd, JOURNAL, O_WRONLY | O_CREAT | O_APPEND |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->j.fd < 0 || fstat(s->j.fd, &st) < 0)
+		return store_seterr(err, errlen, -errno, "%s/%s: %s", s->dir,
+		    JOURNAL, strerror(errno));
+	if (!cur && (rc = fsync_top(s)) < 0)
+		return store_seterr(err, errlen, rc, "%s: fsync: %s", s->dir,
+		    strerror(-rc));
+	s->j.size = (uint64_t)st.st_size;
+	if (old || s->j.size)
+		return store_disk_checkpoint(s, err, errlen);
+	return 0;
+}
+
+void
+store_disk_close(struct store *s, int opened)
+{
+	char err[512];
+
+	if (opened && s->j.fd >= 0 && !s->j.broken &&
+	    store_disk_checkpoint(s, err, sizeof(err)) < 0)
+		log_warnx("closing the store: %s (the journal keeps it)", err);
+	if (s->j.fd >= 0)
+		close(s->j.fd);
+	s->j.fd = -1;
+	json_decref(s->j.dirty);
+	json_decref(s->j.ckpt);
+	s->j.dirty = s->j.ckpt = NULL;
+}
+
 int
 store_disk_load(struct store *s, char *err, size_t errlen)
 {
@@ -591,6 +1072,8 @@ store_disk_load(struct store *s, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	}
+	if ((rc = journal_open(s, err, errlen)) < 0)
+		return rc;
 	if (s->rv > s->rv_ceiling && s->rv_ceiling > 0)
 		log_warnx("%s/%s: %" PRIu64 " is behind the objects' %" PRIu64,
 		    s->dir, RV_FILE, s->rv_ceiling, s->rv);

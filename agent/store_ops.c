@@ -57,6 +57,58 @@ oom(char *err, size_t errlen)
 	return store_seterr(err, errlen, -ENOMEM, "out of memory");
 }
 
+/* ---- names ---------------------------------------------------------------- */
+
+static int
+alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * DNS-1123: a label is [a-z0-9]([-a-z0-9]*[a-z0-9])?; a subdomain is
+ * labels joined by dots. Either way never "", ".", "..", nor a '/'.
+ */
+int
+store_name_check(const char *what, const char *v, size_t max, int subdomain,
+    char *err, size_t errlen)
+{
+	size_t len, i;
+	char prev = '.';
+
+	if (v == NULL || *v == '\0')
+		return store_seterr(err, errlen, -EINVAL, "%s must not be empty",
+		    what);
+	len = strlen(v);
+	if (len > max)
+		return store_seterr(err, errlen, -EINVAL,
+		    "%s \"%.40s...\" is longer than %zu characters", what, v,
+		    max);
+	for (i = 0; i < len; i++) {
+		char c = v[i];
+
+		if (c == '.' && subdomain) {
+			if (!alnum(prev))
+				goto bad;
+		} else if (c == '-') {
+			if (prev == '.')
+				goto bad;
+		} else if (!alnum(c)) {
+			goto bad;
+		}
+		prev = c;
+	}
+	if (!alnum(prev))
+		goto bad;
+	return 0;
+bad:
+	return store_seterr(err, errlen, -EINVAL, "%s \"%s\" is invalid: a "
+	    "lowercase RFC 1123 %s must consist of lower case alphanumeric "
+	    "characters, '-'%s, and must start and end with an alphanumeric "
+	    "character", what, v, subdomain ? "subdomain" : "label",
+	    subdomain ? " or '.'" : "");
+}
+
 /* ---- checking what clients send ----------------------------------------------- */
 
 /* An object of strings (labels, annotations), if present. */

@@ -19,6 +19,9 @@
 #define STORE_NAME_MAX 253	/* DNS-1123 subdomain */
 #define STORE_NS_MAX 63		/* DNS-1123 label */
 #define STORE_RV_STEP 1024	/* resourceVersions reserved per counter write */
+#define STORE_JOURNAL_ROTATE (4u << 20)	/* bytes: a checkpoint starts */
+#define STORE_JOURNAL_MAX (32u << 20)	/* bytes: a full checkpoint, now */
+#define STORE_MAINTAIN_MS 4	/* checkpoint work per store_maintain() */
 
 /*
  * One stored object. Hot kinds keep the jansson tree (obj; ns, name and
@@ -54,6 +57,26 @@ struct store_watcher {
 	void *arg;
 };
 
+/* The write-ahead journal (store_disk.c; store.c says what it holds). */
+struct store_journal {
+	int fd;			/* the journal, appended; -1: not open */
+	uint64_t size;		/* its bytes */
+	uint64_t rotate, max;	/* STORE_JOURNAL_ROTATE, _MAX (tests: less) */
+	int unsynced;		/* records written since the last fdatasync */
+	int broken;		/* -errno: a write could not be undone or
+				 * made durable; no more writes */
+	json_t *dirty;		/* path -> true: journaled since the rotation */
+	json_t *ckpt;		/* journal.old's paths still to write; NULL:
+				 * no journal.old */
+	char why[400];		/* the message while broken */
+};
+
+/* A watch event held back until its batch is durable. */
+struct store_note {
+	enum store_event ev;
+	json_t *obj;
+};
+
 struct store {
 	int dirfd;		/* the store's directory */
 	int lockfd;		/* flock(LOCK_EX) held while open */
@@ -65,6 +88,11 @@ struct store {
 	size_t nw, capw;
 	int next_wid;
 	int notifying;
+	int opened;		/* store_open() succeeded */
+	struct store_journal j;
+	int batch;		/* store_batch_begin() depth */
+	struct store_note *notes;
+	size_t nnotes, capnotes;
 };
 
 /* store.c */
@@ -98,20 +126,33 @@ void store_cascade(struct store *s, char *uid);
 /* A deep-enough copy of obj to change its metadata (shares the rest). */
 json_t *store_meta_copy(const json_t *obj);
 
+/* Replay: obj (owned on success) replaces or joins k; or goes. */
+int store_load_put(struct store_kind *k, json_t *obj);
+void store_load_del(struct store_kind *k, const char *ns, const char *name);
+
 /* store_disk.c */
 int store_disk_open(struct store *s, const char *dir, char *err,
     size_t errlen);
 int store_disk_load(struct store *s, char *err, size_t errlen);
 /* Make rv usable: raise the durable ceiling first when rv passes it. */
 int store_disk_rv(struct store *s, uint64_t rv, char *err, size_t errlen);
-/* Replace the object's file; durable: fsync file and directory (else
- * neither: Events). */
+/* Journal the object's new state (or its removal); durable and not in a
+ * batch: fdatasync before returning (Events: never). */
 int store_disk_write(struct store *s, const struct store_kind *k,
     const char *ns, const char *name, const json_t *obj, int durable,
     char *err, size_t errlen);
 int store_disk_unlink(struct store *s, const struct store_kind *k,
     const char *ns, const char *name, int durable, char *err,
     size_t errlen);
+/* fdatasync the journal if anything was written since. */
+int store_disk_sync(struct store *s, char *err, size_t errlen);
+/* Checkpoint work for about budget_ms: 1 if more is left, 0, -errno. */
+int store_disk_maintain(struct store *s, unsigned budget_ms, char *err,
+    size_t errlen);
+/* Fold the whole journal into the files, now; the journal is emptied. */
+int store_disk_checkpoint(struct store *s, char *err, size_t errlen);
+/* Checkpoint (when opened) and close the journal. */
+void store_disk_close(struct store *s, int opened);
 int store_name_check(const char *what, const char *v, size_t max,
     int subdomain, char *err, size_t errlen);
 

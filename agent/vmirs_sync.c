@@ -651,7 +651,14 @@ vmirs_sync(struct vmirs_ctl *c, const char *ns, const char *name)
 		goto out;
 	}
 	json_object_del(c->warned, x.key);
+	/* One reaction, one durable commit (store.h, batches): the creates,
+	 * deletes, status and events of this sync. */
+	store_batch_begin(c->s);
 	rc = sync_rs(&x);
+	if (store_batch_end(c->s, why, sizeof(why)) < 0) {
+		log_error("%s: %s", x.key, why);
+		rc = rc < 0 ? rc : -EIO;
+	}
 out:
 	json_decref(x.rs);
 	return rc;
