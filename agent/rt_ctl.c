@@ -211,8 +211,12 @@ rt_ctl_done(struct rt_vmi *v, json_t *ans)
 
 	rt_ctl_abort(v);
 	if (req == RT_CTL_STATUS) {
+		struct rt *rt = v->rt;
+
+		rt_batch_begin(rt);	/* the VMI's status and its Pod */
 		rt_status_answer(v, ans);
 		rt_poll_again(v);
+		rt_batch_end(rt);
 	}
 	json_decref(ans);
 }

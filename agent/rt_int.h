@@ -326,5 +326,9 @@ struct rt_vmi *rt_vmi_get(struct rt *rt, const char *ns, const char *name,
 void rt_vmi_init(struct rt_vmi *v, const json_t *vmi);
 void rt_vmi_exited(struct rt_vmi *v, int code, int sig);
 void rt_kick(struct rt *rt);		/* queue a sync of dirty VMIs */
+/* Group the store writes of one reaction into one durable commit
+ * (store_batch_begin/end; a failure is logged). */
+void rt_batch_begin(struct rt *rt);
+void rt_batch_end(struct rt *rt);
 
 #endif

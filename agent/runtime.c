@@ -201,8 +201,36 @@ rt_restart_cb(void *arg)
 	rt_start_polling(v);
 }
 
+static void rt_vmi_ended(struct rt_vmi *v, int code, int sig);
+
+void
+rt_batch_begin(struct rt *rt)
+{
+	store_batch_begin(rt->s);
+}
+
+void
+rt_batch_end(struct rt *rt)
+{
+	char err[512];
+
+	if (store_batch_end(rt->s, err, sizeof(err)) < 0)
+		log_error("VMI runtime: %s", err);
+}
+
+/* One commit for what the VMM's end writes (status, Pod, Event). */
 void
 rt_vmi_exited(struct rt_vmi *v, int code, int sig)
+{
+	struct rt *rt = v->rt;
+
+	rt_batch_begin(rt);
+	rt_vmi_ended(v, code, sig);
+	rt_batch_end(rt);
+}
+
+static void
+rt_vmi_ended(struct rt_vmi *v, int code, int sig)
 {
 	const char *reason;
 	char msg[256], tail[240], full[sizeof(msg) + sizeof(tail) + 4];
@@ -629,12 +657,14 @@ rt_sync_cb(void *arg)
 	struct rt_vmi **pp, *v;
 
 	rt->sync_id = 0;
+	rt_batch_begin(rt);
 	for (v = rt->vmis; v; v = v->next)
 		if (v->dirty && v->stage != RT_GONE) {
 			v->dirty = 0;
 			rt_vmi_sync(v);
 		}
 	rt_schedule(rt);
+	rt_batch_end(rt);
 	for (pp = &rt->vmis; (v = *pp) != NULL;) {
 		if (v->stage == RT_GONE) {
 			*pp = v->next;

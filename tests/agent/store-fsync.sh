@@ -2,15 +2,21 @@
 # tests/agent/store-fsync.sh BUILD: the object store's write order, seen
 # by strace. store_tool (tests/agent/store_tool.c) runs a script of
 # creates, updates, status writes, deletes (finalizers, a cascade), new
-# namespaces and Events under `strace -f -y`; a checker then walks the
-# system calls and requires, before every "ack" line the tool writes:
+# namespaces and Events under `strace -f -y`, then closes the store (a
+# checkpoint folds the journal into the object files); a checker walks
+# the system calls and requires:
+#   - before every "ack" line the tool writes, every journal record (one
+#     writev each) was fdatasync()ed (Events' records excepted: store.c
+#     never syncs for them, by design);
 #   - each object file reached its name by rename(2) from a temp file that
 #     was fsync()ed after its last write (never written in place);
-#   - the directory of every rename, unlink and mkdir was fsync()ed after
-#     it (Events excepted: store.c writes them without fsync, by design);
+#   - before the journal is emptied (ftruncate) or journal.old removed,
+#     the directory of every rename, unlink and mkdir was fsync()ed after
+#     it (Events excepted);
 # and the store reopens with every acknowledged state. The checker is also
-# run on two doctored traces (a directory fsync dropped; a file fsync moved
-# after its rename) and must refuse both, so it cannot pass by accident.
+# run on three doctored traces (a journal fdatasync dropped; a directory
+# fsync dropped; a file fsync moved after its rename) and must refuse
+# them all, so it cannot pass by accident.
 # TAP lines on stdout.
 set -uo pipefail
 B=${1:-build/asan}
@@ -59,7 +65,7 @@ echo "create {\"kind\":\"VirtualMachineInstance\",\"metadata\":{\"name\":\"dep\"
 echo 'delete VirtualMachineInstanceReplicaSet - own' >> "$W/script"
 
 strace -f -y -o "$W/trace" \
-	-e trace=openat,open,creat,write,pwrite64,writev,fsync,fdatasync,sync_file_range,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,close \
+	-e trace=openat,open,creat,write,pwrite64,writev,fsync,fdatasync,sync_file_range,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,ftruncate,close \
 	"$TOOL" "$W/store" < "$W/script" > "$W/out" 2> "$W/err"
 rc=$?
 acks=$(grep -c '^ack ' "$W/out")
@@ -75,6 +81,7 @@ cat > "$W/check.py" <<'EOF'
 import re, sys
 
 trace, store = sys.argv[1], sys.argv[2].rstrip("/")
+journal = store + "/journal"
 call = re.compile(r'^\d+ +(\w+)\((.*)\) += (-?\d+)(?:<([^>]*)>)?')
 fdarg = re.compile(r'^-?\d+<([^>]*)>')
 
@@ -107,7 +114,11 @@ def in_store(p):
 def event(p):
     return "/Event/" in p
 
+def journals(p):
+    return p in (journal, journal + ".old")
+
 errors, needs, last_write, last_fsync, seq, acks = [], [], {}, {}, 0, 0
+unsynced = None		# a durable journal record not yet fdatasync'd
 for line in open(trace):
     m = call.match(line)
     if not m:
@@ -120,18 +131,31 @@ for line in open(trace):
     if name in ("write", "pwrite64", "writev") and fdp:
         if "ack " in a[1] and not in_store(fdp):
             acks += 1
-            for what, d in needs:
-                errors.append("ack #%d (%s) before %s's directory %s was "
-                              "fsync()ed" % (acks, a[1][:40], what, d))
-            needs = []
+            if unsynced:
+                errors.append("ack #%d (%s) before the journal record %s "
+                              "was fdatasync()ed" % (acks, a[1][:40], unsynced))
+        elif fdp == journal:
+            # One record per writev; durable unless it is an Event's.
+            if name != "writev":
+                errors.append("journal written without writev: %s" % a[1][:40])
+            elif '"Event/' not in a[1] and unsynced is None:
+                unsynced = a[1][:80]
         elif in_store(fdp):
             base = fdp.rsplit("/", 1)[1]
             if not base.startswith("."):
                 errors.append("written in place: %s" % fdp)
             last_write[fdp] = seq
     elif name in ("fsync", "fdatasync") and fdp and in_store(fdp):
+        if fdp == journal:
+            unsynced = None
         last_fsync[fdp] = seq
         needs = [(w, d) for w, d in needs if d != fdp]
+    elif name == "ftruncate" and fdp == journal:
+        # Emptied after a checkpoint: every file written must be durable.
+        for what, d in needs:
+            errors.append("journal emptied before %s's directory %s was "
+                          "fsync()ed" % (what, d))
+        needs = []
     elif name in ("rename", "renameat", "renameat2"):
         if name == "rename":
             src, dst = a[0].strip('"'), a[1].strip('"')
@@ -139,7 +163,7 @@ for line in open(trace):
             src, dst = path_at(a[0], a[1]), path_at(a[2], a[3])
         if not in_store(dst) or event(dst):
             continue
-        if last_fsync.get(src, -1) < last_write.get(src, 0):
+        if not journals(dst) and last_fsync.get(src, -1) < last_write.get(src, 0):
             errors.append("%s renamed to %s before an fsync after its last "
                           "write" % (src, dst))
         last_write.pop(src, None); last_fsync.pop(src, None)
@@ -148,6 +172,11 @@ for line in open(trace):
         p = a[0].strip('"') if name in ("unlink", "mkdir") else path_at(a[0], a[1])
         if not in_store(p) or event(p) or p.rsplit("/", 1)[1].startswith("."):
             continue
+        if p == journal + ".old":
+            for what, d in needs:
+                errors.append("journal.old removed before %s's directory %s "
+                              "was fsync()ed" % (what, d))
+            needs = []
         needs.append((name + " " + p, parent(p)))
 for e in errors:
     print("#", e)
@@ -156,13 +185,21 @@ sys.exit(1 if errors or acks == 0 else 0)
 EOF
 
 if python3 "$W/check.py" "$W/trace" "$W/store" > "$W/check.out"; then
-	ok "fsync before rename, directory fsync before every ack ($(tail -1 "$W/check.out" | tr -d '#'))"
+	ok "journal fdatasync before every ack, fsync before rename, directory fsync before the journal is emptied ($(tail -1 "$W/check.out" | tr -d '#'))"
 else
 	notok "write order: $(head -5 "$W/check.out" | tr '\n' ' ')"
 fi
 
-# The checker refuses a trace without one directory fsync...
-awk '/fsync\(.*Pod\/default>\)/ && !done { done = 1; next } { print }' "$W/trace" > "$W/bad1"
+# The checker refuses a trace without one journal fdatasync...
+awk '/fdatasync\(.*\/journal>\)/ && !done { done = 1; next } { print }' "$W/trace" > "$W/bad0"
+if ! cmp -s "$W/trace" "$W/bad0" && ! python3 "$W/check.py" "$W/bad0" "$W/store" > "$W/check0.out"; then
+	ok "checker refuses an ack before its journal record's fdatasync"
+else
+	notok "checker passed a trace without a journal fdatasync"
+fi
+# ... one without a checkpoint's last directory fsync of Pod/default...
+tac "$W/trace" | awk '/fsync\(.*Pod\/default>\)/ && !done { done = 1; next } { print }' |
+	tac > "$W/bad1"
 if ! cmp -s "$W/trace" "$W/bad1" && ! python3 "$W/check.py" "$W/bad1" "$W/store" > "$W/check1.out"; then
 	ok "checker refuses a missing directory fsync"
 else
