@@ -7,6 +7,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -150,6 +151,10 @@ control_status(struct vmm *vm)
 	    "uptime_ms", boottimer_since_ms(&vm->start),
 	    "console_dropped", (json_int_t)(vm->console ?
 	    console_dropped(vm->console) : 0), "exits", exits);
+	/* Port writes replayed from KVM's ring, not exits (coalesced.c). */
+	if (st)
+		json_object_set_new(st, "coalesced_writes", json_integer(
+		    (json_int_t)atomic_load(&vm->coalesced)));
 	/* The guest's boot-complete mark (boottimer.h); null until then. */
 	if (st)
 		json_object_set_new(st, "booted_ms", booted < 0 ? json_null() :

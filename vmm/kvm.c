@@ -1,7 +1,8 @@
 /*
  * kvm.c: the VM on /dev/kvm (Documentation/virt/kvm/api.rst): API version
  * check, KVM_CREATE_VM, the TSS and identity-map pages KVM needs below
- * 4 GiB, the in-kernel irqchip (PIC, IOAPIC, LAPICs) and PIT, and guest
+ * 4 GiB, the in-kernel irqchip (PIC, IOAPIC, LAPICs) and PIT, the
+ * reaper that frees the VM after the VMM's exit (reaper.c), and guest
  * RAM: one anonymous MAP_NORESERVE mapping (touched lazily, so a 256 MiB
  * guest costs what it uses), registered as one slot below the 32-bit hole
  * and one above 4 GiB when the guest is that large.
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "reaper.h"
 #include "vmm.h"
 
 /* Three pages for the TSS KVM needs for real mode on VMX, and one for its
@@ -105,19 +107,16 @@ vmm_kvm_memory(struct vmm *vm, uint64_t ram_size)
 
 /*
  * The PIC, IOAPIC and LAPICs in the kernel; then the PIT (which needs
- * the irqchip first), with its speaker port as a dummy, and with tick
- * reinjection off (QEMU's lost_tick_policy=discard): a tick the guest
- * missed is dropped rather than replayed in a burst; Linux keeps time
- * with the TSC or kvm-clock, not by counting PIT ticks. Turning it off
- * waits for SRCU grace periods, but so does destroying a VM that still
- * has it on, and there they are longer: the trivial payload's
- * start-to-exit went from a median of 26 ms to 22 ms on this host.
+ * the irqchip first), with its speaker port as a dummy. The PIT keeps
+ * KVM's default tick reinjection (QEMU's default for its in-kernel PIT,
+ * Firecracker's too). Turning it off (KVM_REINJECT_CONTROL) waits for an
+ * SRCU grace period here, 6-20 ms on the development host; freeing a PIT
+ * that reinjects waits for one too, but that is the reaper's (reaper.c).
  */
 static int
 vmm_kvm_irqchip(struct vmm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	struct kvm_reinject_control reinject = { .pit_reinject = 0 };
 
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_GPA) < 0)
 		log_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
@@ -132,13 +131,41 @@ vmm_kvm_irqchip(struct vmm *vm)
 		log_warn("KVM_CREATE_PIT2");
 		return -errno;
 	}
-	if (ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &reinject) < 0)
-		log_debug("KVM_REINJECT_CONTROL: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * KVM_GET_SUPPORTED_CPUID runs CPUID for every leaf in the host kernel:
+ * ~0.4 ms on the development host (whose own CPUID traps to the
+ * hypervisor it runs on), a fifth of a trivial guest's whole life. A
+ * thread asks while the main thread creates the VM, its memory, irqchip
+ * and devices and loads the kernel; the first vCPU waits for it.
+ */
+static void *
+vmm_kvm_cpuid_thread(void *arg)
+{
+	struct vmm *vm = arg;
+
+	vm->cpuid = cpuid_get_supported(vm->kvm_fd);
+	return NULL;
+}
+
+int
+vmm_kvm_cpuid(struct vmm *vm)
+{
+	if (vm->cpuid_pending) {
+		pthread_join(vm->cpuid_thread, NULL);
+		vm->cpuid_pending = 0;
+	}
+	if (vm->cpuid == NULL) {
+		log_warn("KVM_GET_SUPPORTED_CPUID");
+		return -EPROTO;
+	}
 	return 0;
 }
 
 int
-vmm_kvm_open(struct vmm *vm, uint64_t ram_size)
+vmm_kvm_open(struct vmm *vm, uint64_t ram_size, const struct reaper_conf *rc)
 {
 	int err, mmap_size;
 
@@ -162,11 +189,16 @@ vmm_kvm_open(struct vmm *vm, uint64_t ram_size)
 		log_warn("KVM_CREATE_VM");
 		return err;
 	}
-	vm->cpuid = cpuid_get_supported(vm->kvm_fd);
-	if (vm->cpuid == NULL) {
-		log_warn("KVM_GET_SUPPORTED_CPUID");
-		return -EPROTO;
-	}
+	/* Before anything else is open or mapped: the reaper frees the VM
+	 * after the VMM has exited (reaper.c). */
+	if (rc)
+		vm->reaper_fd = reaper_start(vm->vm_fd, rc, &vm->reaper_pid);
+	/* The CPUID table while the rest is set up (vmm_kvm_cpuid). */
+	if (pthread_create(&vm->cpuid_thread, NULL, vmm_kvm_cpuid_thread,
+	    vm) == 0)
+		vm->cpuid_pending = 1;
+	else
+		vm->cpuid = cpuid_get_supported(vm->kvm_fd);
 	/* Memory before the irqchip: on this host's KVM the memslot update
 	 * waits for an SRCU grace period that is much shorter while the VM
 	 * has no irqchip or PIT yet (measured: ~0.1 ms against 4-7 ms). */
@@ -178,6 +210,9 @@ vmm_kvm_open(struct vmm *vm, uint64_t ram_size)
 void
 vmm_kvm_close(struct vmm *vm)
 {
+	if (vm->cpuid_pending)
+		pthread_join(vm->cpuid_thread, NULL);
+	vm->cpuid_pending = 0;
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	vm->ram = NULL;
@@ -188,6 +223,10 @@ vmm_kvm_close(struct vmm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
+	/* The reaper's turn: its exit frees the VM (reaper.c). */
+	if (vm->reaper_fd >= 0)
+		close(vm->reaper_fd);
+	vm->reaper_fd = -1;
 }
 
 void

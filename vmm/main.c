@@ -15,6 +15,7 @@
 #include "exitcode.h"
 #include "libver.h"
 #include "log.h"
+#include "reaper.h"
 #include "version.h"
 #include "vmm.h"
 
@@ -54,6 +55,7 @@ main(int argc, char **argv)
 	int rc, err, exit_fd = -1;
 
 	log_init("drover-vmm", LOG_LEVEL_INFO);
+	reaper_set_args(argc, argv);
 	vmm_config_init(&cfg);
 	if (vmm_config_parse_args(&cfg, argc, argv, &action) < 0) {
 		fprintf(stderr, "Try 'drover-vmm --help'.\n");

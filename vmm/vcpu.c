@@ -214,6 +214,8 @@ vmm_vcpus_create(struct vmm *vm, unsigned n, const struct boot_entry *entry)
 {
 	int max, err;
 
+	if ((err = vmm_kvm_cpuid(vm)) < 0)
+		return err;
 	max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max <= 0)
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
@@ -330,6 +332,8 @@ vcpu_handle_exit(struct vmm_vcpu *v)
 	struct kvm_run *r = v->run;
 	char why[96];
 
+	/* Writes KVM queued come first (coalesced.c). */
+	vmm_coalesced_drain(v->vm);
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_exit_io(v);

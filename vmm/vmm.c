@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -37,6 +38,7 @@
 #include "console.h"
 #include "control.h"
 #include "log.h"
+#include "reaper.h"
 #include "sandbox.h"
 #include "vmm.h"
 
@@ -325,7 +327,7 @@ vmm_alloc(void)
 
 	if (vm == NULL)
 		return NULL;
-	vm->kvm_fd = vm->vm_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->reaper_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &vm->start);
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->go, NULL);
@@ -363,7 +365,12 @@ vmm_wait(struct vmm *vm, int sig_fd)
 			    "not shut down within --stop-timeout");
 			break;
 		}
+		/* Queued port writes are replayed at least this often. */
+		if (atomic_load(&vm->cring) && (timeout < 0 ||
+		    timeout > VMM_COALESCED_POLL_MS))
+			timeout = VMM_COALESCED_POLL_MS;
 		n = poll(p, 3, timeout);	/* fds of -1 are skipped */
+		vmm_coalesced_drain(vm);
 		if (n < 0 && errno != EINTR) {
 			vmm_request_exit(vm, VMM_EXIT_ERROR, "poll failed");
 			break;
@@ -416,10 +423,14 @@ vmm_console(struct vmm *vm, const struct vmm_config *cfg)
 static int
 vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 {
+	struct reaper_conf rcf = {
+		.has_user = cfg->has_user, .uid = cfg->uid, .gid = cfg->gid,
+		.seccomp = cfg->seccomp,
+	};
 	struct boot_entry entry;
 	int rc;
 
-	if (vmm_kvm_open(vm, cfg->mem) < 0)
+	if (vmm_kvm_open(vm, cfg->mem, &rcf) < 0)
 		return VMM_EXIT_ERROR;
 	rc = cfg->kernel ? vmm_load(vm, cfg, &entry) :
 	    vmm_load_disk(vm, cfg, &entry);
@@ -435,6 +446,7 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 		return VMM_EXIT_ERROR;
 	if (vmm_vcpus_create(vm, cfg->cpus, &entry) < 0)
 		return VMM_EXIT_ERROR;
+	vmm_coalesced_init(vm);
 	/* Before the sandbox: it applies to these threads too (TSYNC). */
 	if (vmm_devices_start(vm) < 0)
 		return VMM_EXIT_ERROR;
@@ -532,6 +544,7 @@ vmm_run(const struct vmm_config *cfg)
 		vmm_vcpus_kick(vm);
 		vmm_vcpus_join(vm);
 	}
+	vmm_coalesced_stop(vm);
 	vmm_teardown(vm);
 	if (sig_fd >= 0)
 		close(sig_fd);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "boot.h"
@@ -71,6 +72,8 @@ struct vmm_vcpu {
 struct vmm {
 	int kvm_fd;
 	int vm_fd;
+	int reaper_fd;		/* reaper.c: its pipe, or -1 */
+	pid_t reaper_pid;
 	size_t run_size;
 	uint8_t *ram;
 	uint64_t ram_size;
@@ -78,6 +81,8 @@ struct vmm {
 	unsigned ncpus;
 	struct vmm_vcpu *vcpus;
 	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID */
+	pthread_t cpuid_thread;		/* asking for it (kvm.c) */
+	int cpuid_pending;		/* cpuid_thread not joined yet */
 	struct timespec start;		/* CLOCK_MONOTONIC at VMM start */
 
 	struct vmm_dev_host host;
@@ -95,11 +100,24 @@ struct vmm {
 	struct timespec shutdown_deadline;	/* CLOCK_MONOTONIC */
 	unsigned stop_timeout;		/* seconds */
 	int stop_fd;			/* eventfd: wakes the main thread */
+
+	/* coalesced.c: the ring of port writes KVM queued without an exit
+	 * (NULL: none), the lock its consumers take, writes replayed. */
+	struct kvm_coalesced_mmio_ring *_Atomic cring;
+	uint32_t cring_max;
+	int cring_init;
+	pthread_mutex_t cring_lock;
+	_Atomic uint64_t coalesced;
 };
 
-/* kvm.c: /dev/kvm, the VM, memory, irqchip, PIT. 0 or -errno (logged). */
-int vmm_kvm_open(struct vmm *vm, uint64_t ram_size);
+/* kvm.c: /dev/kvm, the VM, memory, irqchip, PIT; with rc, the reaper
+ * (reaper.h) that frees the VM after the VMM's exit. 0 or -errno (logged). */
+struct reaper_conf;
+int vmm_kvm_open(struct vmm *vm, uint64_t ram_size,
+    const struct reaper_conf *rc);
 void vmm_kvm_close(struct vmm *vm);
+/* vm->cpuid, once the thread asking for it is done. 0 or -EPROTO. */
+int vmm_kvm_cpuid(struct vmm *vm);
 /* KVM_IRQ_LINE on an ISA IRQ. */
 void vmm_irq_line(struct vmm *vm, unsigned irq, int level);
 
@@ -112,6 +130,16 @@ void vmm_vcpus_release(struct vmm *vm);
 void vmm_vcpus_kick(struct vmm *vm);
 void vmm_vcpus_join(struct vmm *vm);
 void vmm_vcpus_destroy(struct vmm *vm);
+
+/* coalesced.c: port writes KVM queues without an exit (see there). After
+ * the vCPUs are created; without host support every write exits. */
+void vmm_coalesced_init(struct vmm *vm);
+/* Replay the queued writes through the bus, in order. Thread-safe. */
+void vmm_coalesced_drain(struct vmm *vm);
+/* The last drain, once the vCPUs are stopped (safe without init). */
+void vmm_coalesced_stop(struct vmm *vm);
+/* The main thread drains this often (ms), for guests that write and wait. */
+#define VMM_COALESCED_POLL_MS	50
 
 /* cpuid.c: the CPUID table for vCPU id of n, from KVM's supported list. */
 struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported,

@@ -7,8 +7,8 @@
  * machine is one of:
  *   bare     no irqchip (the issue's "raw-ioctl floor")
  *   irqchip  KVM_CREATE_IRQCHIP (PIC, IOAPIC, LAPICs in the kernel)
- *   pit      irqchip and KVM_CREATE_PIT2
- *   noreinj  irqchip, PIT and KVM_REINJECT_CONTROL off (drover-vmm's set-up)
+ *   pit      irqchip and KVM_CREATE_PIT2 (drover-vmm's set-up)
+ *   noreinj  irqchip, PIT and KVM_REINJECT_CONTROL off
  *
  *   kvmfloor [-n RUNS] MACHINE
  *

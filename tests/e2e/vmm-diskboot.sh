@@ -130,7 +130,7 @@ fi
 ok "boot 2 from the same overlay reaches login"
 check "the mark survived in the overlay ('$(vmm_e2e_val MARK2)')" [ "$(vmm_e2e_val MARK2)" = "$MARK" ]
 sleep 3
-killed=$(node_exec "$name" -- 'p=$(pidof drover-vmm) && kill -9 $p && echo $p' 2>&1)
+killed=$(node_exec "$name" -- "p=$VMM_E2E_PID"' && kill -9 $p && echo $p' 2>&1)
 st=$(node_exec "$name" --timeout 60 -- "vmm-guest wait $D 30" 2>&1)
 check "drover-vmm killed with SIGKILL while the guest writes (pid $killed, status $st)" [ "$st" = 137 ]
 node_base_md5 "after the kill"

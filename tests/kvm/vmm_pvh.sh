@@ -248,6 +248,14 @@ wait $pid
 rc=$?
 check "kvm: a second SIGTERM stops the VM at once with status 5" test "$rc" = 5
 
+# Bytes the guest writes to THR without any exit after them (KVM's
+# coalesced ring, vmm/coalesced.c) reach the console while it halts.
+bg "quiet: queued" --cmdline quiet
+check "kvm: UART bytes with no exit after them still reach the console (guest halted)" \
+	bash -c 'grep -q "quiet: queued" "$0" && kill -0 "$1"' "$tmp/out" "$pid"
+kill -TERM $pid; sleep 0.2; kill -TERM $pid
+wait $pid
+
 # A console reader that never reads: the FIFO fills, the guest goes on.
 mkfifo "$tmp/fifo"
 exec 3<> "$tmp/fifo"		# held open, never read
@@ -282,6 +290,36 @@ if [ "$(id -u)" = 0 ]; then
 else
 	echo "ok - kvm: --user # SKIP not root"
 fi
+
+# The reaper (vmm/reaper.c): a child holding only the VM's file (and its
+# pipe), named vmm-reaper, confined like the VMM; it ends after the VMM.
+reaper_user=()
+[ "$(id -u)" = 0 ] && reaper_user=(--user 65534:65534)
+bg bye --cmdline spin "${reaper_user[@]}"
+rp=$(pgrep -P "$pid" | head -n 1)
+rfds=$(ls -l "/proc/$rp/fd" 2> /dev/null | awk 'NR > 1 { print $NF }' | sort | tr '\n' ' ')
+check "kvm: reaper: a child named vmm-reaper holds only the VM and its pipe ($rfds)" \
+	bash -c '[ "$(cat /proc/$0/comm)" = vmm-reaper ] &&
+		[ "$(tr "\0" " " < /proc/$0/cmdline | tr -s " ")" = "vmm-reaper " ] &&
+		[[ $1 == "anon_inode:kvm-vm pipe:"* ]] && [ "$(wc -w <<< "$1")" = 2 ]' "$rp" "$rfds"
+check "kvm: reaper: seccomp filter on${reaper_user:+, uid 65534}" \
+	bash -c 'grep -qE "^Seccomp:\s+2" /proc/$0/status &&
+		{ [ -z "$1" ] || grep -qE "^Uid:\s+65534\s+65534" /proc/$0/status; }' "$rp" "${reaper_user[*]}"
+check "kvm: reaper: pgrep -f finds the VMM only" \
+	bash -c '[ "$(pgrep -f "^$0 --kernel $1 --mem 16Mi --cmdline spin")" = "$2" ]' "$vmm" "$payload" "$pid"
+kill -TERM "$pid"; kill -TERM "$pid"
+wait "$pid"
+rc=$?
+for _ in $(seq 100); do [ -d "/proc/$rp" ] && [ "$(awk '/^State/ { print $2 }' "/proc/$rp/status" 2> /dev/null)" != Z ] || break; sleep 0.02; done
+check "kvm: reaper: gone (or a zombie) within 2 s of the VMM's exit (status $rc)" \
+	bash -c '! [ -d /proc/$0 ] || [ "$(awk "/^State/ { print \$2 }" /proc/$0/status)" = Z ]' "$rp"
+bg bye --cmdline spin
+rp=$(pgrep -P "$pid" | head -n 1)
+kill -KILL "$pid"
+wait "$pid" 2> /dev/null
+for _ in $(seq 100); do [ -d "/proc/$rp" ] && [ "$(awk '/^State/ { print $2 }' "/proc/$rp/status" 2> /dev/null)" != Z ] || break; sleep 0.02; done
+check "kvm: reaper: gone within 2 s of a SIGKILL of the VMM" \
+	bash -c '! [ -d /proc/$0 ] || [ "$(awk "/^State/ { print \$2 }" /proc/$0/status)" = Z ]' "$rp"
 
 # Start-to-exit wall time of the trivial payload, median of 20 runs.
 times=()

@@ -37,6 +37,11 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../../node/lib.sh"
 
 VMM_E2E_MAC=52:54:00:12:34:56
+# A node shell snippet printing the running VMM's pid. busybox pidof also
+# names drover-vmm's reaper (vmm/reaper.c: the same executable, comm
+# "vmm-reaper"), and the node's busybox has no pgrep: filter by comm.
+# shellcheck disable=SC2016
+VMM_E2E_PID='$(for p in $(pidof drover-vmm); do [ "$(cat /proc/$p/comm)" = drover-vmm ] && echo $p; done)'
 
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; failed=1; }
@@ -178,7 +183,7 @@ vmm_e2e_stop() {
 # Privilege drop and seccomp, read from the running VMM.
 vmm_e2e_check_sandbox() {
 	local ps_out
-	ps_out=$(node_exec "$name" -- 'grep -E "^(Uid|Gid|Seccomp):" /proc/$(pidof drover-vmm)/status' 2>&1)
+	ps_out=$(node_exec "$name" -- 'grep -E "^(Uid|Gid|Seccomp):" /proc/'"$VMM_E2E_PID"'/status' 2>&1)
 	check "drover-vmm runs as uid/gid 65534 in seccomp filter mode ($(tr '\n\t' '  ' <<< "$ps_out"))" \
 		bash -c 'grep -qE "^Uid:\s+65534\s+65534\s+65534" <<< "$1" && grep -qE "^Gid:\s+65534" <<< "$1" &&
 			grep -qE "^Seccomp:\s+2" <<< "$1"' _ "$ps_out"

@@ -197,6 +197,18 @@ flood(void)
 			outb(COM1, (uint8_t)*p);
 }
 
+/* Bytes straight to THR (no LSR poll, so no exit when the VMM coalesces
+ * THR writes), then halt with interrupts off: no exit ever again. The
+ * VMM's periodic replay must still show them. */
+static void
+quiet(void)
+{
+	for (const char *p = "quiet: queued\n"; *p; p++)
+		outb(COM1, (uint8_t)*p);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
 /* Poll the keyboard controller; Del's make code is 0x53 in scan code
  * set 1 (translation on, our default) and 0x71 in set 2. */
 static void
@@ -278,6 +290,8 @@ payload_main(const struct start_info *si)
 		outb(0x440, 123);
 	if (has_word(cmdline, "flood"))
 		flood();
+	if (has_word(cmdline, "quiet"))
+		quiet();
 	if (has_word(cmdline, "ctrlaltdel"))
 		wait_ctrl_alt_del();
 	if (has_word(cmdline, "echo"))
