@@ -42,6 +42,8 @@ struct rt_res {
 	int64_t memory;			/* scheduling request, bytes */
 	int64_t cpu_limit_milli;	/* 0: none */
 	int64_t memory_limit;		/* bytes, overhead added; 0: none */
+	int64_t cgroup_memory;		/* the cgroup's memory limit: that,
+					 * else guest RAM + overhead */
 	int64_t guest_memory;		/* bytes */
 	int64_t overhead;		/* bytes */
 	unsigned vcpus;

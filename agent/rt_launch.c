@@ -259,7 +259,7 @@ rl_cgroup(struct rt_vmi *v, char *err, size_t errlen)
 	struct priv_limits lim = {
 		.cpu_request_milli = v->res.cpu_milli,
 		.cpu_limit_milli = v->res.cpu_limit_milli,
-		.memory_max = v->res.memory_limit,
+		.memory_max = v->res.cgroup_memory,
 		.pids_max = cg_pids_limit(v->res.vcpus),
 	};
 

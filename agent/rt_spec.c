@@ -67,6 +67,11 @@ rt_vmi_res(const json_t *vmi, int64_t overhead_cfg, struct rt_res *out,
 	out->memory = (m.memory_request ? m.memory_request : m.guest_memory) +
 	    out->overhead;
 	out->memory_limit = m.memory_limit ? m.memory_limit + out->overhead : 0;
+	/* The VMM never needs more than its guest's RAM and its overhead
+	 * (cgroup.h): its cgroup is capped there even when the VMI sets no
+	 * memory limit (the Pod view then shows none, as KubeVirt's). */
+	out->cgroup_memory = out->memory_limit ? out->memory_limit :
+	    m.guest_memory + out->overhead;
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -203,6 +204,39 @@ journal_break(struct store *s, int rc, const char *what)
 	log_error("%s", s->j.why);
 }
 
+/*
+ * Keep STORE_RESERVE bytes preallocated past the journal's end
+ * (fallocate, size unchanged), so that on a full disk the journal still
+ * takes the deletes that free space. Best effort: without room (or
+ * support for it) there is no reserve.
+ */
+static void
+journal_reserve(struct store *s)
+{
+	if (s->j.fd < 0 || (s->j.reserved > s->j.size &&
+	    s->j.reserved - s->j.size >= STORE_RESERVE / 4))
+		return;
+	if (fallocate(s->j.fd, FALLOC_FL_KEEP_SIZE, (off_t)s->j.size,
+	    STORE_RESERVE) == 0)
+		s->j.reserved = s->j.size + STORE_RESERVE;
+}
+
+int
+store_disk_room(struct store *s, char *err, size_t errlen)
+{
+	struct statvfs sv;
+	uint64_t left;
+
+	if (fstatvfs(s->dirfd, &sv) < 0)
+		return 0;
+	left = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (left >= STORE_MIN_FREE)
+		return 0;
+	return store_seterr(err, errlen, -ENOSPC, "%s: No space left on "
+	    "device (%" PRIu64 " KiB free): nothing new is stored until space "
+	    "is freed (deletes still work)", s->dir, left >> 10);
+}
+
 static int
 journal_append(struct store *s, char op, const char *path, const char *json,
     char *err, size_t errlen)
@@ -235,6 +269,7 @@ journal_append(struct store *s, char op, const char *path, const char *json,
 	if (n == (ssize_t)total) {
 		s->j.size += total;
 		s->j.unsynced = 1;
+		journal_reserve(s);
 		return 0;
 	}
 	rc = n < 0 ? -errno : -ENOSPC;
@@ -425,7 +460,8 @@ journal_rotate(struct store *s, char *err, size_t errlen)
 	}
 	close(s->j.fd);
 	s->j.fd = fd;
-	s->j.size = 0;
+	s->j.size = s->j.reserved = 0;
+	journal_reserve(s);
 	s->j.ckpt = s->j.dirty;
 	s->j.dirty = json_object();
 	if (s->j.dirty == NULL) {
@@ -498,7 +534,8 @@ store_disk_checkpoint(struct store *s, char *err, size_t errlen)
 	if (ftruncate(s->j.fd, 0) < 0 || fdatasync(s->j.fd) < 0)
 		return store_seterr(err, errlen, -errno, "%s/%s: truncate: %s",
 		    s->dir, JOURNAL, strerror(errno));
-	s->j.size = 0;
+	s->j.size = s->j.reserved = 0;
+	journal_reserve(s);
 	return 0;
 }
 
@@ -1039,6 +1076,7 @@ journal_open(struct store *s, char *err, size_t errlen)
 	s->j.size = (uint64_t)st.st_size;
 	if (old || s->j.size)
 		return store_disk_checkpoint(s, err, errlen);
+	journal_reserve(s);
 	return 0;
 }
 

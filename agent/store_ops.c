@@ -310,6 +310,10 @@ store_create(struct store *s, const json_t *obj, json_t **out, char *err,
 		    "exists", k->kind, name);
 		goto fail;
 	}
+	/* A full disk: nothing new, so that deletes (which free the space)
+	 * and the updates they need keep working on the journal's reserve. */
+	if ((rc = store_disk_room(s, err, errlen)) < 0)
+		goto fail;
 	rc = fill_new_meta(meta(c), err, errlen);
 	if (rc < 0)
 		goto fail;

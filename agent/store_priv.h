@@ -22,6 +22,8 @@
 #define STORE_JOURNAL_ROTATE (4u << 20)	/* bytes: a checkpoint starts */
 #define STORE_JOURNAL_MAX (32u << 20)	/* bytes: a full checkpoint, now */
 #define STORE_MAINTAIN_MS 4	/* checkpoint work per store_maintain() */
+#define STORE_RESERVE (1u << 20)	/* journal space preallocated ahead */
+#define STORE_MIN_FREE (2u << 20)	/* free bytes below which creates fail */
 
 /*
  * One stored object. Hot kinds keep the jansson tree (obj; ns, name and
@@ -62,6 +64,7 @@ struct store_journal {
 	int fd;			/* the journal, appended; -1: not open */
 	uint64_t size;		/* its bytes */
 	uint64_t rotate, max;	/* STORE_JOURNAL_ROTATE, _MAX (tests: less) */
+	uint64_t reserved;	/* preallocated up to this offset */
 	int unsynced;		/* records written since the last fdatasync */
 	int broken;		/* -errno: a write could not be undone or
 				 * made durable; no more writes */
@@ -144,6 +147,10 @@ int store_disk_write(struct store *s, const struct store_kind *k,
 int store_disk_unlink(struct store *s, const struct store_kind *k,
     const char *ns, const char *name, int durable, char *err,
     size_t errlen);
+/* Room for a new object: -ENOSPC when the file system holding the store
+ * has less than STORE_MIN_FREE left (the journal's preallocated reserve
+ * then serves updates and deletes). */
+int store_disk_room(struct store *s, char *err, size_t errlen);
 /* fdatasync the journal if anything was written since. */
 int store_disk_sync(struct store *s, char *err, size_t errlen);
 /* Checkpoint work for about budget_ms: 1 if more is left, 0, -errno. */

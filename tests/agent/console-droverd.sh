@@ -7,7 +7,8 @@
 # from the pre-loaded containerDisk image, as in runtime-droverd.sh.
 # `droverctl console` on a pseudo-terminal (console_pty.py) sees the banner
 # and the guest's output, typed bytes reach the guest and come back, Ctrl+]
-# exits 0, a second session takes over from the first (which ends), a VMI
+# exits 0, a second session takes over from the first (which ends), after
+# a kill -9 of droverd the restarted one reaches the same guest, a VMI
 # not Running gets 400, a Failed one 409, an unknown one 404 (also through
 # kubectl's own WebSocket-less GET: the API refuses a plain GET with 400).
 # Root, /dev/kvm and mke2fs.
@@ -203,6 +204,29 @@ plain_get() {
 check "a plain GET (no WebSocket) is refused with 400" plain_get
 still_running() { is_phase echo1 Running && pgrep -f "drover-vmm --config $T/run/vmi/$ns/echo1/" > /dev/null; }
 check "echo1 still Running after the sessions" still_running
+
+# kill -9 of droverd: the VMM keeps running; the restarted droverd
+# adopts it and its console is reached again (issue 5).
+echo1_vmm=$(pgrep -f "drover-vmm --config $T/run/vmi/$ns/echo1/")
+kill -9 "$pid"
+wait "$pid" 2> /dev/null
+pid=
+check "kill -9 of droverd: echo1's VMM keeps running" kill -0 "$echo1_vmm"
+check "droverd restarts" start
+adopted() { is_phase echo1 Running && [ "$(pgrep -f "drover-vmm --config $T/run/vmi/$ns/echo1/")" = "$echo1_vmm" ]; }
+check "echo1 adopted: Running, the same VMM" wait_for 20 adopted
+reattached() {
+	pty --log "$T/s2.log" -- "$bin/droverctl" console echo1 -n $ns --kubeconfig "$T/kc" <<-EOF
+	expect $banner
+	raw
+	send again
+	expect AGAIN
+	send \x1d
+	exit 0
+	cooked
+	EOF
+}
+check "after the restart the console reaches the same guest" wait_for 20 reattached
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

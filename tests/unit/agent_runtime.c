@@ -120,9 +120,21 @@ test_res_lab(void **state)
 	assert_int_equal(r.overhead, 19 * MI);
 	assert_int_equal(r.memory, 284 * MI);
 	assert_int_equal(r.memory_limit, 0);
+	/* No memory limit on the VMI: its cgroup still caps guest RAM plus
+	 * the overhead. */
+	assert_int_equal(r.cgroup_memory, 284 * MI);
 	/* A configured overhead wins. */
 	assert_int_equal(rt_vmi_res(vmi, 32 * MI, &r, err, sizeof(err)), 0);
 	assert_int_equal(r.memory, 297 * MI);
+	assert_int_equal(r.cgroup_memory, 297 * MI);
+	/* With limits.memory: the limit plus the overhead. */
+	json_object_set_new(json_object_get(json_object_get(json_object_get(
+	    json_object_get(vmi, "spec"), "domain"), "resources"), "limits"),
+	    "memory", json_string("512Mi"));
+	assert_int_equal(rt_vmi_res(vmi, 0, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.guest_memory, 265 * MI);	/* the request */
+	assert_int_equal(r.memory_limit, 531 * MI);
+	assert_int_equal(r.cgroup_memory, 531 * MI);
 	json_decref(vmi);
 }
 
