@@ -348,6 +348,9 @@ journal_record(struct store *s, const struct store_kind *k, char op,
 	if (path_of(k, ns, name, path, sizeof(path)) < 0)
 		return store_seterr(err, errlen, -ENAMETOOLONG, "%s/%s: name "
 		    "too long", k->kind, name);
+	if (s->failpoint && (rc = s->failpoint(s->failpoint_arg, op, path)) < 0)
+		return store_seterr(err, errlen, rc, "%s/%s: writing %s: %s",
+		    s->dir, JOURNAL, path, strerror(-rc));
 	if (obj && (json = json_dumps(obj, JSON_COMPACT)) == NULL)
 		return store_seterr(err, errlen, -ENOMEM, "out of memory");
 	rc = journal_append(s, op, path, json, err, errlen);

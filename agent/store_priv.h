@@ -94,6 +94,11 @@ struct store {
 	int opened;		/* store_open() succeeded */
 	struct store_journal j;
 	int batch;		/* store_batch_begin() depth */
+	/* Tests: a failpoint. Called before each journal record ('P' or
+	 * 'D', "Kind/ns/name"); a negative errno fails that write as the
+	 * disk would (nothing written). */
+	int (*failpoint)(void *arg, char op, const char *path);
+	void *failpoint_arg;
 	struct store_note *notes;
 	size_t nnotes, capnotes;
 };

@@ -97,6 +97,18 @@ vmirs_set_clock(struct vmirs_ctl *c, vmirs_mono_fn mono, vmirs_wall_fn wall,
 	c->clock_arg = arg;
 }
 
+static void resync_cb(void *arg);
+
+void
+vmirs_set_resync(struct vmirs_ctl *c, unsigned ms)
+{
+	c->resync_ms = ms ? ms : VMIRS_RESYNC_MS;
+	if (c->l && c->resync_id > 0) {
+		loop_cancel(c->l, c->resync_id);
+		c->resync_id = loop_timer(c->l, c->resync_ms, resync_cb, c);
+	}
+}
+
 void
 vmirs_set_rand(struct vmirs_ctl *c, vmirs_rand_fn fn, void *arg)
 {
@@ -263,7 +275,7 @@ resync_cb(void *arg)
 
 	c->resync_id = 0;
 	enqueue_all(c);
-	c->resync_id = loop_timer(c->l, VMIRS_RESYNC_MS, resync_cb, c);
+	c->resync_id = loop_timer(c->l, c->resync_ms, resync_cb, c);
 }
 
 static uint64_t
@@ -584,6 +596,7 @@ vmirs_new(struct store *s, struct loop *l)
 	c->l = l;
 	vmirs_set_clock(c, NULL, NULL, NULL);
 	vmirs_set_rand(c, NULL, NULL);
+	c->resync_ms = VMIRS_RESYNC_MS;
 	c->events = json_array();
 	c->queue = json_object();
 	c->exps = json_object();
@@ -599,7 +612,7 @@ vmirs_new(struct store *s, struct loop *l)
 	load_owners(c);
 	enqueue_all(c);
 	if (l != NULL) {
-		c->resync_id = loop_timer(l, VMIRS_RESYNC_MS, resync_cb, c);
+		c->resync_id = loop_timer(l, c->resync_ms, resync_cb, c);
 		if (c->resync_id <= 0)
 			goto fail;
 	}

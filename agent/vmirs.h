@@ -105,6 +105,8 @@ void vmirs_expectations(struct vmirs_ctl *c, const char *ns,
 void vmirs_set_clock(struct vmirs_ctl *c, vmirs_mono_fn mono,
     vmirs_wall_fn wall, void *arg);
 void vmirs_set_rand(struct vmirs_ctl *c, vmirs_rand_fn fn, void *arg);
+/* Tests: the resync period (0: VMIRS_RESYNC_MS). */
+void vmirs_set_resync(struct vmirs_ctl *c, unsigned ms);
 
 /*
  * The deletion order (Kubernetes' ActivePodsWithRanks.Less, for VMIs):

@@ -27,6 +27,7 @@ struct vmirs_ctl {
 	json_t *retries;	/* object: key -> failures so far */
 	json_t *warned;		/* object: key -> "uid/generation" warned */
 	int defer_id, resync_id;
+	unsigned resync_ms;	/* VMIRS_RESYNC_MS (tests: vmirs_set_resync) */
 	int draining;		/* in vmirs_drain(): no new loop_defer() */
 	struct vmirs_retry *retry_list;	/* back-off timers (vmirs.c) */
 	vmirs_mono_fn mono;

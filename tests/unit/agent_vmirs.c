@@ -24,7 +24,9 @@
 #include "loop.h"
 #include "manifest.h"
 #include "store.h"
+#include "store_priv.h"
 #include "vmirs.h"
+#include "vmirs_int.h"
 
 #define NS "lab"
 #define RS "lab05-cirros-replicaset"
@@ -1155,6 +1157,105 @@ test_loop_retry(void **state)
 	json_decref(rs);
 }
 
+/* The disk refuses the VMI deletes (a store failpoint, as an I/O error):
+ * ReplicaFailure FailedDelete, FailedDelete events, nothing wedged; the
+ * next good sync deletes them and drops the condition. */
+static int
+fail_vmi_deletes(void *arg, char op, const char *path)
+{
+	(void)arg;
+	return op == 'D' && strncmp(path, VMIRS_VMI_KIND "/", strlen(
+	    VMIRS_VMI_KIND) + 1) == 0 ? -EIO : 0;
+}
+
+static void
+test_delete_failure(void **state)
+{
+	struct fx *f = *state;
+	json_t *rs = rs_add(f, RS, 3), *st, *l;
+	const json_t *cond;
+	char msg[400];
+	int deletes;
+
+	assert_int_equal(sync_rs(f, RS), 0);
+	vmirs_drain(f->c);
+	f->s->failpoint = fail_vmi_deletes;
+	rs_spec_set(f, RS, "replicas", json_integer(1));
+	assert_int_equal(sync_rs(f, RS), -EIO);
+	assert_int_equal(nvmis(f), 3);
+	vmirs_expectations(f->c, NS, RS, NULL, &deletes);
+	assert_int_equal(deletes, 0);		/* nothing waits for them */
+	st = rs_status(f, RS);
+	cond = st_cond(st, "ReplicaFailure");
+	assert_non_null(cond);
+	assert_string_equal(json_string_value(json_object_get(cond,
+	    "status")), "True");
+	assert_string_equal(json_string_value(json_object_get(cond,
+	    "reason")), "FailedDelete");
+	assert_non_null(strstr(json_string_value(json_object_get(cond,
+	    "message")), "Input/output error"));
+	json_decref(st);
+	assert_int_equal(events(f, RS, "FailedDelete", NULL), 2);
+	l = vmis(f);
+	vmirs_rank_sort(l);
+	snprintf(msg, sizeof(msg), "Error deleting virtual machine %s: %s/"
+	    "journal: writing " VMIRS_VMI_KIND "/" NS "/%s: Input/output "
+	    "error", vmi_name(l, 0), f->dir, vmi_name(l, 0));
+	json_decref(l);
+	assert_int_equal(events(f, RS, "FailedDelete", msg), 1);
+
+	f->s->failpoint = NULL;
+	assert_int_equal(sync_rs(f, RS), 0);
+	vmirs_drain(f->c);
+	assert_int_equal(nvmis(f), 1);
+	st = rs_status(f, RS);
+	assert_null(st_cond(st, "ReplicaFailure"));
+	assert_int_equal(st_int(st, "replicas"), 1);
+	json_decref(st);
+	json_decref(rs);
+}
+
+/* The periodic resync: a change the watch never delivered is acted on
+ * at the next resync. */
+static void
+test_loop_resync(void **state)
+{
+	struct fx *f = *state;
+	struct loop *l = loop_new();
+	struct vmirs_ctl *c;
+	json_t *rs, *v;
+	char err[256];
+
+	assert_non_null(l);
+	vmirs_free(f->c);
+	f->c = NULL;
+	c = vmirs_new(f->s, l);
+	assert_non_null(c);
+	vmirs_set_clock(c, fx_mono, fx_wall, f);
+	vmirs_set_rand(c, fx_rand, f);
+	vmirs_set_resync(c, 300);
+	rs = rs_add(f, RS, 2);
+	loop_timer(l, 100, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(nvmis(f), 2);
+	/* The controller's watch gone: only the resync can see this. */
+	store_unwatch(f->s, c->watch_id);
+	c->watch_id = 0;
+	v = vmis(f);
+	assert_int_equal(store_delete(f->s, VMIRS_VMI_KIND, NS, vmi_name(v, 0),
+	    err, sizeof(err)), 0);
+	json_decref(v);
+	loop_timer(l, 50, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(nvmis(f), 1);		/* no resync yet */
+	loop_timer(l, 400, stop_cb, l);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(nvmis(f), 2);		/* the resync did it */
+	vmirs_free(c);
+	loop_free(l);
+	json_decref(rs);
+}
+
 int
 main(void)
 {
@@ -1187,6 +1288,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_churn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_loop_resync, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_loop_retry, setup,
 		    teardown),
 	};
