@@ -227,7 +227,8 @@ store_disk_room(struct store *s, char *err, size_t errlen)
 	struct statvfs sv;
 	uint64_t left;
 
-	if (fstatvfs(s->dirfd, &sv) < 0)
+	/* No size to go by (ramfs reports 0 blocks): room. */
+	if (fstatvfs(s->dirfd, &sv) < 0 || sv.f_blocks == 0)
 		return 0;
 	left = (uint64_t)sv.f_bavail * sv.f_frsize;
 	if (left >= STORE_MIN_FREE)
