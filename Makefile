@@ -123,7 +123,7 @@ bins: $(BIN)/drover-vmm $(BIN)/droverd $(BIN)/droverctl
 deps:
 	$(Q)mk/deps.sh
 
-$(SYSROOT)/drover-libs.mk: mk/sysroot.sh | deps-if-needed
+$(SYSROOT)/drover-libs.mk: mk/sysroot.sh $(wildcard mk/sysroot/patches/*/*.patch) | deps-if-needed
 	$(Q)mk/sysroot.sh $(SYSFLAVOUR) $(SYSROOT)
 
 .PHONY: deps-if-needed
@@ -184,13 +184,19 @@ bench: node
 	$(Q)tests/bench/run
 
 bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat $(BENCH)/blkbench $(BENCH)/kvmfloor $(BENCH)/net_tool \
-	$(BENCH)/agentbench
+	$(BENCH)/agentbench $(BENCH)/apiload
 
 # The KVM tests' PVH payload (plain gcc -O2 whatever the variant; its
 # rule is in vmm/sources.mk), copied out of the test tree.
 $(BENCH)/pvh.elf: $(TEST_BIN)/payloads/pvh.elf
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
+
+# The API benchmark's HTTPS load generator (mbedTLS, client certificates).
+$(BENCH)/apiload: $(O)/tests/bench/apiload.o
+	@mkdir -p $(dir $@)
+	@echo "  LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # virtio-blk through a simulated driver: the device core, the front end
 # and the raw back end, nothing of KVM or PCI.

@@ -146,6 +146,10 @@ as_complete(struct kapi_conn *c)
 	as_set_deadline(c, c->srv->idle_ms);
 	if (c->close_after)
 		return -1;
+	if (c->rx_paused) {
+		c->rx_paused = 0;
+		lws_rx_flow_control(c->wsi, 1);
+	}
 	return lws_http_transaction_completed(c->wsi) ? -1 : 0;
 }
 
@@ -529,11 +533,19 @@ as_dispatch(struct kapi_conn *c)
 		c->req.body_len = c->body_len;
 	}
 	c->nreq++;
+	log_debug("API connection %llu request %u: %s %s%s%s (%zu bytes)",
+	    (unsigned long long)c->id, c->nreq, c->req.method, c->req.path,
+	    c->req.query[0] ? "?" : "", c->req.query, c->req.body_len);
 	kapi_handle(c->srv->kapi, c, &c->req);
 }
 
-/* After kapi_handle() inside a callback: write what it queued; finish a
- * complete response. The callback's return value. */
+/*
+ * After kapi_handle() inside a callback: write what it queued, and when a
+ * whole response is out complete the transaction here (lws then goes on
+ * with what else it read: a pipelined request). A handler that answers
+ * later: lws must not read the next request meanwhile (it would drop the
+ * connection), so reading pauses until the answer is out.
+ */
 static int
 as_after_handler(struct kapi_conn *c)
 {
@@ -541,10 +553,13 @@ as_after_handler(struct kapi_conn *c)
 		return -1;
 	if (c->out_head && as_http_flush(c) < 0)
 		return -1;
-	if (c->state == AS_REPLY && !c->out_head)
+	if (!c->out_head && (c->state == AS_REPLY ||
+	    (c->state == AS_STREAM && c->stream_end)))
 		return as_complete(c);
-	if (c->state == AS_STREAM && c->stream_end && !c->out_head)
-		return as_complete(c);
+	if (c->state == AS_HANDLER) {
+		lws_rx_flow_control(c->wsi, 0);
+		c->rx_paused = 1;
+	}
 	if (c->out_head)
 		lws_callback_on_writable(c->wsi);
 	return 0;
@@ -735,9 +750,14 @@ as_on_upgrade(struct kapi_conn *c, const char *up)
 	rc = as_begin(c, NULL, 0, 1);
 	if (rc < 0)
 		return -1;
+	/* A refused upgrade closes the connection after its answer: lws
+	 * 4.3 leaves such a connection in a state where it drops the next
+	 * request anyway. */
+	c->close_after = 1;
 	if (rc > 0) {
 		as_dispatch(c);
 		if (c->ws_accepted && c->state == AS_HANDLER) {
+			c->close_after = 0;
 			c->state = AS_WS;
 			c->deadline = 0;
 			return 0;	/* lws does the handshake */
@@ -908,6 +928,10 @@ as_http_callback(struct apiserver *s, struct kapi_conn *c,
 		break;
 	}
 	c->in_cb--;
+	if (rc)
+		log_debug("API connection %llu: lws callback %d returns %d "
+		    "(state %d)", (unsigned long long)c->id, (int)reason, rc,
+		    (int)c->state);
 	if (rc < 0 && c->state != AS_WS && c->state != AS_STREAM)
 		c->state = AS_DEAD;
 	return rc;

@@ -59,6 +59,7 @@ struct kapi_conn {
 	int in_cb;			/* inside an lws callback for wsi */
 	int kill_asked;
 	int close_after;		/* close once the response is out */
+	int rx_paused;			/* lws_rx_flow_control(wsi, 0) */
 	int have_user;
 	struct kapi_user user;
 	char peer[64];

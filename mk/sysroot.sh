@@ -223,6 +223,12 @@ build_mbedtls() {
 		-DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DUSE_STATIC_MBEDTLS_LIBRARY=ON
 }
 
+# libwebsockets: H1 and WS roles over mbedTLS, no h2. droverd's API runs it on
+# droverd's own poll loop through lws's custom event-library interface
+# (agent/apiserver.c), which needs no LWS_WITH_EXTERNAL_POLL. Drover's patches
+# (mk/sysroot/patches/libwebsockets): TLS 1.3 with mbedTLS 3.6, client
+# certificates really required (the wrapper made them optional), 413 for
+# headers over the limit.
 build_libwebsockets() {
 	local s=$B/src/libwebsockets kflags=
 	unpack libwebsockets "$s"

@@ -7,8 +7,10 @@
 # from the pre-loaded containerDisk image, as in runtime-droverd.sh.
 # `droverctl console` on a pseudo-terminal (console_pty.py) sees the banner
 # and the guest's output, typed bytes reach the guest and come back, Ctrl+]
-# exits 0, a second session takes over from the first (which ends), after
-# a kill -9 of droverd the restarted one reaches the same guest, a VMI
+# exits 0, a second session takes over from the first (which ends), the
+# WebSocket seen raw (tests/agent/apiclient.py: handshake, binary frames,
+# pings both ways), after a kill -9 of droverd the restarted one reaches
+# the same guest, a VMI
 # not Running gets 400, a Failed one 409, an unknown one 404 (also through
 # kubectl's own WebSocket-less GET: the API refuses a plain GET with 400).
 # Root, /dev/kvm and mke2fs.
@@ -186,6 +188,14 @@ takeover() {
 	[ $b = 0 ] && [ $st = 0 ]
 }
 check "a second session takes over; the first is closed" takeover
+raw_ws() { # the transport's WebSocket seen raw: handshake, frames, pings
+	python3 "$here/apiclient.py" --port "$port" --pki "$P" ws \
+		"/apis/subresources.kubevirt.io/v1/namespaces/$ns/virtualmachineinstances/echo1/console" \
+		> "$T/ws.out" 2>&1
+	[ "$(tr '\n' '|' < "$T/ws.out")" = "HTTP/1.1 101 Switching Protocols|accept ok|protocol plain.kubevirt.io|echo ok|pong ok|server ping ok|" ] ||
+		{ sed 's/^/# ws: /' "$T/ws.out"; return 1; }
+}
+check "raw WebSocket: 101, plain.kubevirt.io, binary echo, our ping answered, the server pings" raw_ws
 refused() { # refused NAME TEXT
 	cons "$1" -n $ns < /dev/null > "$T/r.out" 2>&1
 	local st=$?
