@@ -20,8 +20,10 @@
  * bytes); our frames are queued (bounded by max_out). lws answers pings and
  * sends ours (apiserver.c's retry policy).
  *
- * on_close of a stream or WebSocket is called exactly once, when the
- * connection is gone (whoever ended it), never from inside a kapi_* call.
+ * on_close is called at most once, never from inside a kapi_* call: for a
+ * stream when the client goes away or the transport drops it (not after
+ * kapi_stream_end(): the connection serves the next request), for a
+ * WebSocket when the connection is gone, whoever closed it.
  */
 #include <errno.h>
 #include <stdio.h>

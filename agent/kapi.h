@@ -59,7 +59,10 @@ void kapi_respond(struct kapi_conn *c, int status, const char *content_type,
 
 /* Streaming (chunked) response: headers now, chunks later. */
 struct kapi_stream_ops {
-	void (*on_close)(void *arg);	/* client gone or stream ended */
+	/* The client went away or the transport dropped the stream (its
+	 * output over the limit, shut-down); not after kapi_stream_end().
+	 * Never called from inside a kapi_* call. */
+	void (*on_close)(void *arg);
 };
 int kapi_stream_begin(struct kapi_conn *c, int status,
     const char *content_type, const struct kapi_stream_ops *ops, void *arg);
@@ -70,7 +73,10 @@ void kapi_stream_end(struct kapi_conn *c);
 
 /* WebSocket. */
 struct kapi_ws_ops {
+	/* One whole message from the client (binary or text). */
 	void (*on_message)(void *arg, const void *data, size_t len);
+	/* The connection is gone, whoever closed it (kapi_ws_close()
+	 * included); never called from inside a kapi_* call. */
 	void (*on_close)(void *arg);
 };
 int kapi_ws_accept(struct kapi_conn *c, const char *subprotocol,
