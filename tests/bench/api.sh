@@ -2,11 +2,15 @@
 # tests/bench/api.sh: droverd's Kubernetes API over mutual TLS against
 # nginx (Debian's, tests/bench/deps.list) serving the same bytes with
 # mutual TLS, on this machine, in the same run, with the same client
-# (tests/bench/apiload: mbedTLS, client certificate, TLS 1.3, keep-alive).
+# (tests/bench/apiload: mbedTLS, client certificate, TLS 1.3 with Go's
+# cipher order, keep-alive), the two servers measured in alternating
+# 1-second slices so that both see the same machine load.
 #
 #   GET of one object (a VirtualMachineInstanceReplicaSet) and LIST of 100,
 #   at 1 and 16 concurrent clients: requests/s and p99 latency.
 #   Targets: >= 0.5x nginx's requests/s; p99 <= 5 ms at 16 clients.
+#   For information: GET /version (the transport with next to no handler
+#   work) at 1 and 16 clients, and droverd's CPU time per request.
 #   Full handshakes (connect, TLS 1.3 handshake with a client certificate,
 #   one small GET, close) per second at 16 clients, against nginx (no
 #   target).
@@ -120,27 +124,34 @@ nginx_start 1
 cmp -s <(cu "https://127.0.0.1:$nport$LIST") "$T/www/list" ||
 	bench_cannot "nginx does not serve the same LIST bytes"
 
-load() { # load PORT PATH CLIENTS [--handshake]: "rps p99 bytes"
-	local out
-	out=$("$LOAD" --port "$1" --ca "$P/ca.crt" --cert "$P/users/bench.crt" \
-		--key "$P/users/bench.key" --path "$2" --clients "$3" \
-		--seconds "$SECS" ${4:-}) || bench_cannot "apiload failed: $out"
-	awk '{ for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
-		if (v["errors"] > 0) { print "errors " v["errors"] > "/dev/stderr" }
-		print v["rps"], v["p99_ms"], v["bytes"], v["errors"] }' <<< "$out"
+# pair PATH CLIENTS [--handshake]: droverd and nginx in alternating
+# 1-second slices (same machine load), SECS each:
+# "drps dp99 bytes derr nrps np99 nerr dcpu" (dcpu: droverd's CPU time
+# per request, us)
+cputicks() { awk '{ print $14 + $15 }' "/proc/$dpid/stat"; }
+pair() {
+	local out c0 c1
+	c0=$(cputicks)
+	out=$("$LOAD" --port "$dport,$nport" --ca "$P/ca.crt" \
+		--cert "$P/users/bench.crt" --key "$P/users/bench.key" --path "$1" \
+		--clients "$2" --seconds "$SECS" ${3:-}) || bench_cannot "apiload failed: $out"
+	c1=$(cputicks)
+	awk -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '
+		{ for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
+		r = r " " v["rps"] " " v["p99_ms"]
+		if (NR == 1) { r = r " " v["bytes"]; n = v["requests"] }
+		r = r " " v["errors"] }
+		END { printf "%s %.0f\n", substr(r, 2), n ? ticks * 1e6 / hz / n : 0 }' <<< "$out"
 }
 
-printf '%-26s %9s %9s | %9s %9s | %6s\n' "workload (bytes)" "droverd/s" "p99 ms" "nginx/s" "p99 ms" ratio
-declare -A NG
+printf '%-26s %9s %9s %7s | %9s %9s | %6s\n' "workload (bytes)" "droverd/s" "p99 ms" "cpu us" "nginx/s" "p99 ms" ratio
 for w in get list; do
 	path=$GET; [ $w = list ] && path=$LIST
 	for c in 1 16; do
-		read -r drps dp99 bytes derr <<< "$(load "$dport" "$path" $c)"
-		read -r nrps np99 _ nerr <<< "$(load "$nport" "$path" $c)"
+		read -r drps dp99 bytes derr nrps np99 nerr dcpu <<< "$(pair "$path" $c)"
 		r=$(bench_calc "$drps / $nrps")
-		NG[$w$c]=$nrps
-		printf '%-26s %9s %9s | %9s %9s | %6s%s\n' "$(echo $w | tr a-z A-Z) $c client(s) ($bytes)" \
-			"$drps" "$dp99" "$nrps" "$np99" "$r" \
+		printf '%-26s %9s %9s %7s | %9s %9s | %6s%s\n' "$(echo $w | tr a-z A-Z) $c client(s) ($bytes)" \
+			"$drps" "$dp99" "$dcpu" "$nrps" "$np99" "$r" \
 			"$([ "$derr$nerr" != 00 ] && echo "  errors $derr/$nerr")"
 		bench_result "api $w c$c requests/s" "$drps" "nginx $nrps" "$r" ">= 0.5" \
 			"$(bench_yesno "$r" '>=' 0.5)"
@@ -150,10 +161,17 @@ for w in get list; do
 		fi
 	done
 done
-read -r dh dhp99 _ _ <<< "$(load "$dport" "$SMALL" 16 --handshake)"
-read -r nh nhp99 _ _ <<< "$(load "$nport" "$SMALL" 16 --handshake)"
+# The transport alone: /version (190 bytes, next to no handler work).
+for c in 1 16; do
+	read -r drps dp99 bytes _ nrps np99 _ dcpu <<< "$(pair "$SMALL" $c)"
+	r=$(bench_calc "$drps / $nrps")
+	printf '%-26s %9s %9s %7s | %9s %9s | %6s\n' "/version $c client(s) ($bytes)" \
+		"$drps" "$dp99" "$dcpu" "$nrps" "$np99" "$r"
+	bench_result "api /version c$c requests/s (transport)" "$drps" "nginx $nrps" "$r" - -
+done
+read -r dh dhp99 _ _ nh nhp99 _ dcpu <<< "$(pair "$SMALL" 16 --handshake)"
 r=$(bench_calc "$dh / $nh")
-printf '%-26s %9s %9s | %9s %9s | %6s\n' "full handshakes 16 clients" "$dh" "$dhp99" "$nh" "$nhp99" "$r"
+printf '%-26s %9s %9s %7s | %9s %9s | %6s\n' "full handshakes 16 clients" "$dh" "$dhp99" "$dcpu" "$nh" "$nhp99" "$r"
 bench_result "api full handshakes/s c16" "$dh" "nginx $nh" "$r" - -
 nginx_stop
 
@@ -162,9 +180,10 @@ nginx_start auto
 printf 'nginx, one worker per CPU (%s):\n' "$(getconf _NPROCESSORS_ONLN)"
 for w in get list; do
 	path=$GET; [ $w = list ] && path=$LIST
-	read -r nrps np99 _ _ <<< "$(load "$nport" "$path" 16)"
-	printf '  %-24s %9s/s p99 %s ms (droverd/this: %s)\n' "$(echo $w | tr a-z A-Z) 16 clients" \
-		"$nrps" "$np99" "$(bench_calc "$(awk '{print $1}' <<< "$(load "$dport" "$path" 16)") / $nrps")"
+	read -r drps _ _ _ nrps np99 _ _ <<< "$(pair "$path" 16)"
+	printf '  %-24s %9s/s p99 %s ms (droverd %s/s, ratio %s)\n' "$(echo $w | tr a-z A-Z) 16 clients" \
+		"$nrps" "$np99" "$drps" "$(bench_calc "$drps / $nrps")"
 done
 nginx_stop
+printf 'load average during the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 exit 0

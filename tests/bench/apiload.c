@@ -2,14 +2,18 @@
  * apiload: an HTTPS load generator with client certificates (mbedTLS), for
  * tests/bench/api.sh: the same client against droverd and against nginx.
  *
- *   apiload --port P --ca CA --cert CRT --key KEY --path PATH
- *           [--clients N] [--seconds S] [--handshake] [--tls12]
+ *   apiload --port P[,P2...] --ca CA --cert CRT --key KEY --path PATH
+ *           [--clients N] [--seconds S] [--slice S] [--handshake] [--tls12]
  *
+ * With several ports (servers serving the same bytes) the run alternates
+ * between them in slices of --slice seconds (default 1), every client
+ * moving together, so that both see the same machine load; each port gets
+ * S seconds in all and its own result line.
  * N threads, each with its own connection: GET PATH again and again on it
  * (HTTP/1.1 keep-alive), or with --handshake a new connection, full TLS
  * handshake (no resumption), one GET and close each time. Every answer
- * must be 200 with the whole body (Content-Length). Prints one line:
- *   requests N seconds S rps R p50_ms A p99_ms B bytes LEN errors E
+ * must be 200 with the whole body (Content-Length). Prints per port:
+ *   port P requests N seconds S rps R p50_ms A p99_ms B bytes LEN errors E
  * (latency: one request on a kept connection, or connect + handshake +
  * request with --handshake). Cipher suites in Go's order (kubectl's):
  * AES-128-GCM first.
@@ -37,7 +41,8 @@
 
 struct opts {
 	int port, clients, handshake, tls12;
-	double seconds;
+	int ports[8], nports;
+	double seconds, slice;
 	const char *ca, *cert, *key, *path;
 };
 
@@ -252,6 +257,8 @@ w_run(void *arg)
 				continue;
 			}
 			open = 1;
+			if (!w->o->handshake)
+				t0 = now_s();	/* keep-alive: requests only */
 		}
 		if (c_get(w, c, &blen) < 0) {
 			w->errors++;
@@ -280,15 +287,40 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void
+report(int port, struct worker *ws, int n, double el)
+{
+	size_t total = 0, k = 0;
+	long errors = 0;
+	uint32_t *all;
+
+	for (int i = 0; i < n; i++) {
+		total += ws[i].n;
+		errors += ws[i].errors;
+	}
+	all = malloc((total ? total : 1) * sizeof(*all));
+	if (!all)
+		exit(1);
+	for (int i = 0; i < n; i++) {
+		memcpy(all + k, ws[i].lat_us, ws[i].n * sizeof(*all));
+		k += ws[i].n;
+	}
+	qsort(all, total, sizeof(*all), cmp_u32);
+	printf("port %d requests %zu seconds %.2f rps %.0f p50_ms %.3f "
+	    "p99_ms %.3f bytes %zu errors %ld\n", port, total, el,
+	    (double)total / el, total ? all[total / 2] / 1000.0 : 0,
+	    total ? all[(size_t)((double)total * 0.99)] / 1000.0 : 0,
+	    ws[0].body, errors);
+	free(all);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct opts o = { .clients = 1, .seconds = 5 };
+	struct opts o = { .clients = 1, .seconds = 5, .slice = 1 };
 	struct worker *ws;
-	uint32_t *all;
-	size_t total = 0, k = 0;
-	long errors = 0;
-	double t0, el;
+	double *el, done = 0;
+	int rc = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -304,12 +336,21 @@ main(int argc, char **argv)
 		if (!v)
 			goto usage;
 		i++;
-		if (!strcmp(a, "--port"))
-			o.port = atoi(v);
-		else if (!strcmp(a, "--clients"))
+		if (!strcmp(a, "--port")) {
+			char *p = (char *)v, *end;
+
+			while (*p && o.nports < 8) {
+				o.ports[o.nports++] = (int)strtol(p, &end, 10);
+				p = *end == ',' ? end + 1 : end;
+				if (end == p && *p)
+					goto usage;
+			}
+		} else if (!strcmp(a, "--clients"))
 			o.clients = atoi(v);
 		else if (!strcmp(a, "--seconds"))
 			o.seconds = atof(v);
+		else if (!strcmp(a, "--slice"))
+			o.slice = atof(v);
 		else if (!strcmp(a, "--ca"))
 			o.ca = v;
 		else if (!strcmp(a, "--cert"))
@@ -321,49 +362,55 @@ main(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (!o.port || !o.ca || !o.cert || !o.key || !o.path ||
-	    o.clients < 1 || o.clients > 256 || o.seconds <= 0)
+	if (!o.nports || !o.ca || !o.cert || !o.key || !o.path ||
+	    o.clients < 1 || o.clients > 256 || o.seconds <= 0 ||
+	    o.slice <= 0)
 		goto usage;
+	for (int i = 0; i < o.nports; i++)
+		if (o.ports[i] <= 0 || o.ports[i] > 65535)
+			goto usage;
 	if (psa_crypto_init() != PSA_SUCCESS)
 		return 1;
-	ws = calloc((size_t)o.clients, sizeof(*ws));
-	if (!ws)
+	ws = calloc((size_t)(o.clients * o.nports), sizeof(*ws));
+	el = calloc((size_t)o.nports, sizeof(*el));
+	if (!ws || !el)
 		return 1;
-	t0 = now_s();
-	for (int i = 0; i < o.clients; i++) {
+	for (int i = 0; i < o.clients * o.nports; i++) {
 		ws[i].o = &o;
-		ws[i].stop = t0 + o.seconds;
 		if (w_setup(&ws[i]) < 0)
 			return 1;
 	}
-	t0 = now_s();
-	for (int i = 0; i < o.clients; i++) {
-		ws[i].stop = t0 + o.seconds;
-		pthread_create(&ws[i].th, NULL, w_run, &ws[i]);
+	/* slices: every port in turn until each had o.seconds */
+	for (int k = 0; done < o.seconds; k++) {
+		int t = k % o.nports;
+		struct worker *g = ws + t * o.clients;
+		double len = o.seconds - done < o.slice ? o.seconds - done :
+		    o.slice, t0 = now_s();
+
+		o.port = o.ports[t];
+		for (int i = 0; i < o.clients; i++) {
+			g[i].stop = t0 + len;
+			pthread_create(&g[i].th, NULL, w_run, &g[i]);
+		}
+		for (int i = 0; i < o.clients; i++)
+			pthread_join(g[i].th, NULL);
+		el[t] += now_s() - t0;
+		if (t == o.nports - 1)
+			done += len;
 	}
-	for (int i = 0; i < o.clients; i++) {
-		pthread_join(ws[i].th, NULL);
-		total += ws[i].n;
-		errors += ws[i].errors;
+	for (int t = 0; t < o.nports; t++) {
+		size_t n = 0;
+
+		report(o.ports[t], ws + t * o.clients, o.clients, el[t]);
+		for (int i = 0; i < o.clients; i++)
+			n += ws[t * o.clients + i].n;
+		if (!n)
+			rc = 1;
 	}
-	el = now_s() - t0;
-	all = malloc((total ? total : 1) * sizeof(*all));
-	if (!all)
-		return 1;
-	for (int i = 0; i < o.clients; i++) {
-		memcpy(all + k, ws[i].lat_us, ws[i].n * sizeof(*all));
-		k += ws[i].n;
-	}
-	qsort(all, total, sizeof(*all), cmp_u32);
-	printf("requests %zu seconds %.2f rps %.0f p50_ms %.3f p99_ms %.3f "
-	    "bytes %zu errors %ld\n", total, el, (double)total / el,
-	    total ? all[total / 2] / 1000.0 : 0,
-	    total ? all[(size_t)((double)total * 0.99)] / 1000.0 : 0,
-	    ws[0].body, errors);
-	return total ? 0 : 1;
+	return rc;
 usage:
-	fprintf(stderr, "usage: apiload --port P --ca CA --cert CRT --key KEY "
-	    "--path PATH [--clients N] [--seconds S] [--handshake] "
-	    "[--tls12]\n");
+	fprintf(stderr, "usage: apiload --port P[,P2...] --ca CA --cert CRT "
+	    "--key KEY --path PATH [--clients N] [--seconds S] [--slice S] "
+	    "[--handshake] [--tls12]\n");
 	return 2;
 }
