@@ -500,8 +500,13 @@ rt_vmi_sync(struct rt_vmi *v)
 		goto out;
 	}
 	if (!rt_has_finalizer(vmi)) {
-		rt_finalizer_edit(v, 1);	/* comes back as MODIFIED */
-		goto out;
+		/* Carry on with the VMI as it is now stored (the write's
+		 * MODIFIED echo only brings one more, idle, look). */
+		if (rt_finalizer_edit(v, 1) < 0)
+			goto out;
+		json_decref(vmi);
+		if ((vmi = rt_get(v)) == NULL)
+			goto out;
 	}
 	if (v->stage == RT_NEW)
 		rt_vmi_first(v, vmi);
