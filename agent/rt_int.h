@@ -127,6 +127,7 @@ struct rt_vmi {
 	/* Control socket. */
 	int ctl_fd, ctl_timer, poll_timer;
 	unsigned poll_backoff;		/* ms to the next poll until answered */
+	unsigned poll_tries;		/* polls since the spawn */
 	enum rt_ctl_req ctl_req;
 	char ctl_buf[2048];
 	size_t ctl_len;
