@@ -156,9 +156,9 @@ if grep -q 'error\|ERROR' "$T/droverd.log"; then
 	echo "  droverd's errors:"; grep 'error' "$T/droverd.log" | head -5 | sed 's/^/    /'
 fi
 
-bench_result "create->Running p50" "$p50 ms (p99 $p99 ms)" "Firecracker $fc_lat ms/VM/core" \
+bench_result "create->Running p50" "$p50 ms (p99 $p99 ms)" "Firecracker (published) $fc_lat ms/VM/core" \
 	"$(bench_calc "$fc_lat / $p50" 1)x" "p50 <= 20 ms" "$(bench_yesno "$p50" '<=' 20)"
-bench_result "0->$replicas all Running" "$run_ms ms" "Firecracker $fc_ms ms" \
+bench_result "0->$replicas all Running" "$run_ms ms" "Firecracker (published) $fc_ms ms" \
 	"$(bench_calc "$fc_ms / $run_ms" 1)x" "<= 2000 ms" "$(bench_yesno "$run_ms" '<=' 2000)"
 bench_result "replacement p50" "$r50 ms (p99 $r99 ms)" "-" "-" "<= 100 ms" \
 	"$(bench_yesno "$r50" '<=' 100)"
