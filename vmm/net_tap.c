@@ -19,10 +19,13 @@
  * close-on-exec (the file status flags are shared with whoever else holds
  * the file).
  *
- * Either way TUNSETOFFLOAD 0: no checksum or segmentation offloads, so the
- * kernel hands us only whole, checksummed frames of at most the tap's MTU
- * (the front end negotiates no offloads with the guest either). The vnet
- * header is little-endian, as on every host this runs on (x86).
+ * Either way TUNSETOFFLOAD 0: no checksum or segmentation offloads towards
+ * us, so the kernel hands us only whole, checksummed frames of at most the
+ * tap's MTU (the front end negotiates no receive offloads with the guest
+ * either). With IFF_VNET_HDR the header we send is honoured (nb.vnet_hdr):
+ * the front end's transmit offloads (partial checksums, TSO) are done by
+ * the kernel. The vnet header is little-endian, as on every host this runs
+ * on (x86).
  *
  * Receive: a frame that does not fit the caller's buffer is dropped and
  * reported as -EMSGSIZE. tun reads the whole frame length even when it
@@ -312,6 +315,7 @@ net_tap_open_name(const char *name, struct net_backend **out)
 	}
 	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
 	t->vnet = 1;
+	t->nb.vnet_hdr = 1;
 	err = net_tap_setup(t);
 	if (err < 0)
 		goto fail;
@@ -346,6 +350,7 @@ net_tap_open_fd(int fd, struct net_backend **out)
 	snprintf(t->name, sizeof(t->name), "%.*s", IFNAMSIZ - 1,
 	    ifr.ifr_name);
 	t->vnet = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
+	t->nb.vnet_hdr = t->vnet;
 	t->pi = net_tap_has_pi(t->name);
 	err = net_tap_fd_flags(fd);
 	if (err < 0) {

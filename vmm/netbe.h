@@ -34,6 +34,10 @@ struct net_backend_ops {
 
 struct net_backend {
 	const struct net_backend_ops *ops;
+	/* The back end hands a frame's virtio_net_hdr to something that
+	 * honours it (a tap with IFF_VNET_HDR: the kernel checksums and
+	 * segments): the front end may offer transmit offloads. */
+	int vnet_hdr;
 };
 
 /* Open tap NAME (needs CAP_NET_ADMIN unless it is persistent and ours), or

@@ -4,20 +4,30 @@
  * control queue, one queue pair.
  *
  * Features (5.1.3): MAC and STATUS (link up; down for good if the back end
- * fails). No offloads (CSUM, GUEST_CSUM, TSO/UFO/USO) and no MRG_RXBUF:
- * every frame is whole and checksummed, and each received frame takes one
- * receive chain with num_buffers = 1 (5.1.6.3.2), which Linux fills with
- * 1526-byte buffers (5.1.6.3). No MTU feature either: frames are as long
- * as the tap's MTU (a host that raises it should keep the guest's in step).
- * The header is struct virtio_net_hdr_v1, 12 bytes (5.1.6).
+ * fails). Transmit offloads when the back end takes a virtio_net_hdr (a
+ * tap with IFF_VNET_HDR: the kernel then checksums and segments, as for
+ * QEMU's tap): CSUM, HOST_TSO4, HOST_TSO6 and HOST_ECN, so a Linux guest
+ * sends up to 64 KiB TCP segments with partial checksums in one chain
+ * instead of 1514-byte checksummed frames. No receive offloads
+ * (GUEST_CSUM, GUEST_TSO*) and no MRG_RXBUF: every received frame is
+ * whole and checksummed, and takes one receive chain with num_buffers = 1
+ * (5.1.6.3.2), which Linux fills with 1526-byte buffers (5.1.6.3). No MTU
+ * feature either: frames are as long as the tap's MTU (a host that raises
+ * it should keep the guest's in step). The header is struct
+ * virtio_net_hdr_v1, 12 bytes (5.1.6).
  *
  * Transmit (5.1.6.2): a chain's readable part is the header and the frame.
- * The guest's header is not used: with no offloads negotiated it carries
- * nothing (5.1.6.2.1: flags 0, GSO_NONE), so a zeroed one is sent in its
- * place and the kernel never parses guest-written header fields. The frame
- * goes to the back end straight from guest RAM (no copy). A chain shorter
- * than the header or longer than NETBE_MAX_FRAME is dropped; so is a frame
- * the back end refuses. Used length 0 (nothing is written).
+ * The guest's header is copied out of guest RAM first (the guest cannot
+ * change it under the kernel's feet) and checked against what was
+ * negotiated: flags only NEEDS_CSUM (with CSUM), gso_type NONE, TCPV4
+ * (HOST_TSO4) or TCPV6 (HOST_TSO6), the ECN bit only with HOST_ECN, GSO
+ * only with NEEDS_CSUM; num_buffers zeroed. Anything else drops the frame.
+ * The kernel checks csum_start/csum_offset and gso_size against the frame
+ * itself (virtio_net_hdr_to_skb) and drops what does not fit. Without
+ * offloads a zeroed header is sent (5.1.6.2.1: flags 0, GSO_NONE). The
+ * frame goes to the back end straight from guest RAM (no copy). A chain
+ * shorter than the header or longer than NETBE_MAX_FRAME is dropped; so is
+ * a frame the back end refuses. Used length 0 (nothing is written).
  *
  * Receive (5.1.6.4): frames are read straight into the chain's writable
  * segments, then the header is rewritten (flags 0, GSO_NONE,
@@ -47,7 +57,11 @@
 #include "virtio.h"
 
 /* Feature bits (5.1.3) and status (5.1.4). */
+#define VIRTIO_NET_F_CSUM	0
 #define VIRTIO_NET_F_MAC	5
+#define VIRTIO_NET_F_HOST_TSO4	11
+#define VIRTIO_NET_F_HOST_TSO6	12
+#define VIRTIO_NET_F_HOST_ECN	13
 #define VIRTIO_NET_F_STATUS	16
 #define VIRTIO_NET_S_LINK_UP	1
 
@@ -59,8 +73,18 @@
 #define VIRTIO_NET_CFG_STATUS	6
 #define VIRTIO_NET_CFG_PAIRS	8
 #define VIRTIO_NET_CONFIG_SIZE	10
-/* num_buffers in struct virtio_net_hdr_v1. */
+/* struct virtio_net_hdr_v1 (5.1.6): flags, gso_type, ..., num_buffers. */
+#define VIRTIO_NET_HDR_FLAGS	0
+#define VIRTIO_NET_HDR_GSO_TYPE	1
 #define VIRTIO_NET_HDR_NUM_BUFFERS 10
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM	1
+#define VIRTIO_NET_HDR_GSO_NONE		0
+#define VIRTIO_NET_HDR_GSO_TCPV4	1
+#define VIRTIO_NET_HDR_GSO_TCPV6	4
+#define VIRTIO_NET_HDR_GSO_ECN		0x80
+#define VIRTIO_NET_TX_OFFLOADS	(1ULL << VIRTIO_NET_F_CSUM | \
+	1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6 | \
+	1ULL << VIRTIO_NET_F_HOST_ECN)
 
 #define VIRTIO_NET_LOG_LIMIT	8
 
@@ -77,7 +101,7 @@ struct virtio_net {
 	/* Scratch (the I/O thread's only). */
 	struct virtq_chain rx_chain;
 	struct virtq_chain tx_chain;
-	uint8_t tx_hdr[NETBE_HDR_LEN];	/* always zero */
+	uint8_t tx_hdr[NETBE_HDR_LEN];	/* the checked copy of the guest's */
 	struct iovec iov[VIRTQ_MAX_SEGS + 1];
 };
 
@@ -141,6 +165,55 @@ virtio_net_link_down(struct virtio_net *vn, const char *what, int err)
 
 /* ---- transmit ------------------------------------------------------------ */
 
+static int
+virtio_net_has(const struct virtio_net *vn, unsigned bit)
+{
+	return (vn->guest_features >> bit) & 1;
+}
+
+/*
+ * The header to send for chain c into vn->tx_hdr: a checked copy of the
+ * guest's with transmit offloads, zeros without. 0, or -1: drop the frame.
+ */
+static int
+virtio_net_tx_hdr(struct virtio_net *vn, const struct virtq_chain *c)
+{
+	uint8_t *h = vn->tx_hdr, flags, gso;
+	size_t got = 0;
+
+	memset(h, 0, NETBE_HDR_LEN);
+	if ((vn->guest_features & VIRTIO_NET_TX_OFFLOADS) == 0)
+		return 0;
+	for (unsigned i = 0; i < c->nout && got < NETBE_HDR_LEN; i++) {
+		size_t n = c->iov[i].iov_len < NETBE_HDR_LEN - got ?
+		    c->iov[i].iov_len : NETBE_HDR_LEN - got;
+
+		memcpy(h + got, c->iov[i].iov_base, n);
+		got += n;
+	}
+	flags = h[VIRTIO_NET_HDR_FLAGS];
+	gso = h[VIRTIO_NET_HDR_GSO_TYPE];
+	h[VIRTIO_NET_HDR_NUM_BUFFERS] = h[VIRTIO_NET_HDR_NUM_BUFFERS + 1] = 0;
+	if ((flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 ||
+	    (flags && !virtio_net_has(vn, VIRTIO_NET_F_CSUM)))
+		return -1;
+	if ((gso & VIRTIO_NET_HDR_GSO_ECN) &&
+	    !virtio_net_has(vn, VIRTIO_NET_F_HOST_ECN))
+		return -1;
+	switch (gso & ~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return gso == VIRTIO_NET_HDR_GSO_NONE ? 0 : -1;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return virtio_net_has(vn, VIRTIO_NET_F_HOST_TSO4) && flags ?
+		    0 : -1;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return virtio_net_has(vn, VIRTIO_NET_F_HOST_TSO6) && flags ?
+		    0 : -1;
+	default:
+		return -1;
+	}
+}
+
 static void
 virtio_net_tx_frame(struct virtio_net *vn, const struct virtq_chain *c)
 {
@@ -154,6 +227,13 @@ virtio_net_tx_frame(struct virtio_net *vn, const struct virtq_chain *c)
 		return;
 	}
 	if (vn->be_dead) {
+		vn->tx_dropped++;
+		return;
+	}
+	if (virtio_net_tx_hdr(vn, c) < 0) {
+		virtio_net_complain(vn, "transmit header (flags %#x, gso %#x) "
+		    "not negotiated: frame dropped", vn->tx_hdr[0],
+		    vn->tx_hdr[1]);
 		vn->tx_dropped++;
 		return;
 	}
@@ -359,8 +439,13 @@ virtio_net_event(void *fe)
 static uint64_t
 virtio_net_features(void *fe)
 {
-	(void)fe;
-	return 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS;
+	struct virtio_net *vn = fe;
+	uint64_t f = 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_STATUS;
+
+	/* The kernel does the checksums and segmentation (tun's vnet header). */
+	if (vn->nb->vnet_hdr)
+		f |= VIRTIO_NET_TX_OFFLOADS;
+	return f;
 }
 
 static void

@@ -3,9 +3,9 @@
  * (vdrv.h: fake guest RAM, the device core with a fake host, no KVM, no
  * PCI) over a fake back end: one end of an AF_UNIX SOCK_SEQPACKET pair,
  * which keeps frame boundaries like a tap; the test holds the other end.
- * Transmit, receive, flow control (no receive buffers: the tap fd is not
- * polled, frames wait), frames too long for a buffer, tiny or malicious
- * chains, a back end that dies.
+ * Transmit (with and without transmit offloads), receive, flow control
+ * (no receive buffers: the tap fd is not polled, frames wait), frames too
+ * long for a buffer, tiny or malicious chains, a back end that dies.
  *
  * Then the tap back end (vmm/net_tap.c) on real taps when running as
  * root with /dev/net/tun (skipped otherwise): the fd's flags and vnet
@@ -128,6 +128,34 @@ setup(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    sv), 0);
 	nb->nb.ops = &fake_ops;
+	nb->fd = sv[0];
+	f->peer = sv[1];
+	f->devfd = sv[0];
+	f->fe = virtio_net_create(&nb->nb, test_mac);
+	assert_non_null(f->fe);
+	assert_int_equal(vdrv_init(&f->d, &virtio_net_ops, f->fe, RAM_SIZE,
+	    ~0ull), 0);
+	*state = f;
+	return 0;
+}
+
+/* The same over a back end that honours the vnet header (a tap with
+ * IFF_VNET_HDR): transmit offloads are offered; the driver takes them. */
+static int
+setup_vnet(void **state)
+{
+	struct fix *f;
+	struct fake_nb *nb;
+	int sv[2];
+
+	f = calloc(1, sizeof(*f));
+	nb = calloc(1, sizeof(*nb));
+	assert_non_null(f);
+	assert_non_null(nb);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	nb->nb.ops = &fake_ops;
+	nb->nb.vnet_hdr = 1;
 	nb->fd = sv[0];
 	f->peer = sv[1];
 	f->devfd = sv[0];
@@ -304,6 +332,67 @@ test_tx(void **state)
 	    100 - NETBE_HDR_LEN);
 	assert_int_equal(recv(f->peer, got, sizeof(got), MSG_DONTWAIT), 20);
 	assert_false(readable(f->peer));
+}
+
+/*
+ * Transmit offloads: CSUM, HOST_TSO4/6, HOST_ECN offered; the guest's
+ * header is passed on (a checked copy, num_buffers zeroed); headers with
+ * what was not negotiated are dropped.
+ */
+static void
+test_tx_offloads(void **state)
+{
+	struct fix *f = *state;
+	static const struct { uint8_t flags, gso; int ok; } h[] = {
+		{ 1, 1, 1 },		/* NEEDS_CSUM, TCPV4 */
+		{ 1, 4, 1 },		/* NEEDS_CSUM, TCPV6 */
+		{ 1, 0x81, 1 },		/* TCPV4 | ECN */
+		{ 1, 0, 1 },		/* a partial checksum alone */
+		{ 0, 0, 1 },		/* nothing */
+		{ 0, 1, 0 },		/* TSO without NEEDS_CSUM */
+		{ 1, 3, 0 },		/* UDP (UFO): not offered */
+		{ 1, 5, 0 },		/* UDP_L4 (USO): not offered */
+		{ 2, 0, 0 },		/* DATA_VALID: receive only */
+		{ 4, 0, 0 },		/* RSC_INFO */
+		{ 0, 0x80, 0 },		/* ECN alone */
+	};
+	const unsigned n = sizeof(h) / sizeof(h[0]);
+	uint8_t got[300];
+	uint32_t len;
+
+	assert_int_equal(f->d.vd.host_features & 0x380f, 1ull << 0 |
+	    1ull << 11 | 1ull << 12 | 1ull << 13);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t gpa = vdrv_alloc(&f->d, 100);
+		uint8_t *p = vdrv_hva(&f->d, gpa);
+		struct vdrv_seg seg[2] = { { gpa, 7, 0 }, { gpa + 7, 93, 0 } };
+
+		make_frame(p, 100, (uint8_t)i);
+		p[0] = h[i].flags;
+		p[1] = h[i].gso;
+		p[10] = p[11] = 0x77;		/* num_buffers: the guest's junk */
+		assert_true(vdrv_add(&f->d, TXQ, seg, 2) >= 0);
+	}
+	vdrv_kick(&f->d, TXQ);
+	for (unsigned i = 0; i < n; i++) {
+		assert_true(vdrv_used(&f->d, TXQ, &len) >= 0);
+		assert_int_equal(len, 0);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t want[100];
+
+		if (!h[i].ok)
+			continue;
+		make_frame(want, 100, (uint8_t)i);
+		want[0] = h[i].flags;
+		want[1] = h[i].gso;
+		want[10] = want[11] = 0;
+		assert_int_equal(recv(f->peer, got, sizeof(got), MSG_DONTWAIT),
+		    100);
+		assert_memory_equal(got, want, 100);
+	}
+	assert_false(readable(f->peer));
+	assert_false(vdrv_status(&f->d) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 /* Chains shorter than the header, longer than a frame, or with nothing
@@ -941,6 +1030,7 @@ main(void)
 		cmocka_unit_test(test_random_mac),
 		cmocka_unit_test_setup_teardown(test_tx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_bad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_offloads, setup_vnet, teardown),
 		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_small_buffers, setup, teardown),
