@@ -184,7 +184,7 @@ bench: node
 	$(Q)tests/bench/run
 
 bench-bins: $(BENCH)/pvh.elf $(BENCH)/runstat $(BENCH)/blkbench $(BENCH)/kvmfloor $(BENCH)/net_tool \
-	$(BENCH)/agentbench $(BENCH)/apiload
+	$(BENCH)/agentbench $(BENCH)/apiload $(BENCH)/tcpsink
 
 # The KVM tests' PVH payload (plain gcc -O2 whatever the variant; its
 # rule is in vmm/sources.mk), copied out of the test tree.
@@ -208,6 +208,12 @@ $(BENCH)/blkbench: $(call objs,$(BLKBENCH_SRC)) $(LIB_OBJ)
 
 # Static (musl): wait4's ru_maxrss counts the child's size before exec.
 $(BENCH)/runstat: tests/bench/runstat.c
+	@mkdir -p $(dir $@)
+	@echo "  CC[musl] $@"
+	$(Q)musl-gcc -static -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -o $@ $<
+
+# The TCP sink net-tcp.sh runs inside the emulated node (static: musl).
+$(BENCH)/tcpsink: tests/bench/tcpsink.c
 	@mkdir -p $(dir $@)
 	@echo "  CC[musl] $@"
 	$(Q)musl-gcc -static -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -o $@ $<

@@ -173,9 +173,6 @@ struct priv_net_config {
 	const char *resolv_conf;	/* NULL: /etc/resolv.conf */
 };
 
-/* Is the pod network built into this droverd? (Not in the musl static
- * build: net/sources.mk says why.) */
-int priv_net_built(void);
 
 /* The in-process implementation. NULL with a message in err. */
 struct priv *priv_local_new(const struct priv_config *cfg, char *err,

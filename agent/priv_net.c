@@ -46,12 +46,6 @@ struct pl_nets {
 	struct pn_vmi *vmis;
 };
 
-int
-priv_net_built(void)
-{
-	return 1;
-}
-
 /* The IPAM file's directory (one level, as the state dir exists). */
 static int
 pn_mkdir_parent(const char *path)
@@ -328,12 +322,6 @@ pln_prune(struct pl_nets *n, const char *const *keep, size_t nkeep)
 }
 
 #else /* !DROVER_PODNET */
-
-int
-priv_net_built(void)
-{
-	return 0;
-}
 
 int
 pln_open(struct pl_nets **out, const struct priv_net_config *cfg,

@@ -28,8 +28,10 @@
 # the console socket, a file written and synced in the guest is in the
 # overlay (copied out, grep -a) and the base's md5 is unchanged; the VMI
 # killed above loses its overlay.
+# Issue 7 (tests/e2e/lib/agent-net.sh; droverd's "network" on): pod IPs,
+# DHCP, ping, NAT both ways, guest to guest, the probes of lab05-userdata.
 # Deleting the VMIRS and the VMI: nothing left (no VMI, Pod, drover-vmm,
-# cgroup, run dir, disk dir).
+# cgroup, run dir, disk dir, netns, held address).
 #
 # A first boot that does not reach 2 2 2 (the emulated node's known
 # flakiness, see vmm-cirros.sh) is reported ("# attempt 1 failed") and
@@ -228,7 +230,8 @@ steps=(
 	'expect:WROTE-42' 'expect:$ ' "${NET_STEPS_V1[@]}" 'sendslow:exit\n' 'drain:1000'
 )
 t0=$(up)
-nx "vmmcon -t 30 -o $D/session.log unix:$RUNV/$NS/$v1/console.sock $(printf "'%s' " "${steps[@]}")" \
+# (Up to 2 x 240 s of steps: the pod network's add to the login's.)
+node_exec "$name" --timeout 500 -- "vmmcon -t 30 -o $D/session.log unix:$RUNV/$NS/$v1/console.sock $(printf "'%s' " "${steps[@]}")" \
 	> /dev/null 2> "$tmp/vmmcon.err"
 rc=$?
 node_get "$name" "$D/session.log" "$tmp/session.raw" 2> /dev/null

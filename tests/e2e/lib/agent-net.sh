@@ -52,7 +52,7 @@ net_e2e_before() {
 		'sendslow:nohup sh -c "while :; do echo DROVER-GUEST-$(hostname) | nc -l -p 8080; done" > /dev/null 2>&1 &\n'
 		'expect:$ ' 'sendslow:exit\n' 'drain:1000'
 	)
-	nx "vmmcon -t 30 -o $D/net-v2.log unix:$RUNV/$NS/$v2/console.sock $(printf "'%s' " "${steps[@]}")" \
+	node_exec "$name" --timeout 360 -- "vmmcon -t 30 -o $D/net-v2.log unix:$RUNV/$NS/$v2/console.sock $(printf "'%s' " "${steps[@]}")" \
 		> /dev/null 2> "$tmp/net-v2.err"
 	rc=$?
 	node_get "$name" "$D/net-v2.log" "$tmp/net-v2.raw" 2> /dev/null
@@ -65,6 +65,7 @@ net_e2e_before() {
 		'sendslow:sudo udhcpc -i eth0 -n -q -t 5 2>&1 | grep -io "lease of [0-9.]* obtained" | sed s/^/NETDHCP:/; echo D-$((2*3))-DONE\n'
 		'expect:D-6-DONE' 'expect:$ '
 		'sendslow:ping -c 1 -W 5 10.0.2.1 | grep -c "bytes from" | sed s/^/NETPING:/\n' 'expect:\nNETPING:' 'expect:$ '
+		'sendslow:sed s/^/NETMAC:/ /sys/class/net/eth0/address\n' 'expect:\nNETMAC:' 'expect:$ '
 		"sendslow:wget -q -O - http://${NET_CIDR_PREFIX}1:$NET_NODE_PORT/node.txt | sed s/^/NETNODE:/; echo W-\$((2*4))-DONE\\n"
 		'expect:W-8-DONE' 'expect:$ '
 		"sendslow:nc -w 3 $net_ip2 8080 < /dev/null | sed s/^/NETPEER:/; echo P-\$((3*3))-DONE\\n"
@@ -82,6 +83,9 @@ net_e2e_after() {
 	check "pod network: $v1: udhcpc gets 10.0.2.2 again ('$(nval NETDHCP)')" \
 		[ "$(nval NETDHCP | tr A-Z a-z)" = "lease of 10.0.2.2 obtained" ]
 	check "pod network: $v1: ping -c1 10.0.2.1 ('$(nval NETPING)' replies)" [ "$(nval NETPING)" = 1 ]
+	out=$(ctl_json get vmi "$v1" -n $NS | jq -r '.status.interfaces[0].mac')
+	check "pod network: $v1: the guest's eth0 MAC is status.interfaces[0].mac ('$(nval NETMAC)', '$out')" \
+		[ "$(nval NETMAC)" = "$out" ]
 	check "pod network: $v1: wget from the node's httpd through the NAT ('$(nval NETNODE)')" \
 		[ "$(nval NETNODE)" = DROVER-NODE-HTTP ]
 	check "pod network: $v1 reaches $v2 at its pod IP $net_ip2 through the node ('$(nval NETPEER)')" \
