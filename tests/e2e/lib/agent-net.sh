@@ -26,6 +26,12 @@ NET_NODE_PORT=8000
 net_e2e_prepare() {
 	mkdir -p "$tmp/root/opt/e2e/www"
 	echo DROVER-NODE-HTTP > "$tmp/root/opt/e2e/www/node.txt"
+	# Addresses held: the IPAM log's last line per address says.
+	cat > "$tmp/root/opt/e2e/ipam-held" << 'EOF'
+#!/bin/sh
+awk '{ s[$1] = $2 } END { n = 0; for (a in s) n += s[a] == "held"; print n }' "$1"
+EOF
+	chmod 0755 "$tmp/root/opt/e2e/ipam-held"
 }
 
 net_ip() { ctl_json get vmi "$1" -n $NS | jq -r '.status.interfaces[0].ipAddress // empty'; }
@@ -110,7 +116,7 @@ net_e2e_probes() {
 
 net_e2e_gone() {
 	local left
-	left=$(nx "ls -A /run/drover/netns; echo '|'; awk '\''{ s[\$1] = \$2 } END { n = 0; for (a in s) n += s[a] == \"held\"; print n }'\'' /var/lib/drover/net/ipam" 2>&1 | tr '\n' ' ')
+	left=$(nx "ls -A /run/drover/netns; echo '|'; /opt/e2e/ipam-held /var/lib/drover/net/ipam" 2>&1 | tr '\n' ' ')
 	check "pod network: deleted: no netns, no address held ($left)" \
 		bash -c '[ "$(tr -d " " <<< "$1")" = "|0" ]' _ "$left"
 }
