@@ -233,7 +233,8 @@ ev=$(ctl get events -n $ns -o json 2> /dev/null | jq -r '.items[] | select(.invo
 check "... a Warning event FailedCreate ($ev)" bash -c '[[ " $1 " == *" FailedCreate "* ]]' _ "$ev"
 rolled_back() { [ ! -e "$NETNS/$ns.net-c" ] && [ "$(held "$T/state/net/ipam")" = "$held0" ]; }
 check "... rolled back: no netns, no address held" rolled_back
-check "... and the link that was there before is untouched" ip link show "$taken" > /dev/null
+link_there() { ip link show "$1" > /dev/null 2>&1; }
+check "... and the link that was there before is untouched" link_there "$taken"
 ip link del "$taken"; taken=
 ctl delete vmi net-c -n $ns > /dev/null
 wait_for 10 gone net-c
