@@ -577,8 +577,13 @@ apiserver_new(const struct apiserver_conf *conf, struct loop *l,
 		struct lws_vhost *vh = lws_get_vhost_by_name(s->ctx, "drover");
 		int p = vh ? lws_get_vhost_listen_port(vh) : -1;
 
-		if (p > 0)
-			s->port = p;
+		if (p <= 0) {
+			log_error("mTLS API: not listening on %s port %d (see "
+			    "above)", s->iface ? s->iface : "any address",
+			    s->port);
+			goto fail;
+		}
+		s->port = p;
 	}
 	s->started = 1;
 	as_lws_started = 1;

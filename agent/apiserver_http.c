@@ -221,6 +221,9 @@ as_reply(struct kapi_conn *c, int status, const char *ctype,
 		c->state = AS_DEAD;
 		return;
 	}
+	/* HEAD: the headers of the answer, without its body */
+	if (c->req.method && strcmp(c->req.method, "HEAD") == 0)
+		len = 0;
 	if (len)
 		memcpy(k->data + LWS_PRE + k->len, body, len);
 	k->len += len;

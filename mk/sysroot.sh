@@ -223,7 +223,8 @@ build_mbedtls() {
 		-DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DUSE_STATIC_MBEDTLS_LIBRARY=ON
 }
 
-# libwebsockets: H1 and WS roles over mbedTLS, no h2. droverd's API runs it on
+# libwebsockets: H1 and WS roles over mbedTLS, no h2, IPv6 (the API may
+# listen on "[ADDR6]:PORT"). droverd's API runs it on
 # droverd's own poll loop through lws's custom event-library interface
 # (agent/apiserver.c), which needs no LWS_WITH_EXTERNAL_POLL. Drover's patches
 # (mk/sysroot/patches/libwebsockets): TLS 1.3 with mbedTLS 3.6, client
@@ -246,7 +247,7 @@ build_libwebsockets() {
 		-DMBEDX509_LIBRARY="$OUT/lib/libmbedx509.a" \
 		-DMBEDCRYPTO_LIBRARY="$OUT/lib/libmbedcrypto.a" \
 		-DLWS_WITH_STATIC=ON -DLWS_WITH_SHARED=OFF -DLWS_STATIC_PIC="$PIC" \
-		-DLWS_ROLE_H1=ON -DLWS_ROLE_WS=ON -DLWS_WITH_HTTP2=OFF \
+		-DLWS_ROLE_H1=ON -DLWS_ROLE_WS=ON -DLWS_WITH_HTTP2=OFF -DLWS_IPV6=ON \
 		-DLWS_WITHOUT_CLIENT=OFF -DLWS_WITHOUT_SERVER=OFF \
 		-DLWS_WITHOUT_TESTAPPS=ON -DLWS_WITHOUT_TEST_SERVER=ON \
 		-DLWS_WITHOUT_TEST_SERVER_EXTPOLL=ON -DLWS_WITHOUT_TEST_PING=ON \

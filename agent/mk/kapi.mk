@@ -32,7 +32,7 @@ KAPI_FUZZ_SRC := tests/fuzz/fuzz_kapi.c $(KAPI_SRC) $(KAPI_DEPS) \
 $(BUILD)/fuzz/fuzz_kapi: $(KAPI_FUZZ_SRC)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
-	$(Q)clang $(FUZZ_CFLAGS) -Itests -o $@ $^ -lyaml -ljansson -lm
+	$(Q)clang $(FUZZ_CFLAGS) -Itests -o $@ $^ -lyaml -ljansson -lz -lm
 
 # The transport's pure helpers: identity from certificates made with
 # certs.c, query encoding, lengths, listen addresses.

@@ -5,7 +5,8 @@
 # clients): certificates refused (none, another CA's, an expired one: the
 # handshake fails and nothing is stored), TLS 1.2 and 1.3 (not 1.1), ALPN
 # http/1.1 only (never h2), keep-alive (several requests, one connection),
-# the identity (CN and every O value reach the handlers' authorization),
+# pipelining, HEAD, the identity (CN and every O value reach the
+# handlers' authorization),
 # 413 for an oversize header and an oversize body (refused from its
 # Content-Length without the body being sent; nothing stored), 411/400 for
 # bodies without a usable length, a slowloris client closed at the header
@@ -166,6 +167,13 @@ pipelined() {
 	grep -q '"kind":"APIVersions"' "$T/pipe.out"
 }
 check "pipelined requests answered in order, then closed (Connection: close)" pipelined
+printf 'HEAD /api HTTP/1.1\r\nHost: x\r\n\r\nGET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' > "$T/head.req"
+head_req() { # HEAD: headers only (the next answer follows at once)
+	py raw "$T/head.req" > "$T/head.out"
+	grep -q "^HTTP/1.1 200" "$T/head.out" && ! grep -q APIVersions "$T/head.out" &&
+	grep -q '"gitVersion"' "$T/head.out"
+}
+check "HEAD: the headers without the body, the connection goes on" head_req
 kubectl_keepalive() {
 	kubectl --kubeconfig "$T/kc" --cache-dir "$T/kcache" get ns -v=8 > "$T/k.out" 2>&1 &&
 	grep -q "^default " "$T/k.out"
