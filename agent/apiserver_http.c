@@ -486,7 +486,7 @@ as_req_build(struct kapi_conn *c, const char *path, size_t plen, int meth,
 	};
 	size_t cap, used = 0, qlen = 0;
 	int qtot = lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_URI_ARGS);
-	char *q, frag[4096];
+	char *q, *frag;
 
 	cap = plen + 1 + 64 + (qtot > 0 ? 4u * (size_t)qtot + 64 : 1);
 	for (size_t i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
@@ -495,8 +495,11 @@ as_req_build(struct kapi_conn *c, const char *path, size_t plen, int meth,
 		cap += n > 0 ? (size_t)n + 1 : 0;
 	}
 	c->hdrs = malloc(cap);
-	if (!c->hdrs)
+	frag = malloc(qtot > 0 ? (size_t)qtot + 1 : 1);
+	if (!c->hdrs || !frag) {
+		free(frag);
 		return -1;
+	}
 	memcpy(c->hdrs, path, plen);
 	c->hdrs[plen] = '\0';
 	c->req.path = c->hdrs;
@@ -504,7 +507,7 @@ as_req_build(struct kapi_conn *c, const char *path, size_t plen, int meth,
 	q = c->hdrs + used;
 	*q = '\0';
 	for (int i = 0; qtot > 0; i++) {
-		int n = lws_hdr_copy_fragment(c->wsi, frag, sizeof(frag),
+		int n = lws_hdr_copy_fragment(c->wsi, frag, qtot + 1,
 		    WSI_TOKEN_HTTP_URI_ARGS, i);
 
 		if (n < 0)
@@ -512,6 +515,7 @@ as_req_build(struct kapi_conn *c, const char *path, size_t plen, int meth,
 		if (as_query_append(q, cap - used, &qlen, frag, (size_t)n) < 0)
 			break;
 	}
+	free(frag);
 	c->req.query = q;
 	used += qlen + 1;
 	c->req.method = meth >= 0 && meth < (int)(sizeof(as_methods) /

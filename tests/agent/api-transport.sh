@@ -174,6 +174,13 @@ head_req() { # HEAD: headers only (the next answer follows at once)
 	grep -q '"gitVersion"' "$T/head.out"
 }
 check "HEAD: the headers without the body, the connection goes on" head_req
+long_query() { # a 5000-byte query fragment, then the one that matters
+	local v
+	v=$(head -c 5000 /dev/zero | tr '\0' q)
+	c admin "$U/api/v1/namespaces?pad=$v&fieldSelector=metadata.name%3Ddefault" > "$T/lq.out" &&
+	[ "$(jq -r '[.items[].metadata.name] | join(",")' "$T/lq.out")" = default ]
+}
+check "a query with a 5000-byte value reaches the handler whole" long_query
 kubectl_keepalive() {
 	kubectl --kubeconfig "$T/kc" --cache-dir "$T/kcache" get ns -v=8 > "$T/k.out" 2>&1 &&
 	grep -q "^default " "$T/k.out"
