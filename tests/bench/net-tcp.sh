@@ -16,7 +16,7 @@
 #   qemu-system-x86_64 -accel kvm -M q35 -cpu host -m 256 -smp 1 ...
 #       -drive file=cidata.iso,if=virtio,format=raw,readonly=on
 #       -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vnet_hdr=on
-#       -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56
+#       -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile=
 # (userspace virtio-net on both sides: no vhost). The guest's NoCloud
 # user-data waits for the network, then sends BENCH_NET_MB MiB (default
 # 32) of zeros with busybox nc to tcpsink on 10.244.0.1:5001 in the node,
@@ -89,7 +89,7 @@ qemu_cmd="$Q/lib/ld-linux-x86-64.so.2 --library-path $Q/lib $Q/bin/qemu-system-x
 -accel kvm -M q35 -cpu host -m 256 -smp 1 -nodefaults -nographic -no-reboot -display none -monitor none \
 -kernel $G/vmlinuz -initrd $G/initramfs -append console=ttyS0 -serial file:/tmp/bnq/console.log \
 -drive file=$C,if=virtio,format=raw,readonly=on \
--netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vnet_hdr=on -device virtio-net-pci,netdev=n0,mac=$MAC"
+-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vnet_hdr=on -device virtio-net-pci,netdev=n0,mac=$MAC,romfile="
 vmm_cmd="drover-vmm --kernel $G/vmlinuz --initrd $G/initramfs --cmdline console=ttyS0 \
 --mem 256Mi --cpus 1 --console none --console-log /tmp/bnd/console.log --rng off \
 --disk path=$C,ro --net tap=tap0,mac=$MAC"
