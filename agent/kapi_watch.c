@@ -3,7 +3,8 @@
  * watch cache serves them.
  *
  * A store watcher keeps the last KAPI_WATCH_RING events (the objects are
- * shared with the store, not copied). Every event after floor (the
+ * shared with the store, not copied; Events, many and cold, as compact
+ * JSON text, as the store keeps them). Every event after floor (the
  * resourceVersion at start-up, or of the newest event dropped from the
  * ring) is in the ring, so a watch from resourceVersion N >= floor gets
  * every event after N, and one from N < floor gets an ERROR event with a
@@ -48,7 +49,10 @@
 struct kapi_wev {
 	uint64_t rv;
 	enum store_event type;
-	json_t *obj;
+	json_t *obj;		/* shared with the store, or NULL: */
+	char *text;		/* an Event as compact JSON (as the store keeps
+				 * them: a tenth of the tree's memory) */
+	const char *kind;	/* static: the ring's kinds */
 };
 
 struct kapi_stream {
@@ -225,6 +229,26 @@ kapi_stream_event(struct kapi_stream *s, enum store_event ev,
 	return now ? kapi_stream_send(s, "MODIFIED", obj) : 0;
 }
 
+/* The kind as a static string (the served kinds; others "?"). */
+static const char *
+kapi_wev_kind(const char *kind)
+{
+	const struct kapi_res *const *all = kapi_res_all();
+
+	for (size_t i = 0; kind && all[i]; i++)
+		if (!strcmp(all[i]->kind, kind))
+			return all[i]->kind;
+	return "?";
+}
+
+static void
+kapi_wev_clear(struct kapi_wev *e)
+{
+	json_decref(e->obj);
+	free(e->text);
+	memset(e, 0, sizeof(*e));
+}
+
 /* The store's watcher: into the ring, then to every stream. */
 static void
 kapi_watch_store(void *arg, enum store_event ev, const json_t *obj)
@@ -237,7 +261,7 @@ kapi_watch_store(void *arg, enum store_event ev, const json_t *obj)
 	if (w->n == KAPI_WATCH_RING) {
 		e = &w->ring[w->start];
 		w->floor = e->rv;
-		json_decref(e->obj);
+		kapi_wev_clear(e);
 		w->start = (w->start + 1) % KAPI_WATCH_RING;
 		w->n--;
 	}
@@ -245,7 +269,12 @@ kapi_watch_store(void *arg, enum store_event ev, const json_t *obj)
 	e->rv = strtoull(manifest_str(obj, "metadata.resourceVersion") ?
 	    manifest_str(obj, "metadata.resourceVersion") : "0", NULL, 10);
 	e->type = ev;
-	e->obj = json_incref((json_t *)obj);
+	e->kind = kapi_wev_kind(manifest_str(obj, "kind"));
+	if (!strcmp(e->kind, "Event")) {
+		e->obj = NULL;
+		e->text = json_dumps(obj, JSON_COMPACT);
+	} else
+		e->obj = json_incref((json_t *)obj);
 	w->n++;
 	for (s = kapi_streams; s; s = next) {
 		next = s->next;
@@ -290,7 +319,7 @@ kapi_watch_shutdown(struct kapi *k)
 	}
 	store_unwatch(k->store, w->store_watch);
 	for (size_t i = 0; i < w->n; i++)
-		json_decref(w->ring[(w->start + i) % KAPI_WATCH_RING].obj);
+		kapi_wev_clear(&w->ring[(w->start + i) % KAPI_WATCH_RING]);
 	free(w->ring);
 	free(w);
 	k->watch = NULL;
@@ -379,8 +408,18 @@ kapi_stream_replay(struct kapi_stream *s, struct kapi_watch *w, uint64_t rv)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		struct kapi_wev *e = &w->ring[(w->start + i) % KAPI_WATCH_RING];
+		json_t *o;
+		int rc;
 
-		if (e->rv > rv && kapi_stream_event(s, e->type, e->obj) < 0)
+		if (e->rv <= rv || strcmp(e->kind, s->res->kind))
+			continue;
+		o = e->obj ? json_incref(e->obj) : e->text ?
+		    json_loads(e->text, 0, NULL) : NULL;
+		if (!o)
+			continue;
+		rc = kapi_stream_event(s, e->type, o);
+		json_decref(o);
+		if (rc < 0)
 			return -1;
 	}
 	return 0;

@@ -469,6 +469,27 @@ test_watch(void **state)
 	assert_string_equal(kt_str(json_array_get(ev, 0), "object.metadata."
 	    "name"), "second");
 	json_decref(ev);
+	/* Events (kept as text in the ring) replay from a resourceVersion */
+	{
+		json_t *o = store_get(t->s, "VirtualMachineInstanceReplicaSet",
+		    "w", "second");
+		struct kapi_conn *we;
+
+		snprintf(q, sizeof(q), "watch=1&resourceVersion=%llu",
+		    (unsigned long long)store_rv(t->s));
+		store_event(t->s, o, "Normal", "Tested", "hello %d", 42);
+		json_decref(o);
+		we = kt_admin(t, "GET", "/api/v1/namespaces/w/events", q, NULL);
+		ev = events_of(we);
+		assert_int_equal(json_array_size(ev), 1);
+		assert_string_equal(kt_str(json_array_get(ev, 0), "object.reason"),
+		    "Tested");
+		assert_string_equal(kt_str(json_array_get(ev, 0), "object.message"),
+		    "hello 42");
+		json_decref(ev);
+		kapi_fake_hangup(we);
+		free(we);
+	}
 	/* the client goes away; later writes do not touch its stream */
 	kapi_fake_hangup(w);
 	mk_vmirs(t, "third", "w");
