@@ -6,7 +6,7 @@
 #   make guest    the CirrOS guest in build/guest/ [CIRROS_ROOTFS=tarball]
 #   make node     the emulated edge node image in build/node/
 #   make test     sanitizer build + unit, KVM, fuzz-smoke, guest and node tests
-#   make demo     boot the node and a CirrOS guest inside it
+#   make demo     the users' lab end to end in the emulated node (kubectl)
 #   make fuzz     libFuzzer targets in build/fuzz/
 #   make bench    benchmarks against QEMU and pread/pwrite (tests/bench/run)
 #   make deps     install build and test dependencies (apt-get)
@@ -255,7 +255,8 @@ guest: deps
 node: all static guest
 	$(Q)boot/node/build.sh $(BUILD)/node $(BUILD)/static $(BUILD)/guest $(BUILD)/droverd
 
-# The demo uses the official CirrOS tarball from ../shared when there is one.
+# The demo (the users' lab with kubectl in the emulated node) uses the
+# official CirrOS tarball from ../shared when there is one.
 demo: CIRROS_ROOTFS ?= $(abspath $(wildcard ../shared/cirros/cirros-0.5.3-rootfs-x86_64.tar.xz))
 demo: node
 	$(Q)tests/node/demo

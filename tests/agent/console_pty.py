@@ -4,7 +4,9 @@
 console_pty.py [--timeout S] [--log FILE] -- COMMAND ARGS...
 Steps, one per line on stdin:
   expect TEXT     wait until TEXT (Python escapes allowed) has been output
+  expectnew TEXT  the same, in what was output since the last send
   send TEXT       type TEXT (Python escapes: \\x1d is Ctrl+])
+  sleep S         wait S seconds (reading the output meanwhile)
   touch PATH      create PATH (to let another session go on)
   waitfile PATH   wait until PATH exists
   raw             check that the terminal is in raw mode (no ECHO/ICANON)
@@ -45,6 +47,7 @@ def main():
         os.execvp(cmd[0], cmd)
     saved = termios.tcgetattr(fd)
     out = b""
+    mark = 0
     status = None
 
     def pump(until):
@@ -80,15 +83,21 @@ def main():
     for step in steps:
         verb, _, arg = step.partition(" ")
         end = time.monotonic() + timeout
-        if verb == "expect":
+        if verb in ("expect", "expectnew"):
             want = unescape(arg)
-            while want not in out:
+            start = mark if verb == "expectnew" else 0
+            while want not in out[start:]:
                 if not pump(end) and (time.monotonic() >= end or
                                       status is not None):
-                    if want not in out:
+                    if want not in out[start:]:
                         fail("never saw %r (status %s)" % (arg, status))
         elif verb == "send":
+            mark = len(out)
             os.write(fd, unescape(arg))
+        elif verb == "sleep":
+            until = time.monotonic() + float(arg)
+            while time.monotonic() < until:
+                pump(until)
         elif verb == "touch":
             open(arg, "w").close()
         elif verb == "waitfile":

@@ -30,6 +30,20 @@
 # killed above loses its overlay.
 # Issue 7 (tests/e2e/lib/agent-net.sh; droverd's "network" on): pod IPs,
 # DHCP, ping, NAT both ways, guest to guest, the probes of lab05-userdata.
+# Issue 6: the lab as its users run it, from the host's kubectl through
+# the node's forwarded API port (mutual TLS; user "student" with a client
+# certificate from `droverctl certs`, the namespace named after them;
+# tests/e2e/lib/agent-kubectl.sh): `kubectl apply -f` of the lab's YAML
+# --namespace=student (created), `get vmirs` (NAME DESIRED CURRENT READY
+# AGE, 2 2 2), `get vmi` (NAME AGE PHASE IP NODENAME READY: Running, the
+# pod IP, the node, True), `droverctl console` over the API reaching the
+# CirrOS login prompt and logging in, the #! user-data VMI applied with
+# kubectl, `apply` of the lab's HPA and `get hpa` (its columns), `scale
+# --replicas 1` (one VMI left), `edit` (EDITOR a script) back to 2 (the new
+# VMI Running; not waited for until Ready: another CirrOS boot), `top pod`
+# (a virt-launcher-<vmi>-<5 chars> row per VMI), `kubectl delete` (returns
+# once the object is gone). Polling waits use droverctl on the node's
+# local socket (a kubectl with a fresh cache per call is slow on TCG).
 # Deleting the VMIRS and the VMI: nothing left (no VMI, Pod, drover-vmm,
 # cgroup, run dir, disk dir, netns, held address).
 #
@@ -45,6 +59,7 @@ export NODE_SMP=${NODE_SMP:-1}
 export NODE_MEM=${NODE_MEM:-2G}
 . "$(dirname "$0")/lib/agent-node.sh"
 . "$(dirname "$0")/lib/agent-net.sh"	# the pod network's checks (issue 7)
+. "$(dirname "$0")/lib/agent-kubectl.sh"	# kubectl through the API (issue 6)
 agent_e2e_init "e2e-agent-lab-$$" /tmp/al
 limit=${AGENT_LAB_TIMEOUT:-720}
 lab=${DROVER_LAB:-/work/shared/lab}
@@ -65,10 +80,13 @@ fi
 vmm_e2e_need "$DROVER_GUESTDIR/disk.qcow2" "$DROVER_BINDIR/droverd" "$DROVER_BINDIR/droverctl" \
 	"$DROVER_BINDIR/drover-vmm"
 command -v jq > /dev/null || { not_ok "jq is missing"; exit 1; }
+command -v kubectl > /dev/null || { not_ok "kubectl is missing (make deps)"; exit 1; }
 
 agent_e2e_root '{"vmm-user": "65534:65534", "poll-ms": 500, "log-level": "info", "network": true,
  "images": {"preloaded": {"quay.io/kubevirt/cirros-container-disk-demo": "/var/lib/drover/guest/disk.qcow2"}}}'
 cp "$lab/vmirs_lab05-cirros.yaml" "$tmp/root/opt/e2e/"
+# issue 6: the node's droverd serves the mTLS API (its default pki files)
+kapi_e2e_pki "$NS" admin:system:masters || { not_ok "droverctl certs init/user"; exit 1; }
 cat > "$tmp/root/opt/e2e/userdata-vmi.yaml" <<'EOF'
 apiVersion: kubevirt.io/v1
 kind: VirtualMachineInstance
@@ -144,12 +162,14 @@ lab_up() {
 	agent_e2e_node_up
 	case $? in 1) why="the node did not boot"; return 1 ;; 2) why="droverd did not answer"; return 1 ;; esac
 	t_node=$(date +%s)
+	kapi_e2e_kubeconfig "$NS" admin || { why="no API port"; return 1; }
 	nx "agent-lab record $NS $D && agent-lab watch $NS $RS $D/watch" > /dev/null 2>&1 ||
 		{ why="agent-lab record/watch did not start"; return 1; }
 	t_apply=$(up)
-	out=$(ctl apply -f /opt/e2e/vmirs_lab05-cirros.yaml -n $NS 2>&1) ||
-		{ why="droverctl apply: $out"; return 1; }
-	echo "# droverctl apply -f vmirs_lab05-cirros.yaml -n $NS: $out"
+	out=$(kc "$NS" apply -f "$lab/vmirs_lab05-cirros.yaml" --namespace=$NS 2>&1) ||
+		{ why="kubectl apply: $out"; return 1; }
+	echo "# kubectl apply -f vmirs_lab05-cirros.yaml --namespace=$NS: $out"
+	applied=$out
 	wait_until "$limit" 5 rs_222 || { why="no 2 2 2 within $limit s"; return 1; }
 }
 for try in 1 2; do
@@ -164,11 +184,20 @@ for try in 1 2; do
 done
 boot2=$(since "$t_apply")
 ok "node up, droverd answers, the lab's VMIRS applied in namespace $NS (attempt $try)"
-ok "kubectl get vmirs: 2 2 2 (both VMIs Running and Ready) $boot2 s after the apply"
+check "kubectl apply -f (through the forwarded mTLS port, as user $NS): $applied" \
+	[ "$applied" = "virtualmachineinstancereplicaset.kubevirt.io/$RS created" ]
+ok "2 2 2 (both VMIs Running and Ready) $boot2 s after the apply"
 echo "# node boot to droverd ready: $((t_node - t_begin)) s (host time, with the image build check)"
 echo "# two CirrOS boots at once, apply to 2 2 2: $boot2 s of node time"
-ctl get vmirs -n $NS 2>&1 | sed 's/^/# /'
-ctl get vmi -n $NS 2>&1 | sed 's/^/# /'
+kc "$NS" get vmirs --namespace=$NS > "$tmp/g" 2>&1
+sed 's/^/# /' "$tmp/g"
+check "kubectl get vmirs: NAME DESIRED CURRENT READY AGE, $RS 2 2 2" bash -c \
+	'[ "$(head -1 "$1" | tr -s " ")" = "NAME DESIRED CURRENT READY AGE" ] && grep -Eq "^$2 +2 +2 +2 +[0-9]+[smh]" "$1"' _ "$tmp/g" "$RS"
+kc "$NS" get vmi --namespace=$NS > "$tmp/g" 2>&1
+sed 's/^/# /' "$tmp/g"
+check "kubectl get vmi: NAME AGE PHASE IP NODENAME READY; 2 Running, a pod IP, the node, True" bash -c \
+	'[ "$(head -1 "$1" | tr -s " ")" = "NAME AGE PHASE IP NODENAME READY" ] &&
+	[ "$(grep -Ec "^$2[bcdfghjklmnpqrstvwxz2456789]{5} +[0-9]+[smh][0-9ms]* +Running +[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+ +[^ ]+ +True$" "$1")" = 2 ]' _ "$tmp/g" "$RS"
 mapfile -t vmis < <(rs_vmis)
 check "2 VMIs named $RS + 5 characters (${vmis[*]})" bash -c \
 	'[ $# = 2 ] && for v; do [[ $v =~ ^lab05-cirros-replicaset[bcdfghjklmnpqrstvwxz2456789]{5}$ ]] || exit 1; done' _ "${vmis[@]}"
@@ -242,6 +271,29 @@ check "$v1: logged in as cirros/gocubsgo through the console socket, wrote /lab-
 check "$v1: hostname in the guest is the VMI name ('$(val HOST)')" [ "$(val HOST)" = "$v1" ]
 check "$v1: the guest's root file system is /dev/vda1, the containerDisk ('$(val ROOTVDA)')" [ "$(val ROOTVDA)" = 1 ]
 net_e2e_after "$v1" "$v2" "$tmp/session.txt"	# issue 7
+# issue 6: the console over the API from the host (virtctl console's way)
+t0=$(up)
+kc_console "$NS" "$v2" "$NS" > "$tmp/console.out" 2>&1 <<EOF
+expect Successfully connected to $v2 console. Press Ctrl+] or Ctrl+5 to exit console.
+raw
+send \r
+expectnew $v2 login:
+send cirros\r
+expectnew assword:
+sleep 3
+send gocubsgo\r
+expectnew \$ 
+send echo API-CONSOLE-\$((6*7))\r
+expectnew API-CONSOLE-42
+send exit\r
+expectnew login:
+send \x1d
+exit 0
+EOF
+rc=$?
+check "droverctl console $v2 -n $NS (host, mTLS): the banner, CirrOS's login prompt, logged in, a command ran, Ctrl+] ($(since "$t0") s)" \
+	[ "$rc" = 0 ]
+[ "$rc" = 0 ] || tail -c 600 "$tmp/console.out" | tr -d '\r' | sed 's/^/# /'
 ov=$EPH/$NS/$v1/disk0.qcow2
 backing=$(nx "cat $RUNV/$NS/$v1/vm.json" 2> /dev/null | jq -r '.disk[0].backing')
 node_get "$name" "$ov" "$tmp/overlay.qcow2" 2> /dev/null
@@ -252,8 +304,9 @@ check "the base $backing is unchanged (md5 $m, built $base_md5)" [ "$m" = "$base
 rm -f "$tmp/overlay.qcow2"
 
 # ---- a #! user-data VMI, and kill -9 of a VMM: replaced ----------------------
-out=$(ctl apply -f /opt/e2e/userdata-vmi.yaml -n $NS 2>&1)
-check "apply a VMI of our own with a #!/bin/sh user-data ($out)" [ $? = 0 ]
+out=$(kc "$NS" apply -f "$tmp/root/opt/e2e/userdata-vmi.yaml" --namespace=$NS 2>&1)
+check "kubectl apply a VMI of our own with a #!/bin/sh user-data ($out)" \
+	[ "$out" = "virtualmachineinstance.kubevirt.io/$UD created" ]
 pid=$(nx "cat $RUNV/$NS/$v1/state.json" 2> /dev/null | jq -r .pid)
 t_kill=$(up)
 kout=$(nx "date +%s; kill -9 $pid && echo killed" 2>&1 | xargs)
@@ -294,10 +347,54 @@ check "$UD: its #!/bin/sh user-data ran (console: 'DROVER-USERDATA-RAN on $UD')"
 net_e2e_probes "$UD"	# issue 7
 check_cgroup "$UD"
 
+# ---- issue 6: hpa, scale, edit, top pod through kubectl -----------------------
+out=$(kc "$NS" apply -f "$lab/hpa_lab05-cirros.yaml" --namespace=$NS 2>&1)
+check "kubectl apply -f hpa_lab05-cirros.yaml ($out)" \
+	[ "$out" = "horizontalpodautoscaler.autoscaling/$RS created" ]
+kc "$NS" get hpa --namespace=$NS > "$tmp/g" 2>&1
+sed 's/^/# /' "$tmp/g"
+check "kubectl get hpa: NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE" bash -c \
+	'[ "$(head -1 "$1" | tr -s " ")" = "NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE" ] &&
+	grep -Eq "^$2 +VirtualMachineInstanceReplicaSet/$2 +cpu: [^ ]+/75% +1 +2 +[0-9]+ +[0-9]+[smh]" "$1"' _ "$tmp/g" "$RS"
+n_rs() { [ "$(rs_vmis | wc -l)" = "$1" ]; }
+t0=$(up)
+out=$(kc "$NS" scale vmirs $RS --replicas 1 --namespace=$NS 2>&1)
+wait_until 180 3 n_rs 1
+check "kubectl scale vmirs --replicas 1 ($out): one VMI left ($(rs_vmis | xargs); $(since "$t0") s)" \
+	bash -c '[ "$1" = "virtualmachineinstancereplicaset.kubevirt.io/$2 scaled" ] && [ "$3" = 1 ]' _ "$out" "$RS" "$(rs_vmis | wc -l)"
+printf '#!/bin/sh\nsed -i "s/^  replicas: 1$/  replicas: 2/" "$1"\n' > "$tmp/editor"
+chmod +x "$tmp/editor"
+t0=$(up)
+out=$(EDITOR=$tmp/editor kc "$NS" edit vmirs $RS --namespace=$NS 2>&1)
+running2() {
+	[ "$(rs_vmis | wc -l)" = 2 ] && [ "$(ctl_json get vmi -n $NS | jq --arg p "$RS" \
+		'[.items[] | select((.metadata.name | startswith($p)) and .status.phase == "Running")] | length')" = 2 ]
+}
+wait_until 180 3 running2
+kc "$NS" get vmirs --namespace=$NS > "$tmp/g" 2>&1
+check "kubectl edit (EDITOR a script) back to 2 ($out): DESIRED 2 CURRENT 2, both Running ($(since "$t0") s)" \
+	bash -c '[ "$1" = "virtualmachineinstancereplicaset.kubevirt.io/$2 edited" ] && grep -Eq "^$2 +2 +2 " "$3"' _ "$out" "$RS" "$tmp/g"
+n_pods=$(ctl_json get pods -n $NS | jq '.items | length')
+top_rows() {
+	kc "$NS" top pod --namespace=$NS > "$tmp/top" 2>&1 &&
+	[ "$(head -1 "$tmp/top" | tr -s ' ')" = "NAME CPU(cores) MEMORY(bytes) " ] &&
+	[ "$(grep -Ec '^virt-launcher-lab05-[a-z0-9-]+-[a-z0-9]{5} +[0-9]+m +[0-9]+Mi +$' "$tmp/top")" = "$n_pods" ]
+}
+wait_until 60 5 top_rows
+sed 's/^/# /' "$tmp/top"
+check "kubectl top pod: NAME CPU(cores) MEMORY(bytes), a virt-launcher-<vmi>-<5> row per VMI ($n_pods)" top_rows
+
 # ---- delete: nothing left ----------------------------------------------------
 t_del=$(up)
-out=$(ctl delete vmirs $RS -n $NS 2>&1; ctl delete vmi $UD -n $NS 2>&1)
-echo "# $(tr '\n' ' ' <<< "$out")"
+out=$(kc "$NS" delete vmirs $RS --namespace=$NS 2>&1)
+rs_gone() { [ "$(nx "droverctl get vmirs $RS -n $NS > /dev/null 2>&1 || echo gone")" = gone ]; }
+check "kubectl delete vmirs ($out): returns once it is gone" \
+	bash -c '[ "$1" = "virtualmachineinstancereplicaset.kubevirt.io \"$2\" deleted" ]' _ "$out" "$RS"
+check "... and it is gone" rs_gone
+out=$(kc "$NS" delete vmi $UD --namespace=$NS 2>&1; kc "$NS" delete hpa $RS --namespace=$NS 2>&1)
+echo "# $(tr '\n' ' ' <<< "$out") ($(since "$t_del") s)"
+ud_gone() { [ "$(nx "droverctl get vmi $UD -n $NS > /dev/null 2>&1 || echo gone")" = gone ]; }
+check "kubectl delete vmi $UD, hpa: deleted; the VMI gone when kubectl returns ($(since "$t_del") s)" ud_gone
 no_vmis() { [ "$(ctl_json get vmi -n $NS | jq '.items | length')" = 0 ]; }
 wait_until 180 3 no_vmis
 check "deleted: no VMI left ($(since "$t_del") s: graceful stops)" no_vmis
