@@ -96,10 +96,13 @@ net_e2e_after() {
 		[ "$(nval NETNODE)" = DROVER-NODE-HTTP ]
 	check "pod network: $v1 reaches $v2 at its pod IP $net_ip2 through the node ('$(nval NETPEER)')" \
 		[ "$(nval NETPEER)" = "DROVER-GUEST-$v2" ]
-	out=$(nx "nc -w 3 $net_ip1 8080 < /dev/null" 2> /dev/null | tr -d '\r')
+	# V1's server was started at the end of its session: on a loaded
+	# node the guest may take a few seconds to listen.
+	net_reach() { out=$(nx "nc -w 3 $1 8080 < /dev/null" 2> /dev/null | tr -d '\r'); [ "$out" = "$2" ]; }
+	wait_until 60 3 net_reach "$net_ip1" "DROVER-GUEST-$v1"
 	check "pod network: the node reaches $v1's server at its pod IP $net_ip1 ('$out')" \
 		[ "$out" = "DROVER-GUEST-$v1" ]
-	out=$(nx "nc -w 3 $net_ip2 8080 < /dev/null" 2> /dev/null | tr -d '\r')
+	wait_until 60 3 net_reach "$net_ip2" "DROVER-GUEST-$v2"
 	check "pod network: the node reaches $v2's server at its pod IP $net_ip2 ('$out')" \
 		[ "$out" = "DROVER-GUEST-$v2" ]
 }
