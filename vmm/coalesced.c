@@ -13,11 +13,13 @@
  *   - at every exit of any vCPU, before that exit is handled: a read of
  *     the same device (UART LSR/IIR, PCI data port, CMOS data) is always
  *     an exit, so it always sees every write before it;
- *   - from the main thread every VMM_COALESCED_POLL_MS (vmm.c), so that
- *     a guest that writes and then waits without touching a port (an
- *     interrupt-driven UART driver that halts until THR-empty) is never
- *     stuck: its bytes and that interrupt come at most that late, as from
- *     a slow line;
+ *   - from the main thread (vmm.c), every VMM_COALESCED_POLL_MS while it
+ *     finds writes, backing off to VMM_COALESCED_IDLE_MS while it finds
+ *     none (a VMM in a busy node should not wake 20 times a second for
+ *     nothing), so that a guest that writes and then waits without
+ *     touching a port (an interrupt-driven UART driver that halts until
+ *     THR-empty) is never stuck: its bytes and that interrupt come at
+ *     most that late, as from a slow line;
  *   - once more after the vCPUs have stopped, so the last output is kept.
  * When the ring is full KVM exits as usual. One lock serialises the
  * consumers (replaying in ring order); the device locks nest inside it.
@@ -108,23 +110,24 @@ vmm_coalesced_one(struct vmm *vm, const struct kvm_coalesced_mmio *e)
 	atomic_fetch_add_explicit(&vm->coalesced, 1, memory_order_relaxed);
 }
 
-void
+unsigned
 vmm_coalesced_drain(struct vmm *vm)
 {
 	struct kvm_coalesced_mmio_ring *r = atomic_load_explicit(&vm->cring,
 	    memory_order_acquire);
 	struct kvm_coalesced_mmio e;
 	_Atomic uint32_t *first, *last;
+	unsigned n = 0;
 	uint32_t f;
 
 	if (r == NULL)
-		return;
+		return 0;
 	first = (_Atomic uint32_t *)&r->first;
 	last = (_Atomic uint32_t *)&r->last;
 	/* The common case, without the lock: nothing written. */
 	if (atomic_load_explicit(first, memory_order_relaxed) ==
 	    atomic_load_explicit(last, memory_order_acquire))
-		return;
+		return 0;
 	pthread_mutex_lock(&vm->cring_lock);
 	f = atomic_load_explicit(first, memory_order_relaxed);
 	while (f != atomic_load_explicit(last, memory_order_acquire)) {
@@ -138,15 +141,17 @@ vmm_coalesced_drain(struct vmm *vm)
 		f = (f + 1) % vm->cring_max;
 		atomic_store_explicit(first, f, memory_order_release);
 		vmm_coalesced_one(vm, &e);
+		n++;
 	}
 	atomic_store_explicit(first, f, memory_order_release);
 	pthread_mutex_unlock(&vm->cring_lock);
+	return n;
 }
 
 void
 vmm_coalesced_stop(struct vmm *vm)
 {
-	vmm_coalesced_drain(vm);
+	(void)vmm_coalesced_drain(vm);
 	atomic_store_explicit(&vm->cring, NULL, memory_order_release);
 	if (vm->cring_init)
 		pthread_mutex_destroy(&vm->cring_lock);

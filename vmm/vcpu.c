@@ -333,7 +333,7 @@ vcpu_handle_exit(struct vmm_vcpu *v)
 	char why[96];
 
 	/* Writes KVM queued come first (coalesced.c). */
-	vmm_coalesced_drain(v->vm);
+	(void)vmm_coalesced_drain(v->vm);
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_exit_io(v);

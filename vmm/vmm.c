@@ -356,6 +356,7 @@ vmm_wait(struct vmm *vm, int sig_fd)
 		{ .fd = control_fd(vm->control), .events = POLLIN },
 	};
 	struct signalfd_siginfo si;
+	unsigned drain_ms = VMM_COALESCED_POLL_MS;
 	int n, timeout;
 
 	while (!vmm_is_stopping(vm)) {
@@ -367,10 +368,14 @@ vmm_wait(struct vmm *vm, int sig_fd)
 		}
 		/* Queued port writes are replayed at least this often. */
 		if (atomic_load(&vm->cring) && (timeout < 0 ||
-		    timeout > VMM_COALESCED_POLL_MS))
-			timeout = VMM_COALESCED_POLL_MS;
+		    timeout > (int)drain_ms))
+			timeout = (int)drain_ms;
 		n = poll(p, 3, timeout);	/* fds of -1 are skipped */
-		vmm_coalesced_drain(vm);
+		if (vmm_coalesced_drain(vm) > 0)
+			drain_ms = VMM_COALESCED_POLL_MS;
+		else if (n == 0 && drain_ms < VMM_COALESCED_IDLE_MS)
+			drain_ms = drain_ms * 2 > VMM_COALESCED_IDLE_MS ?
+			    VMM_COALESCED_IDLE_MS : drain_ms * 2;
 		if (n < 0 && errno != EINTR) {
 			vmm_request_exit(vm, VMM_EXIT_ERROR, "poll failed");
 			break;

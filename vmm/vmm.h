@@ -134,12 +134,14 @@ void vmm_vcpus_destroy(struct vmm *vm);
 /* coalesced.c: port writes KVM queues without an exit (see there). After
  * the vCPUs are created; without host support every write exits. */
 void vmm_coalesced_init(struct vmm *vm);
-/* Replay the queued writes through the bus, in order. Thread-safe. */
-void vmm_coalesced_drain(struct vmm *vm);
+/* Replay the queued writes through the bus, in order; how many. Thread-safe. */
+unsigned vmm_coalesced_drain(struct vmm *vm);
 /* The last drain, once the vCPUs are stopped (safe without init). */
 void vmm_coalesced_stop(struct vmm *vm);
-/* The main thread drains this often (ms), for guests that write and wait. */
+/* The main thread drains every POLL ms while it finds writes, doubling
+ * the wait up to IDLE ms while it finds none (guests that write and wait). */
 #define VMM_COALESCED_POLL_MS	50
+#define VMM_COALESCED_IDLE_MS	1000
 
 /* cpuid.c: the CPUID table for vCPU id of n, from KVM's supported list. */
 struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported,
