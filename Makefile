@@ -233,7 +233,6 @@ $(BENCH)/agentbench: $(O)/tests/bench/agentbench.o
 # libFuzzer targets: clang, ASan+UBSan, one per parser of untrusted input.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -Icommon -Iconfig -Ivmm -Iagent -Iboot -Inet
-fuzz: deps $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 $(BUILD)/fuzz/fuzz_quantity: tests/fuzz/fuzz_quantity.c config/quantity.c
 	@mkdir -p $(dir $@)
@@ -246,6 +245,9 @@ $(BUILD)/fuzz/fuzz_manifest: tests/fuzz/fuzz_manifest.c $(CONFIG_SRC)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -lyaml -ljansson -lm
+
+# After every FUZZ_TARGETS += (prerequisites are expanded when read).
+fuzz: deps $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 # ---- images ------------------------------------------------------------------
 guest: deps
