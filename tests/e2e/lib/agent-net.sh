@@ -108,9 +108,18 @@ net_e2e_after() {
 }
 
 net_e2e_probes() {
-	local v=$1 n_http n_tcp
-	n_http=$(grep -c '^DROVER-HTTP-REQ:GET /healthz HTTP/1.1' "$tmp/$v.con")
-	n_tcp=$(grep -c '^DROVER-HTTP-REQ:none$' "$tmp/$v.con")
+	local v=$1 n_http=0 n_tcp=0
+	# The probes run every 5 s (readiness) and 10 s (liveness) once the
+	# guest's server listens: the console is fetched again until both have
+	# been logged (the guest's console may interleave other output on the
+	# line, hence no anchor at the start).
+	probes_seen() {
+		con "$v"
+		n_http=$(grep -c 'DROVER-HTTP-REQ:GET /healthz HTTP/1.1' "$tmp/$v.con")
+		n_tcp=$(grep -c 'DROVER-HTTP-REQ:none$' "$tmp/$v.con")
+		[ "$n_http" -ge 1 ] && [ "$n_tcp" -ge 1 ]
+	}
+	wait_until 90 5 probes_seen
 	check "pod network: $v: its readinessProbe httpGet reached the guest at its pod IP ($n_http requests logged)" \
 		[ "$n_http" -ge 1 ]
 	check "pod network: $v: its livenessProbe tcpSocket reached the guest too ($n_tcp connections logged)" \
