@@ -214,8 +214,6 @@ vmm_vcpus_create(struct vmm *vm, unsigned n, const struct boot_entry *entry)
 {
 	int max, err;
 
-	if ((err = vmm_kvm_cpuid(vm)) < 0)
-		return err;
 	max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max <= 0)
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);

@@ -81,8 +81,6 @@ struct vmm {
 	unsigned ncpus;
 	struct vmm_vcpu *vcpus;
 	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID */
-	pthread_t cpuid_thread;		/* asking for it (kvm.c) */
-	int cpuid_pending;		/* cpuid_thread not joined yet */
 	struct timespec start;		/* CLOCK_MONOTONIC at VMM start */
 
 	struct vmm_dev_host host;
@@ -116,8 +114,6 @@ struct reaper_conf;
 int vmm_kvm_open(struct vmm *vm, uint64_t ram_size,
     const struct reaper_conf *rc);
 void vmm_kvm_close(struct vmm *vm);
-/* vm->cpuid, once the thread asking for it is done. 0 or -EPROTO. */
-int vmm_kvm_cpuid(struct vmm *vm);
 /* KVM_IRQ_LINE on an ISA IRQ. */
 void vmm_irq_line(struct vmm *vm, unsigned irq, int level);
 
