@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Run a command on a pseudo-terminal and drive it like a user.
 
-console_pty.py [--timeout S] [--log FILE] -- COMMAND ARGS...
+console_pty.py [--timeout S] [--log FILE] [--trace FILE] -- COMMAND ARGS...
+(--log: everything the command output; --trace: each step with the
+seconds it took.)
 Steps, one per line on stdin:
   expect TEXT     wait until TEXT (Python escapes allowed) has been output
   expectnew TEXT  the same, in what was output since the last send
@@ -30,13 +32,16 @@ def unescape(s):
 
 def main():
     args = sys.argv[1:]
-    timeout, log = 10.0, None
+    timeout, log, trace = 10.0, None, None
     while args and args[0] != "--":
         if args[0] == "--timeout":
             timeout = float(args[1])
             args = args[2:]
         elif args[0] == "--log":
             log = args[1]
+            args = args[2:]
+        elif args[0] == "--trace":
+            trace = args[1]
             args = args[2:]
         else:
             sys.exit("usage: console_pty.py [--timeout S] [--log F] -- CMD")
@@ -54,6 +59,7 @@ def main():
         nonlocal out, status
         while time.monotonic() < until:
             r, _, _ = select.select([fd], [], [], 0.05)
+            data = None
             if r:
                 try:
                     data = os.read(fd, 65536)
@@ -69,7 +75,8 @@ def main():
                 p, st = os.waitpid(pid, os.WNOHANG)
                 if p == pid:
                     status = os.waitstatus_to_exitcode(st)
-            if status is not None and not r:
+            # gone, and nothing more to read (EOF/EIO keeps it readable)
+            if status is not None and (not r or not data):
                 return False
         return False
 
@@ -80,9 +87,21 @@ def main():
             os.kill(pid, 9)
         sys.exit(1)
 
+    t_start = time.monotonic()
+    prev, t_prev = None, t_start
+
+    def traced(now):
+        if trace and prev is not None:
+            with open(trace, "a") as f:
+                f.write("%6.1f s %6.1f s  %s\n" % (now - t_start,
+                                                  now - t_prev, prev))
+
     for step in steps:
         verb, _, arg = step.partition(" ")
-        end = time.monotonic() + timeout
+        t_step = time.monotonic()
+        end = t_step + timeout
+        traced(t_step)
+        prev, t_prev = step, t_step
         if verb in ("expect", "expectnew"):
             want = unescape(arg)
             start = mark if verb == "expectnew" else 0
@@ -126,6 +145,7 @@ def main():
                 fail("the terminal mode was not restored")
         else:
             fail("bad step %r" % step)
+    traced(time.monotonic())
     if status is None:
         os.kill(pid, 9)
         os.waitpid(pid, 0)

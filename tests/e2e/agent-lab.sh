@@ -298,6 +298,7 @@ rc=$?
 check "droverctl console $v2 -n $NS (host, mTLS): the banner, CirrOS's login prompt, logged in, a command ran, Ctrl+] ($(since "$t0") s)" \
 	[ "$rc" = 0 ]
 [ "$rc" = 0 ] || tail -c 600 "$tmp/console.out" | tr -d '\r' | sed 's/^/# /'
+sed 's/^/# console step: /' "$tmp/console-$v2.trace" 2> /dev/null
 ov=$EPH/$NS/$v1/disk0.qcow2
 backing=$(nx "cat $RUNV/$NS/$v1/vm.json" 2> /dev/null | jq -r '.disk[0].backing')
 node_get "$name" "$ov" "$tmp/overlay.qcow2" 2> /dev/null

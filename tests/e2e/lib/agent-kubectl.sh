@@ -16,7 +16,9 @@
 #                            at most 300 s
 #   kc_console USER VMI NS STEPS  `droverctl console VMI -n NS` as USER
 #                            from the host, on a pseudo-terminal driven by
-#                            tests/agent/console_pty.py STEPS (stdin)
+#                            tests/agent/console_pty.py STEPS (stdin); the
+#                            output in $tmp/console-VMI.log, each step's
+#                            time in $tmp/console-VMI.trace
 # Environment: tests/node/lib.sh's ($DROVER_BINDIR for droverctl).
 
 kapi_e2e_pki() {
@@ -51,6 +53,7 @@ kc() {
 
 kc_console() {
 	local u=$1 v=$2 ns=$3
-	python3 "$NODE_ROOT/tests/agent/console_pty.py" --timeout 180 --log "$tmp/console-$v.log" -- \
+	python3 "$NODE_ROOT/tests/agent/console_pty.py" --timeout 180 --log "$tmp/console-$v.log" \
+		--trace "$tmp/console-$v.trace" -- \
 		"$DROVER_BINDIR/droverctl" console "$v" -n "$ns" --kubeconfig "$tmp/kc-$u"
 }
