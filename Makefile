@@ -105,7 +105,9 @@ $(TEST_BIN)/unit_agent_cidata: $(call objs,agent/iso9660.c agent/cidata.c)
 # The agent's modules: one fragment per module (agent/mk/NAME.mk) adds its
 # sources (AGENT_SRC, CTL_SRC), its tests (UNIT_TESTS, TEST_EXTRA) and their
 # link lines, so that modules are added without touching this file.
-include $(sort $(wildcard agent/mk/*.mk))
+# store.mk first: the others link the store (STORE_SRC).
+include agent/mk/store.mk
+include $(sort $(filter-out agent/mk/store.mk,$(wildcard agent/mk/*.mk)))
 
 # ---- top-level targets -------------------------------------------------------
 .PHONY: all static guest node test demo fuzz deps clean distclean tests bins help \

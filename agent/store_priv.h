@@ -167,6 +167,22 @@ int store_disk_checkpoint(struct store *s, char *err, size_t errlen);
 void store_disk_close(struct store *s, int opened);
 int store_name_check(const char *what, const char *v, size_t max,
     int subdomain, char *err, size_t errlen);
+/* "Kind/ns/name" or "Kind/name" (a journal record's path) split, checked. */
+int store_disk_path_split(struct store *s, const char *path,
+    struct store_kind **k, char *ns, char *name);
+/* A decimal uint64 (a resourceVersion): 0, or -1 if it is none. */
+int store_parse_u64(const char *v, uint64_t *out);
+
+/* store_load.c: reading the files back at open */
+#define STORE_PATH_LEN 640
+#define STORE_FILE_MAX (16 << 20)
+#define STORE_JOURNAL_READ_MAX (1u << 30)
+/* The objects under rel (a kind's directory, or a namespace's in it). */
+int store_load_dir(struct store *s, struct store_kind *k, const char *rel,
+    const char *ns, int namespaces, char *err, size_t errlen);
+/* Replay the journal file over memory; *found: it existed. */
+int store_load_journal(struct store *s, const char *file, int *found,
+    char *err, size_t errlen);
 
 /* events.c */
 void store_events_prune(struct store *s);

@@ -16,5 +16,4 @@ $(TEST_BIN)/unit_agent_certs: $(call objs,$(CERTS_SRC))
 UNIT_TESTS += unit_agent_kapi_console
 $(TEST_BIN)/unit_agent_kapi_console: $(call objs,agent/kapi_console.c \
 	tests/agent/kapi_fake.c \
-	agent/loop.c vmm/console.c agent/store.c agent/store_ops.c \
-	agent/store_disk.c agent/events.c)
+	agent/loop.c vmm/console.c $(STORE_SRC))

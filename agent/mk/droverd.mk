@@ -22,5 +22,4 @@ $(TEST_BIN)/unit_agent_loop: $(call objs,agent/loop.c)
 # listed here because that fragment is read after this one).
 UNIT_TESTS += unit_agent_localapi
 $(TEST_BIN)/unit_agent_localapi: $(call objs,agent/loop.c agent/kinds.c \
-	agent/apply.c agent/objops.c agent/localapi.c agent/store.c agent/store_ops.c \
-	agent/store_disk.c agent/events.c)
+	agent/apply.c agent/objops.c agent/localapi.c $(STORE_SRC))

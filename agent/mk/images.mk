@@ -16,7 +16,7 @@ $(BUILD)/fuzz/fuzz_imgtar: tests/fuzz/fuzz_imgtar.c agent/imgtar.c
 # images_apid: the local API with the image ops (tests/agent/images-api.sh).
 $(TEST_BIN)/images_apid: $(O)/tests/agent/images_apid.o $(call objs,$(IMAGES_SRC) \
 	agent/images_api.c agent/loop.c agent/kinds.c agent/apply.c agent/objops.c agent/localapi.c \
-	agent/store.c agent/store_ops.c agent/store_disk.c agent/events.c) $(LIB_OBJ)
+	$(STORE_SRC)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD[$(VARIANT)] $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -15,8 +15,7 @@ AGENT_SRC += $(KAPI_SRC) agent/columns.c $(APISERVER_SRC)
 # loop and (for metrics) cgroup tree.
 KAPI_TEST_OBJS := $(call objs,$(KAPI_SRC) $(KAPI_DEPS) agent/kapi_console.c \
 	tests/agent/kapi_fake.c agent/cgroup.c \
-	agent/loop.c vmm/console.c agent/store.c agent/store_ops.c \
-	agent/store_disk.c agent/events.c)
+	agent/loop.c vmm/console.c $(STORE_SRC))
 UNIT_TESTS += unit_agent_kapi unit_agent_kapi_rw
 $(TEST_BIN)/unit_agent_kapi: $(KAPI_TEST_OBJS) $(O)/tests/unit/agent_kapi_lib.o
 $(TEST_BIN)/unit_agent_kapi_rw: $(KAPI_TEST_OBJS) $(O)/tests/unit/agent_kapi_lib.o
@@ -26,8 +25,7 @@ $(TEST_BIN)/unit_agent_kapi_rw: $(KAPI_TEST_OBJS) $(O)/tests/unit/agent_kapi_lib
 FUZZ_TARGETS += fuzz_kapi
 KAPI_FUZZ_SRC := tests/fuzz/fuzz_kapi.c $(KAPI_SRC) $(KAPI_DEPS) \
 	agent/kapi_console.c tests/agent/kapi_fake.c agent/cgroup.c \
-	agent/loop.c vmm/console.c agent/store.c agent/store_ops.c \
-	agent/store_disk.c agent/events.c $(filter config/%.c,$(LIB_SRC)) \
+	agent/loop.c vmm/console.c $(STORE_SRC) $(filter config/%.c,$(LIB_SRC)) \
 	common/log.c
 $(BUILD)/fuzz/fuzz_kapi: $(KAPI_FUZZ_SRC)
 	@mkdir -p $(dir $@)

@@ -22,8 +22,8 @@ $(TEST_BIN)/unit_agent_runtime: LIBS += $(PODNET_LIBS)
 
 # Bare-host test program (tests/agent/runtime-vmi.sh runs it): the real
 # store, loop and drover-vmm booting the PVH payload from a containerDisk.
-# (store.mk is read after this file: the store's sources are named here.)
-RT_TEST_STORE := agent/store.c agent/store_ops.c agent/store_disk.c agent/events.c
+# (STORE_SRC: store.mk, read before this file.)
+RT_TEST_STORE := $(STORE_SRC)
 $(TEST_BIN)/agent_rt_test: $(O)/tests/agent/rt_test.o $(call objs,$(RT_SRC) \
 	$(RT_DEPS) $(RT_TEST_STORE) $(IMAGES_SRC) agent/loop.c $(PROBE_SRC)) \
 	$(LIB_OBJ)

@@ -1,6 +1,9 @@
 # The object store (agent/store.h): objects and their semantics
-# (store.c, store_ops.c), files and load (store_disk.c), Events (events.c).
-STORE_SRC := agent/store.c agent/store_ops.c agent/store_disk.c agent/events.c
+# (store.c, store_ops.c), the journal and files (store_disk.c), reading
+# them back (store_load.c), Events (events.c). Read before the other
+# fragments (the Makefile), which link the store.
+STORE_SRC := agent/store.c agent/store_ops.c agent/store_disk.c \
+	agent/store_load.c agent/events.c
 AGENT_SRC += $(STORE_SRC)
 
 UNIT_TESTS += unit_agent_store
