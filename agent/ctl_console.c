@@ -47,6 +47,7 @@
 
 #include "certs.h"
 #include "ctl.h"
+#include "ctl_kubeconfig.h"
 #include "yamljson.h"
 
 #define CON_ESCAPE		29		/* Ctrl+] (and Ctrl+5) */
@@ -54,14 +55,6 @@
 #define CON_MAX_FRAME		(1u << 20)
 #define CON_IO_TIMEOUT_MS	30000
 #define WS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-struct con_kubeconfig {
-	char *server;
-	char *ns;			/* the context's namespace, or NULL */
-	char *ca, *crt, *key;		/* PEM (NUL-terminated) */
-	size_t ca_len, crt_len, key_len;
-	int insecure;
-};
 
 struct con {
 	int fd;
@@ -74,170 +67,6 @@ struct con {
 	unsigned char *rbuf;		/* received, not yet parsed */
 	size_t rlen, rcap;
 };
-
-/* ---- the kubeconfig -------------------------------------------------- */
-
-static void
-con_kc_free(struct con_kubeconfig *kc)
-{
-	free(kc->server);
-	free(kc->ns);
-	free(kc->ca);
-	free(kc->crt);
-	if (kc->key)
-		memset(kc->key, 0, kc->key_len);
-	free(kc->key);
-}
-
-/* The named entry of a kubeconfig list (clusters, users, contexts). */
-static json_t *
-con_kc_named(json_t *doc, const char *list, const char *name,
-    const char *field)
-{
-	json_t *arr = json_object_get(doc, list), *it;
-	size_t i;
-
-	json_array_foreach(arr, i, it) {
-		const char *n = json_string_value(json_object_get(it, "name"));
-
-		if (n && name && strcmp(n, name) == 0)
-			return json_object_get(it, field);
-	}
-	return NULL;
-}
-
-/* One PEM from "X-data" (base64) or "X" (a file, relative to dir). */
-static int
-con_kc_pem(json_t *obj, const char *field, const char *dir, char **out,
-    size_t *len, const char *path)
-{
-	char key[64], file[4096], err[512];
-	const char *v;
-
-	snprintf(key, sizeof(key), "%s-data", field);
-	v = json_string_value(json_object_get(obj, key));
-	if (v) {
-		size_t n = strlen(v), olen = 0;
-		unsigned char *buf = malloc(n + 1);
-
-		if (!buf || mbedtls_base64_decode(buf, n, &olen,
-		    (const unsigned char *)v, n) != 0) {
-			free(buf);
-			fprintf(stderr, "error: %s: %s is not base64\n", path,
-			    key);
-			return -1;
-		}
-		buf[olen] = '\0';
-		*out = (char *)buf;
-		*len = olen;
-		return 0;
-	}
-	v = json_string_value(json_object_get(obj, field));
-	if (!v) {
-		fprintf(stderr, "error: %s: no %s or %s\n", path, key, field);
-		return -1;
-	}
-	if (v[0] == '/')
-		snprintf(file, sizeof(file), "%s", v);
-	else
-		snprintf(file, sizeof(file), "%s/%s", dir, v);
-	if (certs_read_file(file, out, len, err, sizeof(err)) < 0) {
-		fprintf(stderr, "error: %s: %s\n", path, err);
-		return -1;
-	}
-	return 0;
-}
-
-static const char *
-con_kc_path(const char *flag, char *buf, size_t len)
-{
-	const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
-
-	if (flag)
-		return flag;
-	if (env && *env) {
-		/* A list like kubectl's: the first file that exists. */
-		const char *p = env;
-
-		while (*p) {
-			size_t n = strcspn(p, ":");
-
-			snprintf(buf, len, "%.*s", (int)n, p);
-			if (n && access(buf, R_OK) == 0)
-				return buf;
-			p += n + (p[n] == ':');
-		}
-	}
-	snprintf(buf, len, "%s/.kube/config", home && *home ? home : "/root");
-	return buf;
-}
-
-static int
-con_kc_load(const char *path, struct con_kubeconfig *kc)
-{
-	char *text = NULL, err[512], dir[4096];
-	struct yamljson_error yerr;
-	json_t *docs, *doc, *ctx, *cluster, *user;
-	const char *cur, *slash;
-	size_t len;
-	int rc = -1;
-
-	memset(kc, 0, sizeof(*kc));
-	if (certs_read_file(path, &text, &len, err, sizeof(err)) < 0) {
-		fprintf(stderr, "error: kubeconfig: %s\n", err);
-		return -1;
-	}
-	docs = yamljson_load(text, len, &yerr);
-	free(text);
-	if (!docs) {
-		fprintf(stderr, "error: %s: %s\n", path,
-		    yamljson_strerror(&yerr, err, sizeof(err)));
-		return -1;
-	}
-	doc = json_array_get(docs, 0);
-	slash = strrchr(path, '/');
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
-	    slash ? path : ".");
-	cur = json_string_value(json_object_get(doc, "current-context"));
-	ctx = con_kc_named(doc, "contexts", cur, "context");
-	if (!ctx) {
-		fprintf(stderr, "error: %s: no current context\n", path);
-		goto out;
-	}
-	cluster = con_kc_named(doc, "clusters", json_string_value(
-	    json_object_get(ctx, "cluster")), "cluster");
-	user = con_kc_named(doc, "users", json_string_value(
-	    json_object_get(ctx, "user")), "user");
-	if (!cluster || !user) {
-		fprintf(stderr, "error: %s: the context's cluster or user is "
-		    "missing\n", path);
-		goto out;
-	}
-	if (!json_string_value(json_object_get(cluster, "server"))) {
-		fprintf(stderr, "error: %s: the cluster has no server\n", path);
-		goto out;
-	}
-	kc->server = strdup(json_string_value(json_object_get(cluster,
-	    "server")));
-	if (json_string_value(json_object_get(ctx, "namespace")))
-		kc->ns = strdup(json_string_value(json_object_get(ctx,
-		    "namespace")));
-	kc->insecure = json_is_true(json_object_get(cluster,
-	    "insecure-skip-tls-verify"));
-	if (!kc->insecure && con_kc_pem(cluster, "certificate-authority", dir,
-	    &kc->ca, &kc->ca_len, path) < 0)
-		goto out;
-	if (con_kc_pem(user, "client-certificate", dir, &kc->crt,
-	    &kc->crt_len, path) < 0 || con_kc_pem(user, "client-key", dir,
-	    &kc->key, &kc->key_len, path) < 0)
-		goto out;
-	rc = kc->server ? 0 : -1;
-out:
-	json_decref(docs);
-	if (rc < 0)
-		con_kc_free(kc);
-	return rc;
-}
 
 /* https://HOST[:PORT][/PREFIX] ([v6] in brackets). */
 static int
@@ -360,7 +189,7 @@ con_tcp(const char *host, const char *port)
 }
 
 static int
-con_tls_setup(struct con *c, const struct con_kubeconfig *kc,
+con_tls_setup(struct con *c, const struct ctl_kubeconfig *kc,
     const char *host)
 {
 	static const char *alpn[] = { "http/1.1", NULL };
@@ -989,15 +818,15 @@ ctl_console_main(int argc, char **argv, const char *socket)
 {
 	const char *name = NULL, *ns = NULL, *kcflag = NULL, *kcpath;
 	char kcbuf[4096], host[256], port[16], prefix[1024], path[2048];
-	struct con_kubeconfig kc;
+	struct ctl_kubeconfig kc;
 	struct con c;
 	int rc = 1;
 
 	(void)socket;
 	if (con_args(argc, argv, &name, &ns, &kcflag) < 0)
 		return con_usage();
-	kcpath = con_kc_path(kcflag, kcbuf, sizeof(kcbuf));
-	if (con_kc_load(kcpath, &kc) < 0)
+	kcpath = ctl_kc_path(kcflag, kcbuf, sizeof(kcbuf));
+	if (ctl_kc_load(kcpath, &kc) < 0)
 		return 1;
 	if (!ns)
 		ns = kc.ns ? kc.ns : "default";
@@ -1045,6 +874,6 @@ ctl_console_main(int argc, char **argv, const char *socket)
 		fprintf(stderr, "\n");
 out:
 	con_free(&c);
-	con_kc_free(&kc);
+	ctl_kc_free(&kc);
 	return rc;
 }

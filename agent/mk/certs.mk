@@ -1,9 +1,11 @@
 # Certificates, kubeconfig and the serial console over the API (issue 6):
 # the PKI with mbedTLS (certs.c), `droverctl certs|kubeconfig`
 # (ctl_certs.c), the console subresource (kapi_console.c, called by the
-# kapi router) and `droverctl console` (ctl_console.c).
+# kapi router) and `droverctl console` (ctl_console.c, reading the
+# kubeconfig with ctl_kubeconfig.c).
 CERTS_SRC := agent/certs.c
-CTL_SRC += $(CERTS_SRC) agent/ctl_certs.c $(wildcard agent/ctl_console.c)
+CTL_SRC += $(CERTS_SRC) agent/ctl_certs.c agent/ctl_console.c \
+	agent/ctl_kubeconfig.c
 # kapi_console.c: the console subresource, called by the kapi router.
 AGENT_SRC += agent/kapi_console.c
 
