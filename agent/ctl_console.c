@@ -48,6 +48,7 @@
 #include "certs.h"
 #include "ctl.h"
 #include "ctl_kubeconfig.h"
+#include "tls_fd.h"
 #include "yamljson.h"
 
 #define CON_ESCAPE		29		/* Ctrl+] (and Ctrl+5) */
@@ -103,34 +104,6 @@ con_parse_url(const char *url, char *host, size_t hlen, char *port,
 }
 
 /* ---- TLS ------------------------------------------------------------- */
-
-static int
-con_bio_send(void *ctx, const unsigned char *buf, size_t len)
-{
-	struct con *c = ctx;
-	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
-
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_WRITE;
-	return MBEDTLS_ERR_NET_SEND_FAILED;
-}
-
-static int
-con_bio_recv(void *ctx, unsigned char *buf, size_t len)
-{
-	struct con *c = ctx;
-	ssize_t n = recv(c->fd, buf, len, 0);
-
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_READ;
-	if (errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_RECV_FAILED;
-}
 
 static void
 con_tls_error(const char *what, int rc)
@@ -232,7 +205,7 @@ con_tls_setup(struct con *c, const struct ctl_kubeconfig *kc,
 	    (rc = mbedtls_ssl_setup(&c->ssl, &c->conf)) ||
 	    (rc = mbedtls_ssl_set_hostname(&c->ssl, host)))
 		goto tls;
-	mbedtls_ssl_set_bio(&c->ssl, c, con_bio_send, con_bio_recv, NULL);
+	mbedtls_ssl_set_bio(&c->ssl, &c->fd, tls_fd_send, tls_fd_recv, NULL);
 	while ((rc = mbedtls_ssl_handshake(&c->ssl)) != 0) {
 		if ((rc != MBEDTLS_ERR_SSL_WANT_READ &&
 		    rc != MBEDTLS_ERR_SSL_WANT_WRITE) || con_wait(c, rc) < 0) {

@@ -22,6 +22,7 @@
 #include <psa/crypto.h>
 
 #include "probe_int.h"
+#include "tls_fd.h"
 
 struct probe_tls {
 	mbedtls_entropy_context entropy;
@@ -30,34 +31,6 @@ struct probe_tls {
 	mbedtls_ssl_context ssl;
 	int ssl_live;
 };
-
-static int
-tls_bio_send(void *ctx, const unsigned char *buf, size_t len)
-{
-	struct probe *p = ctx;
-	ssize_t n = send(p->fd, buf, len, MSG_NOSIGNAL);
-
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_WRITE;
-	return MBEDTLS_ERR_NET_SEND_FAILED;
-}
-
-static int
-tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
-{
-	struct probe *p = ctx;
-	ssize_t n = recv(p->fd, buf, len, 0);
-
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return MBEDTLS_ERR_SSL_WANT_READ;
-	if (errno == ECONNRESET)
-		return MBEDTLS_ERR_NET_CONN_RESET;
-	return MBEDTLS_ERR_NET_RECV_FAILED;
-}
 
 static int
 tls_conf(struct probe *p, char *why, size_t len)
@@ -110,7 +83,8 @@ probe_tls_start(struct probe *p)
 		probe_done(p, 0, "TLS set-up: %s", why);
 		return -1;
 	}
-	mbedtls_ssl_set_bio(&p->tls->ssl, p, tls_bio_send, tls_bio_recv, NULL);
+	mbedtls_ssl_set_bio(&p->tls->ssl, &p->fd, tls_fd_send, tls_fd_recv,
+	    NULL);
 	return 0;
 }
 

@@ -5,7 +5,7 @@
 # kubeconfig with ctl_kubeconfig.c).
 CERTS_SRC := agent/certs.c
 CTL_SRC += $(CERTS_SRC) agent/ctl_certs.c agent/ctl_console.c \
-	agent/ctl_kubeconfig.c
+	agent/ctl_kubeconfig.c agent/tls_fd.c
 # kapi_console.c: the console subresource, called by the kapi router.
 AGENT_SRC += agent/kapi_console.c
 

@@ -1,7 +1,7 @@
 # The VMI's cgroup (agent/cgroup.h, v1 and v2) and its readiness and
 # liveness probes (agent/probe.h; httpGet in probe_http.c, HTTPS in
 # probe_tls.c), both used by the VMI runtime.
-PROBE_SRC := agent/probe.c agent/probe_http.c agent/probe_tls.c
+PROBE_SRC := agent/probe.c agent/probe_http.c agent/probe_tls.c agent/tls_fd.c
 AGENT_SRC += agent/cgroup.c $(PROBE_SRC)
 
 # cgroup: conversions, fake v1/v2 trees in a temp dir, and (as root) a
