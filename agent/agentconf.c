@@ -15,6 +15,7 @@ agentconf_init(struct agentconf *c)
 	memset(c, 0, sizeof(*c));
 	c->log_level = -1;
 	c->runtime = 1;
+	c->net_pool = 2;
 }
 
 int
@@ -124,7 +125,7 @@ agentconf_resources(const json_t *v, int64_t *cpu_milli, int64_t *mem,
 }
 
 /* "network": true | false | {"bridge": NAME, "cidr": CIDR, "resolv-conf":
- * FILE}; the values are checked by podnet_open() at start. */
+ * FILE, "pool": N}; the values are checked by podnet_open() at start. */
 static int
 agentconf_network(struct agentconf *c, const json_t *v, char *want,
     size_t wlen)
@@ -140,13 +141,23 @@ agentconf_network(struct agentconf *c, const json_t *v, char *want,
 		return snprintf(want, wlen, "true, false or {\"bridge\", "
 		    "\"cidr\", \"resolv-conf\"}"), -1;
 	json_object_foreach((json_t *)v, key, e) {
-		char **f = strcmp(key, "bridge") == 0 ? &c->net_bridge :
+		char **f;
+
+		if (strcmp(key, "pool") == 0) {
+			if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+			    json_integer_value(e) > 8)
+				return snprintf(want, wlen, "pool: 0 to 8"), -1;
+			c->net_pool = (int)json_integer_value(e);
+			continue;
+		}
+		f = strcmp(key, "bridge") == 0 ? &c->net_bridge :
 		    strcmp(key, "cidr") == 0 ? &c->net_cidr :
 		    strcmp(key, "resolv-conf") == 0 ? &c->net_resolv : NULL;
 
 		if (f == NULL)
-			return snprintf(want, wlen, "\"bridge\", \"cidr\" and "
-			    "\"resolv-conf\" only, not \"%s\"", key), -1;
+			return snprintf(want, wlen, "\"bridge\", \"cidr\", "
+			    "\"resolv-conf\" and \"pool\" only, not \"%s\"",
+			    key), -1;
 		if (!json_is_string(e))
 			return snprintf(want, wlen, "%s: a string", key), -1;
 		if (agentconf_set_str(f, json_string_value(e)) < 0)

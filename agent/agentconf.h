@@ -44,10 +44,12 @@
  *                        "max-out": BYTES} the API's limits (apiserver.h;
  *                        0 or absent: its defaults)
  *   "network":     true | false | {"bridge": "drover0", "cidr": "10.244.0.0/24",
- *                        "resolv-conf": "/etc/resolv.conf"}  KubeVirt's pod
+ *                        "resolv-conf": "/etc/resolv.conf", "pool": 2}  KubeVirt's pod
  *                        network (masquerade; docs/net.md): the node bridge
  *                        (holds the CIDR's first address), the pod CIDR, the
- *                        DNS the guests get; an object enables it (default:
+ *                        DNS the guests get, how many pod netns are kept
+ *                        made ahead (0-8; 0: each is made at its VMI's
+ *                        set-up); an object enables it (default:
  *                        off, VMIs run without a NIC)
  * For tests and special set-ups:
  *   "poll-ms":     N     VMM status polls (default 1000)
@@ -74,6 +76,7 @@ struct agentconf {
 	char *log_file, *listen, *ephemeral_dir;
 	int network;		/* 1: the pod network */
 	char *net_bridge, *net_cidr, *net_resolv;	/* NULL: defaults */
+	int net_pool;		/* warm pod netns kept ready (default 2) */
 	int64_t reserve_cpu_milli, reserve_memory;
 	int64_t capacity_cpu_milli, capacity_memory, vmm_overhead;
 	int grace_period;	/* 0: the runtime's default */

@@ -307,6 +307,7 @@ droverd_start_runtime(struct droverd *d)
 		.net_bridge = c->net_bridge,
 		.net_cidr = c->net_cidr,
 		.net_resolv = c->net_resolv,
+		.net_pool = c->net_pool,
 	};
 	char err[1024] = "";
 

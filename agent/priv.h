@@ -171,6 +171,7 @@ struct priv_net_config {
 	const char *netns_dir;		/* the pod netns files */
 	const char *ipam_path;		/* the durable IPAM file */
 	const char *resolv_conf;	/* NULL: /etc/resolv.conf */
+	int pool;			/* warm pod netns (net/podnet.h) */
 };
 
 

@@ -67,6 +67,7 @@ pln_open(struct pl_nets **out, const struct priv_net_config *cfg,
 	struct podnet_config pc = {
 		.bridge = cfg->bridge, .cidr = cfg->cidr,
 		.netns_dir = cfg->netns_dir, .ipam_path = cfg->ipam_path,
+		.pool = cfg->pool,
 	};
 	struct pl_nets *n = calloc(1, sizeof(*n));
 
@@ -235,8 +236,8 @@ pln_setup(struct pl_nets *n, const char *id, const struct priv_net_req *req,
 	v->next = n->vmis;
 	n->vmis = v;
 	*out = v->info;
-	log_info("pod network %s: %s, tap0 fd %d, DHCP on k6t-eth0", id,
-	    v->info.ip, v->tap_fd);
+	log_info("pod network %s: %s, tap0 fd %d, DHCP on k6t-eth0%s", id,
+	    v->info.ip, v->tap_fd, res.pooled ? " (a warm netns)" : "");
 	return 0;
 }
 

@@ -792,6 +792,7 @@ rt_net_config(struct rt *rt, const struct rt_config *cfg,
 	nc->bridge = cfg->net_bridge;
 	nc->cidr = cfg->net_cidr;
 	nc->resolv_conf = cfg->net_resolv;
+	nc->pool = cfg->net_pool;
 	nc->netns_dir = netns;
 	nc->ipam_path = ipam;
 	return 0;

@@ -83,6 +83,7 @@ struct rt_config {
 	const char *net_bridge;		/* NULL: "drover0" */
 	const char *net_cidr;		/* NULL: "10.244.0.0/24" */
 	const char *net_resolv;		/* NULL: /etc/resolv.conf */
+	int net_pool;			/* warm pod netns (net/podnet.h) */
 	int default_grace;		/* s when the VMI has no
 					 * terminationGracePeriodSeconds;
 					 * 0: RT_DEFAULT_GRACE */

@@ -290,6 +290,31 @@ ipam_alloc(struct ipam *ip, const char *owner)
 }
 
 int
+ipam_rename(struct ipam *ip, const char *owner, const char *to)
+{
+	long i = ipam_find(ip, owner);
+	char *old, *n;
+
+	if (i < 0)
+		return -ENOENT;
+	if (to[0] == '\0' || strlen(to) > 300 || strpbrk(to, " \t\n"))
+		return -EINVAL;
+	if (ipam_find(ip, to) >= 0)
+		return -EEXIST;
+	if ((n = strdup(to)) == NULL)
+		return -ENOMEM;
+	old = ip->s[i].owner;
+	ip->s[i].owner = n;
+	if (ipam_record(ip, (uint32_t)i) < 0) {
+		ip->s[i].owner = old;
+		free(n);
+		return -EIO;
+	}
+	free(old);
+	return 0;
+}
+
+int
 ipam_release(struct ipam *ip, const char *owner)
 {
 	long i = ipam_find(ip, owner);

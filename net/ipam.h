@@ -23,6 +23,9 @@ void ipam_close(struct ipam *ip);
 uint32_t ipam_alloc(struct ipam *ip, const char *owner);
 /* The address owner holds, or 0. */
 uint32_t ipam_lookup(const struct ipam *ip, const char *owner);
+/* Hand owner's address to to (which holds none): 0, -ENOENT, -EEXIST,
+ * -EINVAL or -EIO (nothing changed). One line appended. */
+int ipam_rename(struct ipam *ip, const char *owner, const char *to);
 /* Release owner's address: 0, or -ENOENT. */
 int ipam_release(struct ipam *ip, const char *owner);
 /* The owners holding an address, in address order: start with *pos = 0,

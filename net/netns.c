@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,7 +20,8 @@ netns_path(const char *dir, const char *name, char *out, size_t len)
 {
 	int r = snprintf(out, len, "%s/%s", dir, name);
 
-	if (name[0] == '\0' || name[0] == '.' || r < 0 || (size_t)r >= len)
+	if (name[0] == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || r < 0 || (size_t)r >= len)
 		return -EINVAL;
 	for (const char *c = name; *c; c++)
 		if (*c == '/')
@@ -118,5 +120,30 @@ netns_delete(const char *dir, const char *name)
 		return -errno;
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+int
+netns_rename(const char *dir, const char *from, const char *to)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	int r, fd;
+
+	if ((r = netns_path(dir, from, src, sizeof(src))) < 0 ||
+	    (r = netns_path(dir, to, dst, sizeof(dst))) < 0)
+		return r;
+	fd = open(dst, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (mount(src, dst, "none", MS_BIND, NULL) < 0) {
+		r = -errno;
+		unlink(dst);
+		return r;
+	}
+	if ((r = netns_delete(dir, from)) < 0) {
+		netns_delete(dir, to);
+		return r;
+	}
 	return 0;
 }

@@ -119,18 +119,35 @@ nft_run(const char *script, char *err, size_t errlen)
 	return r != 0 ? -EIO : 0;
 }
 
-int
-nft_pod_apply(const struct nft_port *ports, size_t nports, char *err,
-    size_t errlen)
+static int
+nft_pod_run(const char *pre, const struct nft_port *ports, size_t nports,
+    char *err, size_t errlen)
 {
 	char script[16384];
-	int r = nft_pod_script(ports, nports, script, sizeof(script));
+	size_t l = strlen(pre);
+	int r = l < sizeof(script) ? nft_pod_script(ports, nports, script + l,
+	    sizeof(script) - l) : -ENOSPC;
 
+	memcpy(script, pre, l);
 	if (r < 0) {
 		snprintf(err, errlen, "nftables: bad or too many ports");
 		return r;
 	}
 	return nft_run(script, err, errlen);
+}
+
+int
+nft_pod_apply(const struct nft_port *ports, size_t nports, char *err,
+    size_t errlen)
+{
+	return nft_pod_run("", ports, nports, err, errlen);
+}
+
+int
+nft_pod_replace(const struct nft_port *ports, size_t nports, char *err,
+    size_t errlen)
+{
+	return nft_pod_run("delete table ip nat\n", ports, nports, err, errlen);
 }
 
 int

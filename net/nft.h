@@ -23,6 +23,10 @@ struct nft_port {
  * everything when nports is 0. 0 or -errno with a message in err. */
 int nft_pod_apply(const struct nft_port *ports, size_t nports, char *err,
     size_t errlen);
+/* The same in place of the pod's present nat table, in one transaction
+ * (the old table stays if it fails). */
+int nft_pod_replace(const struct nft_port *ports, size_t nports, char *err,
+    size_t errlen);
 /* The node's table for cidr ("10.244.0.0/24") behind bridge. */
 int nft_node_apply(const char *cidr, const char *bridge, char *err,
     size_t errlen);

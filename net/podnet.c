@@ -24,15 +24,8 @@
 #include "log.h"
 #include "netns.h"
 #include "nl.h"
+#include "podnet_int.h"
 
-struct podnet {
-	char bridge[IFNAMSIZ];
-	char netns_dir[PATH_MAX];
-	struct ipam *ipam;
-	struct nl *nl;
-	uint32_t gw;
-	int plen;
-};
 
 int
 podnet_id_ok(const char *id)
@@ -79,8 +72,7 @@ podnet_mtu(const char *ifname)
 	return mtu;
 }
 
-/* The node side's name: "dv" + FNV-1a of id. */
-static void
+void
 podnet_veth_name(const char *id, char out[IFNAMSIZ])
 {
 	uint32_t h = 2166136261u;
@@ -119,6 +111,12 @@ podnet_open(const struct podnet_config *cfg, char *err, size_t errlen)
 
 	if (pn == NULL)
 		return NULL;
+	pn->pool_sock = -1;
+	if (cfg->pool < 0 || cfg->pool > PODNET_POOL_MAX) {
+		snprintf(err, errlen, "podnet: pool: 0 to %d", PODNET_POOL_MAX);
+		goto fail;
+	}
+	pn->pool = cfg->pool;
 	if (strlen(br) >= IFNAMSIZ || !podnet_bridge_ok(br) ||
 	    strlen(dir) >= sizeof(pn->netns_dir) || dir[0] != '/') {
 		snprintf(err, errlen, "podnet: bad bridge name or netns dir");
@@ -158,8 +156,11 @@ podnet_open(const struct podnet_config *cfg, char *err, size_t errlen)
 		if (nft_node_apply(c, br, err, errlen) < 0)
 			goto fail;
 	}
-	log_info("podnet: bridge %s %s/%d, %zu addresses held", br, gwtxt,
-	    pn->plen, ipam_used(pn->ipam));
+	podnet_pool_clean(pn);
+	if (pn->pool > 0 && podnet_pool_start(pn, err, errlen) < 0)
+		goto fail;
+	log_info("podnet: bridge %s %s/%d, %zu addresses held, pool %d", br,
+	    gwtxt, pn->plen, ipam_used(pn->ipam), pn->pool);
 	return pn;
 fail:
 	podnet_close(pn);
@@ -171,6 +172,7 @@ podnet_close(struct podnet *pn)
 {
 	if (pn == NULL)
 		return;
+	podnet_pool_stop(pn);
 	nl_close(pn->nl);
 	ipam_close(pn->ipam);
 	free(pn);
@@ -259,29 +261,17 @@ out:
 }
 
 int
-podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
-    size_t nports, int guest_nsfd, struct podnet_result *res, char *err,
-    size_t errlen)
+podnet_make(struct podnet *pn, const char *name, uint32_t ip,
+    const char *veth, const struct nft_port *ports, size_t nports,
+    int guest_nsfd, struct podnet_result *res, char *err, size_t errlen)
 {
-	char veth[IFNAMSIZ];
 	int r = 0, nsfd = -1, saved = -1, made_ns = 0, made_veth = 0;
 	struct nl *inl = NULL;
-	struct in_addr in;
 
-	memset(res, 0, sizeof(*res));
 	res->tap_fd = -1;
-	if (!podnet_id_ok(id))
-		FAIL(-EINVAL, "podnet: bad VMI id");
-	if (ipam_lookup(pn->ipam, id) != 0)
-		FAIL(-EEXIST, "podnet: %s already has a network", id);
-	if ((res->ip = ipam_alloc(pn->ipam, id)) == 0)
-		FAIL(-errno, "podnet: no pod IP: %s", strerror(errno));
-	in.s_addr = htonl(res->ip);
-	inet_ntop(AF_INET, &in, res->ip_str, sizeof(res->ip_str));
-	if ((nsfd = netns_create(pn->netns_dir, id)) < 0)
-		FAIL(nsfd, "podnet: netns %s: %s", id, strerror(-nsfd));
+	if ((nsfd = netns_create(pn->netns_dir, name)) < 0)
+		FAIL(nsfd, "podnet: netns %s: %s", name, strerror(-nsfd));
 	made_ns = 1;
-	podnet_veth_name(id, veth);
 	if ((r = podnet_veth_add(pn, veth, nsfd)) < 0)
 		FAIL(r, "podnet: veth %s: %s", veth, strerror(-r));
 	made_veth = 1;
@@ -293,7 +283,7 @@ podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
 		r = -errno, snprintf(err, errlen, "podnet: netlink: %s",
 		    strerror(errno));
 	else
-		r = podnet_inside(inl, res->ip, pn->plen, pn->gw, ports, nports,
+		r = podnet_inside(inl, ip, pn->plen, pn->gw, ports, nports,
 		    guest_nsfd, res, err, errlen);
 	nl_close(inl);
 	if (netns_leave(saved) < 0) {
@@ -309,16 +299,57 @@ out:
 		res->tap_fd = -1;
 		/* Only what this call made: a link of that name that was
 		 * there before is someone else's. */
-		if (made_veth) {
-			podnet_veth_name(id, veth);
+		if (made_veth)
 			nl_link_del(pn->nl, veth);
-		}
 		if (made_ns)
-			netns_delete(pn->netns_dir, id);
-		if (res->ip != 0)
-			ipam_release(pn->ipam, id);
+			netns_delete(pn->netns_dir, name);
+	}
+	return r;
+}
+
+int
+podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
+    size_t nports, int guest_nsfd, struct podnet_result *res, char *err,
+    size_t errlen)
+{
+	char veth[IFNAMSIZ];
+	struct in_addr in;
+	int r = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->tap_fd = -1;
+	if (!podnet_id_ok(id))
+		FAIL(-EINVAL, "podnet: bad VMI id");
+	if (ipam_lookup(pn->ipam, id) != 0)
+		FAIL(-EEXIST, "podnet: %s already has a network", id);
+	/* A warm netns when one is ready (not for a test's guest netns). */
+	if (guest_nsfd < 0 && pn->pool > 0 &&
+	    (r = podnet_pool_take(pn, id, ports, nports, 0, res, err,
+	    errlen)) != 0)
+		goto refill;
+	if ((res->ip = ipam_alloc(pn->ipam, id)) == 0) {
+		r = -errno;
+		/* The pool's entries asked for hold addresses too. */
+		if (r == -ENOSPC && guest_nsfd < 0 && pn->pool > 0 &&
+		    (r = podnet_pool_take(pn, id, ports, nports, 1, res, err,
+		    errlen)) != 0)
+			goto refill;
+		FAIL(-ENOSPC, "podnet: no pod IP: %s", strerror(ENOSPC));
+	}
+	in.s_addr = htonl(res->ip);
+	inet_ntop(AF_INET, &in, res->ip_str, sizeof(res->ip_str));
+	podnet_veth_name(id, veth);
+	if ((r = podnet_make(pn, id, res->ip, veth, ports, nports, guest_nsfd,
+	    res, err, errlen)) < 0) {
+		ipam_release(pn->ipam, id);
 		res->ip = 0;
 	}
+refill:
+	if (r > 0)
+		r = 0;
+	if (pn->pool > 0)
+		podnet_pool_refill(pn);
+out:
 	return r;
 }
 
@@ -423,7 +454,8 @@ podnet_prune(struct podnet *pn, const char *const *keep, size_t nkeep)
 		closedir(d);
 	/* Addresses whose netns is gone already (a reboot emptied /run). */
 	while ((o = ipam_next_owner(pn->ipam, &pos)) != NULL) {
-		if (podnet_kept(keep, nkeep, o) || strlen(o) >= sizeof(owner))
+		if (podnet_kept(keep, nkeep, o) || strlen(o) >= sizeof(owner) ||
+		    podnet_pool_name(o))
 			continue;
 		memcpy(owner, o, strlen(o) + 1);
 		if (podnet_teardown(pn, owner, err, sizeof(err)) < 0)

@@ -24,6 +24,18 @@ struct podnet_config {
 	const char *cidr;	/* NULL: "10.244.0.0/24" */
 	const char *netns_dir;	/* NULL: "/run/drover/netns" */
 	const char *ipam_path;	/* the IPAM state file */
+	int pool;		/* warm pool size (0: none), <= PODNET_POOL_MAX */
+};
+
+#define PODNET_POOL_MAX	8
+
+/* The warm pool's figures (podnet_pool_stats). */
+struct podnet_pool_stats {
+	unsigned long made;	/* entries the filler made */
+	double made_us;		/* their total set-up time in the filler */
+	unsigned long taken;	/* set-ups served from the pool */
+	unsigned long missed;	/* set-ups that found none ready */
+	unsigned long failed;	/* fills that failed */
 };
 
 struct podnet_result {
@@ -32,9 +44,18 @@ struct podnet_result {
 	unsigned char mac[6];	/* eth0's */
 	int mtu;		/* eth0's (the guest's DHCP option 26) */
 	int tap_fd;		/* -1 with a guest netns */
+	int pooled;		/* 1: from the warm pool */
 };
 
-/* Node set-up (idempotent). NULL with a message in err. */
+/*
+ * Node set-up (idempotent). NULL with a message in err. With cfg->pool,
+ * a filler process (forked here: it keeps no fd of the caller's but its
+ * socket) makes whole pod netns ahead, each with an address, and
+ * podnet_setup hands one over (rename of the netns file, the address's
+ * owner, the nat table replaced when ports are listed): no rtnetlink
+ * request, so no wait for the RTNL lock that the kernel holds while it
+ * destroys torn-down netns. Returns once the pool is full.
+ */
 struct podnet *podnet_open(const struct podnet_config *cfg, char *err,
     size_t errlen);
 void podnet_close(struct podnet *pn);
@@ -66,6 +87,8 @@ int podnet_tap_open(struct podnet *pn, const char *id);
  * way, or whose VMI is gone; after a reboot /run is empty but the IPAM
  * file is not): how many VMIs, or -errno. */
 int podnet_prune(struct podnet *pn, const char *const *keep, size_t nkeep);
+/* The warm pool's figures so far. */
+void podnet_pool_stats(const struct podnet *pn, struct podnet_pool_stats *st);
 /* Is id acceptable? */
 int podnet_id_ok(const char *id);
 

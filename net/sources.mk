@@ -1,6 +1,6 @@
 # net/: KubeVirt's pod network on the node (netlink via libmnl, nftables
 # via libnftables). Included by the top-level Makefile.
-NET_SRC := net/nl.c net/netns.c net/nft.c net/ipam.c net/podnet.c
+NET_SRC := net/nl.c net/netns.c net/nft.c net/ipam.c net/podnet.c net/podnet_pool.c
 # glibc: Debian's shared libnftables pulls in libnftnl.
 #
 # musl (make static): no pod network. mk/sysroot.sh builds every static

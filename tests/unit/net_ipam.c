@@ -30,6 +30,36 @@ teardown(void **st)
 	return 0;
 }
 
+/* The warm pool hands an address to its VMI: durable, one owner. */
+static void
+test_rename(void **st)
+{
+	char err[256];
+	struct ipam *ip = ipam_open(path, "10.0.0.0/29", err, sizeof(err));
+	uint32_t a, b;
+	(void)st;
+	assert_non_null(ip);
+	a = ipam_alloc(ip, ".pool-1-0");
+	b = ipam_alloc(ip, "vmi-b");
+	assert_int_not_equal(a, 0);
+	assert_int_equal(ipam_rename(ip, ".pool-1-0", "vmi-a"), 0);
+	assert_int_equal(ipam_lookup(ip, "vmi-a"), a);
+	assert_int_equal(ipam_lookup(ip, ".pool-1-0"), 0);
+	assert_int_equal(ipam_used(ip), 2);
+	assert_int_equal(ipam_rename(ip, ".pool-1-0", "vmi-c"), -ENOENT);
+	assert_int_equal(ipam_rename(ip, "vmi-a", "vmi-b"), -EEXIST);
+	assert_int_equal(ipam_rename(ip, "vmi-a", "bad name"), -EINVAL);
+	assert_int_equal(ipam_lookup(ip, "vmi-a"), a);
+	ipam_close(ip);
+	ip = ipam_open(path, "10.0.0.0/29", err, sizeof(err));
+	assert_non_null(ip);
+	assert_int_equal(ipam_lookup(ip, "vmi-a"), a);
+	assert_int_equal(ipam_lookup(ip, "vmi-b"), b);
+	assert_int_equal(ipam_lookup(ip, ".pool-1-0"), 0);
+	assert_int_equal(ipam_used(ip), 2);
+	ipam_close(ip);
+}
+
 static void
 test_cidr(void **st)
 {
@@ -151,6 +181,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_never_used_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }
