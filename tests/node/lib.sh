@@ -45,9 +45,14 @@
 #   NODE_CPU         QEMU's -cpu model when accel is tcg (default EPYC)
 #   NODE_TCG         QEMU's -accel value when accel is tcg (default
 #                    tcg,thread=multi)
+#   NODE_QEMU_ARGS   more QEMU arguments for the node (split at blanks), e.g.
+#                    "-monitor unix:/tmp/m.sock,server,nowait" to look at a
+#                    hung node with "info registers"
 #   NODE_APPEND      the node kernel's command line (default
 #                    "console=ttyS0 quiet panic=-1"; drop quiet to see the
 #                    node kernel's warnings in serial.log)
+#   NODE_TCG_APPEND  added to it when accel is tcg (default "highres=off
+#                    nohz=off init_on_alloc=0", see below; "" drops it)
 #
 # Inside the node: the exec service listens on port 7022; the API port is
 # 6443; guest artifacts are in /var/lib/drover/guest; logs in /var/log
@@ -69,6 +74,26 @@ NODE_RUNDIR=${NODE_RUNDIR:-$NODE_ROOT/build/node-run}
 NODE_BOOT_TIMEOUT=${NODE_BOOT_TIMEOUT:-600}
 NODE_MEM=${NODE_MEM:-2G}
 NODE_APPEND=${NODE_APPEND:-console=ttyS0 quiet panic=-1}
+# The node kernel under TCG (QEMU 7.2, Debian 12), for two faults of the
+# emulation, not of the node or of drover-vmm:
+# - highres=off nohz=off: a periodic LAPIC tick. TCG's VMRUN sets its
+#   virtual-interrupt request bit with a plain read-modify-write outside
+#   QEMU's big lock (helper_vmrun, "interrupt_request |= VIRQ"; upstream
+#   made it atomic in 2025), so the I/O thread's "timer fired" notice can
+#   be lost: the node's timer vector then sits in its LAPIC's IRR and is
+#   never taken. A one-shot timer is never re-armed, so the node CPU stays
+#   in the guest (seen: minutes at a fixed guest RIP, IRR 236, no
+#   interrupt) until some other interrupt comes; a 2-vCPU guest spinning
+#   for its other vCPU (smp_call_function, console_trylock_spinning) on a
+#   1-CPU node never lets it run: soft lockups, hung boots. A periodic
+#   tick re-raises the notice 4 ms later.
+# - init_on_alloc=0: the first writes to memory that held a guest's code
+#   are slow under TCG (its code-page write path; 5-22 s for some 2 MiB
+#   pages after a CirrOS guest), and init_on_alloc zeroes a new huge page
+#   in the allocator without a reschedule: the next VMM's first touch of
+#   guest RAM held the only CPU for 22-105 s (soft lockups). Without it
+#   the kernel zeroes the page once, in clear_huge_page, preemptibly.
+NODE_TCG_APPEND=${NODE_TCG_APPEND-highres=off nohz=off init_on_alloc=0}
 NODE_TCG=${NODE_TCG:-tcg,thread=multi}
 NODE_CPU=${NODE_CPU:-EPYC}
 NODE_EXEC_PORT=7022
@@ -160,7 +185,7 @@ node_marker_uptime() {
 }
 
 node_start() {
-	local name=$1 mem=$NODE_MEM wait=1 dir accel cpu api ex extras=() f
+	local name=$1 mem=$NODE_MEM wait=1 dir accel cpu api ex extras=() f append=$NODE_APPEND
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -187,7 +212,7 @@ node_start() {
 	if [ "$accel" = kvm ]; then
 		accel="-accel kvm" cpu=host
 	else
-		accel="-accel $NODE_TCG" cpu=$NODE_CPU
+		accel="-accel $NODE_TCG" cpu=$NODE_CPU append="$append${NODE_TCG_APPEND:+ $NODE_TCG_APPEND}"
 	fi
 	api=$(node_free_port) && echo "$api" > "$dir/api_port" &&
 		ex=$(node_free_port) && echo "$ex" > "$dir/exec_port" || { node_msg "no free port"; return 1; }
@@ -197,10 +222,10 @@ node_start() {
 	set -- qemu-system-x86_64 -M q35 $accel -cpu "$cpu" -smp "${NODE_SMP:-2}" -m "$mem" \
 		-nodefaults -nographic -no-reboot -display none -monitor none \
 		-kernel "$DROVER_NODEDIR/vmlinuz" -initrd "$dir/initrd" \
-		-append "$NODE_APPEND" \
+		-append "$append" \
 		-serial "file:$dir/serial.log" \
 		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$api-:$NODE_API_PORT,hostfwd=tcp:127.0.0.1:$ex-:$NODE_EXEC_PORT" \
-		-device virtio-net-pci,netdev=n0,romfile=
+		-device virtio-net-pci,netdev=n0,romfile= ${NODE_QEMU_ARGS:-}
 	printf '%q ' "$@" > "$dir/qemu.cmd"
 	date +%s.%N > "$dir/start_time"
 	setsid "$@" < /dev/null > "$dir/qemu.log" 2>&1 &
