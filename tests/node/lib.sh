@@ -17,6 +17,12 @@
 #   node_get NAME REMOTE LOCAL     copy a file out of the node
 #   node_log NAME [LINES]          tail of the node's serial console
 #   node_marker_uptime NAME MARKER uptime (s) printed with "drover-node: MARKER"
+#   node_trouble NAME [FROM]       the first node kernel report of trouble
+#                                  (soft lockup, RCU stall, hung task, oops,
+#                                  panic) in serial.log after line FROM
+#   node_watch NAME PID [PROGRESS] watch NAME while host process PID runs
+#                                  (see below): 0 once PID has ended, else
+#                                  PID is killed, 1, reason in NODE_WATCH_WHY
 #   node_port NAME api|exec        the host port forwarded to 6443 / the exec port
 #   node_stop NAME                 power off and kill QEMU; node_stop_all: every
 #                                  node this shell started (use in a trap)
@@ -48,6 +54,10 @@
 #   NODE_QEMU_ARGS   more QEMU arguments for the node (split at blanks), e.g.
 #                    "-monitor unix:/tmp/m.sock,server,nowait" to look at a
 #                    hung node with "info registers"
+#   NODE_HANG_SECS   node_watch: no answer from the exec service for this
+#                    long is a hung node (default 90)
+#   NODE_STALL_SECS  node_watch: PROGRESS unchanged this long is a stalled
+#                    guest (default 240)
 #   NODE_APPEND      the node kernel's command line (default
 #                    "console=ttyS0 quiet panic=-1"; drop quiet to see the
 #                    node kernel's warnings in serial.log)
@@ -182,6 +192,59 @@ node_port() {
 
 node_marker_uptime() {
 	sed -n "s/.*drover-node: $2 (uptime \([0-9.]*\) s).*/\1/p" "$(node_dir "$1")/serial.log" | sed -n 1p
+}
+
+# node_trouble NAME [FROM]: prints the first line after line FROM (default
+# 0) of NAME's serial log where the node kernel reports trouble; status 1
+# when there is none.
+node_trouble() {
+	tail -n +"$((${2:-0} + 1))" "$(node_dir "$1")/serial.log" 2> /dev/null | tr -d '\r' |
+		grep -a -m 1 -E 'BUG: soft lockup|rcu: INFO: rcu_.* stall|blocked for more than|Kernel panic|Oops:|general protection fault|BUG: unable to handle'
+}
+
+# node_watch NAME PID [PROGRESS]: while the host process PID (a long
+# node_exec, say) runs, checks NAME every NODE_WATCH_EVERY (10) s; kills PID and returns 1,
+# with the reason in NODE_WATCH_WHY, as soon as QEMU has exited, the node
+# kernel reports trouble (node_trouble, lines since the call), the exec
+# service has not answered for NODE_HANG_SECS (each probe is given
+# NODE_PROBE_SECS, 15), or the node command line
+# PROGRESS (e.g. the size of a guest's console log) has printed the same
+# thing for NODE_STALL_SECS. A stuck node fails in about a minute and a
+# half instead of at its caller's time-out. Returns 0 once PID has ended
+# (its status is the caller's to wait for).
+node_watch() {
+	local name=$1 pid=$2 progress=${3:-} from last_ok now out prev="" since why="" probe=${NODE_PROBE_SECS:-15}
+	from=$(wc -l < "$(node_dir "$name")/serial.log" 2> /dev/null || echo 0)
+	last_ok=$(date +%s) since=$last_ok
+	NODE_WATCH_WHY=
+	while kill -0 "$pid" 2> /dev/null; do
+		sleep "${NODE_WATCH_EVERY:-10}" & wait $!
+		kill -0 "$pid" 2> /dev/null || break
+		now=$(date +%s)
+		if ! node_alive "$name"; then
+			why="QEMU of node $name exited"
+		elif why=$(node_trouble "$name" "$from"); then
+			why="node kernel: ${why#\[*\] }"
+		elif out=$(NODEEXEC_CONNECT_TIMEOUT=$probe timeout "$probe" "$(node_nodeexec)" run \
+			"127.0.0.1:$(node_port "$name" exec)" --timeout "$probe" -- "echo alive; ${progress:-true}" 2> /dev/null) &&
+			[[ $out == alive* ]]; then
+			last_ok=$now why=""
+			if [ -n "$progress" ] && [ "$out" != "$prev" ]; then
+				prev=$out since=$now
+			elif [ -n "$progress" ] && [ $((now - since)) -ge "${NODE_STALL_SECS:-240}" ]; then
+				why="no progress for $((now - since)) s (${progress}: $(tr '\n' ' ' <<< "${out#alive}"))"
+			fi
+		elif [ $((now - last_ok)) -ge "${NODE_HANG_SECS:-90}" ]; then
+			why="node $name: the exec service has not answered for $((now - last_ok)) s (hung node)"
+		fi
+		if [ -n "$why" ]; then
+			NODE_WATCH_WHY=$why
+			kill "$pid" 2> /dev/null
+			node_msg "node_watch: $why"
+			return 1
+		fi
+	done
+	return 0
 }
 
 node_start() {

@@ -23,7 +23,9 @@
 #                              session ${steps[@]} (tests/node/vmmcon.c,
 #                              first step "timeout:$limit") into
 #                              $tmp/session.txt and $tmp/console.log; $t0/$t1
-#                              the node's uptime around it
+#                              the node's uptime around it; node_watch stops
+#                              it early (5) on a hung node, node kernel
+#                              trouble or a console silent for 240 s
 #   vmm_e2e_val KEY            the value of the first "KEY:..." line of the
 #                              session
 #   vmm_e2e_vmm_args           the arguments both tests give drover-vmm:
@@ -62,6 +64,9 @@ vmm_e2e_diag() {
 }
 
 vmm_e2e_finish() {
+	local n
+	n=$(grep -a -c -E 'BUG: soft lockup|rcu: INFO: rcu_.* stall' "$(node_dir "$name")/serial.log" 2> /dev/null)
+	[ "${n:-0}" = 0 ] || echo "# node kernel: $n soft lockup / RCU stall reports (first: $(node_trouble "$name"))"
 	if [ "$failed" != 0 ] && node_alive "$name"; then
 		vmm_e2e_diag
 	fi
@@ -121,13 +126,22 @@ vmm_e2e_node_up() {
 }
 
 vmm_e2e_attempt() {
+	local addr session
 	vmm_e2e_node_up || return
 	t0=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
 	node_exec "$name" --timeout 60 -- "${VMM_E2E_PREP:+$VMM_E2E_PREP && }vmm-guest start $D drover-vmm $*" ||
 		return 4
-	node_exec "$name" --timeout $((limit + 400)) -- \
+	addr=$(node_addr "$name") || return 2
+	"$(node_nodeexec)" run "$addr" --timeout $((limit + 400)) -- \
 		"vmmcon -t 60 -o $D/session.log unix:$D/console.sock $(printf "'%s' " "${steps[@]}")" \
-		> /dev/null 2> "$tmp/vmmcon.err" || return 1
+		> /dev/null 2> "$tmp/vmmcon.err" &
+	session=$!
+	if ! node_watch "$name" "$session" "wc -c < $D/console.log"; then
+		wait "$session"
+		echo "$NODE_WATCH_WHY" > "$tmp/watch.why"
+		return 5
+	fi
+	wait "$session" || return 1
 	t1=$(node_exec "$name" -- 'cut -d" " -f1 /proc/uptime')
 	node_get "$name" "$D/session.log" "$tmp/session.log" 2> /dev/null
 	node_get "$name" "$D/console.log" "$tmp/console.log" 2> /dev/null
@@ -147,7 +161,7 @@ vmm_e2e_boot() {
 		[ "$rc" = 0 ] && return 0
 		why="vmmcon exit $rc: $(tail -c 200 "$tmp/vmmcon.err" 2> /dev/null | tr '\n' ' ')"
 		case $rc in 2) why="the node did not boot" ;; 3) why="tap/udhcpd: $(cat "$tmp/net.out")" ;;
-		4) why="drover-vmm did not start" ;; esac
+		4) why="drover-vmm did not start" ;; 5) why="stopped early: $(cat "$tmp/watch.why")" ;; esac
 		if [ "$try" = 2 ] || [ "$rc" = 3 ] || [ "$rc" = 4 ]; then
 			not_ok "console session: log in and run the checks ($why)"
 			exit 1
