@@ -24,7 +24,8 @@ $(TEST_BIN)/unit_agent_runtime: LIBS += $(PODNET_LIBS)
 # store, loop and drover-vmm booting the PVH payload from a containerDisk.
 # (STORE_SRC: store.mk, read before this file.)
 RT_TEST_STORE := $(STORE_SRC)
-$(TEST_BIN)/agent_rt_test: $(O)/tests/agent/rt_test.o $(call objs,$(RT_SRC) \
+$(TEST_BIN)/agent_rt_test: $(O)/tests/agent/rt_test.o $(O)/tests/agent/looptap.o \
+	$(call objs,$(RT_SRC) \
 	$(RT_DEPS) $(RT_TEST_STORE) $(IMAGES_SRC) agent/loop.c $(PROBE_SRC)) \
 	$(LIB_OBJ)
 	@mkdir -p $(dir $@)

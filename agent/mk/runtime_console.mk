@@ -4,6 +4,7 @@
 # and store's sources, whose variables are set by fragments read before
 # this one (runtime.mk) but after certs.mk.
 $(TEST_BIN)/agent_console_bridge: $(O)/tests/agent/console_bridge.o \
+	$(O)/tests/agent/looptap.o \
 	$(call objs,tests/agent/kapi_fake.c agent/kapi_console.c $(RT_SRC) \
 	$(RT_DEPS) $(RT_TEST_STORE) $(IMAGES_SRC) agent/loop.c $(PROBE_SRC)) \
 	$(LIB_OBJ)

@@ -29,6 +29,7 @@
 #include "kapi_fake.h"
 #include "log.h"
 #include "loop.h"
+#include "looptap.h"
 #include "manifest.h"
 #include "runtime.h"
 #include "store.h"
@@ -44,65 +45,18 @@ struct kapi {
 
 static struct kapi K;
 static char tmp[64], run_dir[96], state_dir[96];
-static int failures;
 
 struct store *kapi_store(struct kapi *k) { return k->s; }
 struct rt *kapi_rt(struct kapi *k) { return k->rt; }
 struct loop *kapi_loop(struct kapi *k) { return k->l; }
 
-static void
-check(int ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - console-bridge: %s", ok ? "ok" : "not ok", name);
-	if (!ok && fmt) {
-		printf(" # ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	printf("\n");
-	fflush(stdout);
-	failures += !ok;
-}
-
-/* ---- the loop until a condition holds ------------------------------- */
-
+/* A waiter on the loop (cond takes any argument). */
 typedef int (*cond_fn)(const void *arg);
-
-struct waiter {
-	cond_fn cond;
-	const void *arg;
-	uint64_t deadline;
-	int ok, timer;
-};
-
-static void
-wait_tick(void *arg)
-{
-	struct waiter *w = arg;
-
-	w->timer = 0;
-	if (w->cond(w->arg)) {
-		w->ok = 1;
-		loop_stop(K.l);
-	} else if (loop_now_ms() > w->deadline)
-		loop_stop(K.l);
-	else
-		w->timer = loop_timer(K.l, 20, wait_tick, w);
-}
 
 static int
 wait_for(cond_fn cond, const void *arg, unsigned ms)
 {
-	struct waiter w = { cond, arg, loop_now_ms() + ms, 0, 0 };
-
-	w.timer = loop_timer(K.l, 0, wait_tick, &w);
-	loop_run(K.l);
-	if (w.timer)
-		loop_cancel(K.l, w.timer);
-	return w.ok;
+	return looptap_wait(K.l, cond, arg, ms);
 }
 
 static const char *
@@ -230,7 +184,7 @@ refused(const char *name, int status, const char *text, const char *what)
 	struct kapi_conn *c = calloc(1, sizeof(*c));
 
 	kapi_console_handle(&K, c, &WS, NS, name);
-	check(c->status == status && strstr(c->body, text) && !c->accepted,
+	looptap_check(c->status == status && strstr(c->body, text) && !c->accepted,
 	    what, "status %d, body %s", c->status, c->body);
 	free(c);
 }
@@ -242,47 +196,47 @@ run(const char *disk)
 	struct kapi_conn *b = calloc(1, sizeof(*b));
 	pid_t pid;
 
-	check(create_vmi("echo1", disk, "64Mi") == 0 &&
+	looptap_check(create_vmi("echo1", disk, "64Mi") == 0 &&
 	    create_vmi("toobig", disk, "64Gi") == 0, "VMIs created", NULL);
-	check(wait_for(is_pending, "toobig", 5000),
+	looptap_check(wait_for(is_pending, "toobig", 5000),
 	    "a VMI that does not fit stays Pending", "%s", phase_of("toobig"));
 	refused("toobig", 400, "phase is Pending instead of Running",
 	    "console of a Pending VMI: 400");
-	check(wait_for(is_running, "echo1", 30000), "echo1 Running", "%s",
+	looptap_check(wait_for(is_running, "echo1", 30000), "echo1 Running", "%s",
 	    phase_of("echo1"));
 
 	kapi_console_handle(&K, a, &WS, NS, "echo1");
-	check(a->accepted && !a->status, "console accepted (101)",
+	looptap_check(a->accepted && !a->status, "console accepted (101)",
 	    "status %d %s", a->status, a->body);
 	if (!a->accepted)
 		goto out;
-	check(expect(a, "echo ready", 10000), "the guest's output arrives",
+	looptap_check(expect(a, "echo ready", 10000), "the guest's output arrives",
 	    "got %zu bytes", a->nout);
 	kapi_fake_type(a, "hello");
-	check(expect(a, "HELLO", 10000), "typed bytes reach the guest and "
+	looptap_check(expect(a, "HELLO", 10000), "typed bytes reach the guest and "
 	    "its echo comes back", "got %.*s", (int)a->nout, a->out);
 
 	kapi_console_handle(&K, b, &WS, NS, "echo1");
-	check(b->accepted && a->closed, "a second session takes over: the "
+	looptap_check(b->accepted && a->closed, "a second session takes over: the "
 	    "first is closed", "accepted %d, first closed %d", b->accepted,
 	    a->closed);
 	if (b->accepted) {
 		kapi_fake_type(b, "world");
-		check(expect(b, "WORLD", 10000), "the new session types",
+		looptap_check(expect(b, "WORLD", 10000), "the new session types",
 		    NULL);
 	}
 
 	pid = vmm_pid("echo1");
-	check(pid > 0 && kill(pid, SIGKILL) == 0, "the VMM killed", NULL);
-	check(b->accepted && expect(b, NULL, 10000), "the VMM gone: the "
+	looptap_check(pid > 0 && kill(pid, SIGKILL) == 0, "the VMM killed", NULL);
+	looptap_check(b->accepted && expect(b, NULL, 10000), "the VMM gone: the "
 	    "session is closed", NULL);
-	check(wait_for(is_failed, "echo1", 10000), "echo1 Failed", "%s",
+	looptap_check(wait_for(is_failed, "echo1", 10000), "echo1 Failed", "%s",
 	    phase_of("echo1"));
 	refused("echo1", 409, "VMI is in failed status",
 	    "console of a Failed VMI: 409");
 	refused("nope", 404, "\\\"nope\\\" not found",
 	    "console of an unknown VMI: 404");
-	check(a->misuse == 0 && b->misuse == 0, "the transport contract kept",
+	looptap_check(a->misuse == 0 && b->misuse == 0, "the transport contract kept",
 	    NULL);
 out:
 	free(a);
@@ -314,6 +268,7 @@ main(int argc, char **argv)
 	};
 	char err[256] = "";
 
+	looptap_prefix("console-bridge");
 	if (argc != 3) {
 		fprintf(stderr, "usage: console_bridge VMM DISK_ECHO\n");
 		return 2;
@@ -342,5 +297,5 @@ main(int argc, char **argv)
 	rt_free(K.rt);
 	loop_free(K.l);
 	store_close(K.s);
-	return failures ? 1 : 0;
+	return looptap_failures ? 1 : 0;
 }

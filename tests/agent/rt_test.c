@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "looptap.h"
 #include "manifest.h"
 #include "runtime.h"
 #include "store.h"
@@ -46,61 +47,26 @@ static char tmp[64], run_dir[80], state_dir[96], cg_parent[48];
 static char eph_dir[96];
 static const char *vmm, *disk_spin, *disk_reboot, *disk_noboot, *disk_stop;
 static const char *disk_login;
-static int failures;
-
-static void
-check(int ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - runtime: %s", ok ? "ok" : "not ok", name);
-	if (!ok && fmt) {
-		printf(" # ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	printf("\n");
-	fflush(stdout);
-	failures += !ok;
-}
 
 /* ---- the loop until a condition holds ---------------------------------- */
 
+/* A VMI-name condition, run on the loop until it holds (looptap_wait). */
 typedef int (*cond_fn)(const char *name);
 
-struct waiter {
-	cond_fn cond;
-	const char *name;
-	uint64_t deadline;
-	int ok, timer;
-};
-
-static void
-wait_tick(void *arg)
+static int
+wait_cond(const void *arg)
 {
-	struct waiter *w = arg;
+	const struct { cond_fn cond; const char *name; } *w = arg;
 
-	w->timer = 0;
-	if (w->cond(w->name)) {
-		w->ok = 1;
-		loop_stop(L);
-	} else if (loop_now_ms() > w->deadline)
-		loop_stop(L);
-	else
-		w->timer = loop_timer(L, 20, wait_tick, w);
+	return w->cond(w->name);
 }
 
 static int
 wait_for(cond_fn cond, const char *name, unsigned ms)
 {
-	struct waiter w = { cond, name, loop_now_ms() + ms, 0, 0 };
+	struct { cond_fn cond; const char *name; } w = { cond, name };
 
-	w.timer = loop_timer(L, 0, wait_tick, &w);
-	loop_run(L);
-	if (w.timer)
-		loop_cancel(L, w.timer);
-	return w.ok;
+	return looptap_wait(L, wait_cond, &w, ms);
 }
 
 /* ---- objects ----------------------------------------------------------- */
@@ -454,10 +420,10 @@ test_unknown(const char *name)
 {
 	pid_t pid = vmm_pid(name);
 
-	check(pid > 0 && kill(pid, SIGSTOP) == 0 &&
+	looptap_check(pid > 0 && kill(pid, SIGSTOP) == 0 &&
 	    wait_for(is_unknown, name, 10000),
 	    "a VMM that stops answering: Unknown", "phase %s", phase_of(name));
-	check(kill(pid, SIGCONT) == 0 && wait_for(is_running, name, 10000),
+	looptap_check(kill(pid, SIGCONT) == 0 && wait_for(is_running, name, 10000),
 	    "it answers again: Running", "phase %s", phase_of(name));
 }
 
@@ -470,37 +436,37 @@ test_run_and_kill(void)
 	const char *s;
 	pid_t pid;
 
-	check(vmi_create("vm1", disk_spin, "64Mi", 30) == 0, "VMI created",
+	looptap_check(vmi_create("vm1", disk_spin, "64Mi", 30) == 0, "VMI created",
 	    NULL);
-	check(wait_for(is_running_ready, "vm1", 20000),
+	looptap_check(wait_for(is_running_ready, "vm1", 20000),
 	    "VMI goes Running and Ready (guest boot reported)", "phase %s",
 	    phase_of("vm1"));
 	v = vmi_get("vm1");
 	s = manifest_str(v, "status.nodeName");
-	check(s && strcmp(s, "edge1") == 0, "status.nodeName is the node",
+	looptap_check(s && strcmp(s, "edge1") == 0, "status.nodeName is the node",
 	    "%s", s ? s : "none");
-	check(cond_is("vm1", "PodScheduled", "True", NULL),
+	looptap_check(cond_is("vm1", "PodScheduled", "True", NULL),
 	    "PodScheduled=True", NULL);
-	check(json_array_size(json_object_get(json_object_get(v, "status"),
+	looptap_check(json_array_size(json_object_get(json_object_get(v, "status"),
 	    "phaseTransitionTimestamps")) >= 3,
 	    "phaseTransitionTimestamps recorded", NULL);
 	s = json_string_value(json_array_get(json_object_get(json_object_get(v,
 	    "metadata"), "finalizers"), 0));
-	check(s && strcmp(s, RT_FINALIZER) == 0,
+	looptap_check(s && strcmp(s, RT_FINALIZER) == 0,
 	    "the runtime's finalizer is on the VMI", NULL);
 	json_decref(v);
 	pod = pod_of("vm1");
 	s = pod ? manifest_str(pod, "metadata.name") : NULL;
-	check(s && strncmp(s, "virt-launcher-vm1-", 18) == 0 &&
+	looptap_check(s && strncmp(s, "virt-launcher-vm1-", 18) == 0 &&
 	    strlen(s) == 23, "Pod virt-launcher-vm1-XXXXX exists", "%s",
 	    s ? s : "none");
 	s = pod ? manifest_str(pod, "status.phase") : NULL;
-	check(s && strcmp(s, "Running") == 0, "Pod phase mirrors (Running)",
+	looptap_check(s && strcmp(s, "Running") == 0, "Pod phase mirrors (Running)",
 	    "%s", s ? s : "none");
 	s = pod ? json_string_value(json_object_get(json_object_get(
 	    json_object_get(pod, "metadata"), "labels"),
 	    "kubevirt.io/domain")) : NULL;
-	check(s && strcmp(s, "lab05-cirros") == 0,
+	looptap_check(s && strcmp(s, "lab05-cirros") == 0,
 	    "Pod carries the VMI's labels", NULL);
 	s = pod ? json_string_value(json_object_get(json_object_get(
 	    json_object_get(pod, "metadata"), "annotations"),
@@ -508,17 +474,17 @@ test_run_and_kill(void)
 	{
 		char cg[256] = "";
 
-		check(s && strcmp(s, NS ".vm1") == 0 && rt_cgroup_of(RT, NS,
+		looptap_check(s && strcmp(s, NS ".vm1") == 0 && rt_cgroup_of(RT, NS,
 		    "vm1", cg, sizeof(cg)) == 0 && strcmp(cg, s) == 0,
 		    "Pod and rt_cgroup_of() name the VMI's cgroup", "%s",
 		    s ? s : "none");
 	}
 	json_decref(pod);
 	node = store_get(S, "Node", "", "edge1");
-	check(node && manifest_str(node, "status.allocatable.memory"),
+	looptap_check(node && manifest_str(node, "status.allocatable.memory"),
 	    "Node object with allocatable", NULL);
 	json_decref(node);
-	check(disk_exists("vm1", "disk0.qcow2") &&
+	looptap_check(disk_exists("vm1", "disk0.qcow2") &&
 	    disk_exists("vm1", "cidata1.iso") &&
 	    disk_exists("vm1", "empty2.raw") &&
 	    !path_exists("%s/vmi/" NS "/%s/disk0.qcow2", "vm1") &&
@@ -527,32 +493,32 @@ test_run_and_kill(void)
 	    "the disk dir under the state dir holds the overlay, the seed, "
 	    "the empty disk; the run dir vm.json and the sockets", NULL);
 	pid = vmm_pid("vm1");
-	check(pid > 0 && getsid(pid) == pid,
+	looptap_check(pid > 0 && getsid(pid) == pid,
 	    "drover-vmm runs in its own session", "pid %d sid %d", (int)pid,
 	    (int)getsid(pid));
-	check(cgroup_has("vm1", pid), "drover-vmm runs in the VMI's cgroup",
+	looptap_check(cgroup_has("vm1", pid), "drover-vmm runs in the VMI's cgroup",
 	    NULL);
 	{
 		char path[64];
 		struct stat st;
 
 		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-		check(stat(path, &st) == 0 && st.st_uid == 65534,
+		looptap_check(stat(path, &st) == 0 && st.st_uid == 65534,
 		    "drover-vmm dropped to the configured user (65534)",
 		    "uid %d", (int)st.st_uid);
 	}
 	test_unknown("vm1");
-	check(pid > 0 && kill(pid, SIGKILL) == 0, "kill -9 drover-vmm", NULL);
-	check(wait_for(is_failed, "vm1", 10000), "killed VMM: VMI Failed",
+	looptap_check(pid > 0 && kill(pid, SIGKILL) == 0, "kill -9 drover-vmm", NULL);
+	looptap_check(wait_for(is_failed, "vm1", 10000), "killed VMM: VMI Failed",
 	    "phase %s", phase_of("vm1"));
-	check(cond_is("vm1", "Ready", "False", "VMMKilled"),
+	looptap_check(cond_is("vm1", "Ready", "False", "VMMKilled"),
 	    "Ready=False says VMMKilled", NULL);
-	check(!path_exists("%s/vmi/" NS "/%s", "vm1"),
+	looptap_check(!path_exists("%s/vmi/" NS "/%s", "vm1"),
 	    "Failed VMI: run dir removed", NULL);
-	check(!cgroup_has("vm1", 0), "Failed VMI: cgroup removed", NULL);
-	check(vmi_delete("vm1") == 0 && wait_for(is_gone, "vm1", 10000),
+	looptap_check(!cgroup_has("vm1", 0), "Failed VMI: cgroup removed", NULL);
+	looptap_check(vmi_delete("vm1") == 0 && wait_for(is_gone, "vm1", 10000),
 	    "delete: the VMI goes (finalizer removed)", NULL);
-	check(wait_for(pods_none, "vm1", 5000), "delete: its Pod goes", NULL);
+	looptap_check(wait_for(pods_none, "vm1", 5000), "delete: its Pod goes", NULL);
 }
 
 static void
@@ -561,31 +527,31 @@ test_schedule(void)
 	pid_t pid;
 
 	/* 160 MiB allocatable: one 64Mi VMI (+16Mi overhead) fits. */
-	check(vmi_create("big1", disk_spin, "100Mi", 1) == 0 &&
+	looptap_check(vmi_create("big1", disk_spin, "100Mi", 1) == 0 &&
 	    vmi_create("big2", disk_spin, "100Mi", 1) == 0,
 	    "two VMIs of 100Mi on a 160Mi node", NULL);
-	check(wait_for(is_running_ready, "big1", 20000), "the first runs", NULL);
-	check(wait_for(is_unschedulable, "big2", 5000),
+	looptap_check(wait_for(is_running_ready, "big1", 20000), "the first runs", NULL);
+	looptap_check(wait_for(is_unschedulable, "big2", 5000),
 	    "the second is Pending, PodScheduled=False Unschedulable", NULL);
 	{
 		json_t *v = vmi_get("big2");
 		const char *m = json_string_value(json_object_get(cond_get(v,
 		    "PodScheduled"), "message"));
 
-		check(m && strcmp(m, "0/1 nodes are available: 1 Insufficient "
+		looptap_check(m && strcmp(m, "0/1 nodes are available: 1 Insufficient "
 		    "memory.") == 0, "the scheduler's message", "%s",
 		    m ? m : "none");
 		json_decref(v);
 	}
 	pid = vmm_pid("big1");
 	/* Grace 1 s; "spin" ignores Ctrl+Alt+Del: stop, then kill. */
-	check(vmi_delete("big1") == 0 && wait_for(is_gone, "big1", 15000),
+	looptap_check(vmi_delete("big1") == 0 && wait_for(is_gone, "big1", 15000),
 	    "delete of a guest that ignores the stop: gone after the grace "
 	    "period", NULL);
-	check(pid_gone(pid), "its VMM process is gone", "pid %d", (int)pid);
-	check(wait_for(is_running_ready, "big2", 20000),
+	looptap_check(pid_gone(pid), "its VMM process is gone", "pid %d", (int)pid);
+	looptap_check(wait_for(is_running_ready, "big2", 20000),
 	    "room appeared: the second starts", NULL);
-	check(vmi_delete("big2") == 0 && wait_for(is_gone, "big2", 15000),
+	looptap_check(vmi_delete("big2") == 0 && wait_for(is_gone, "big2", 15000),
 	    "delete the second", NULL);
 }
 
@@ -609,18 +575,18 @@ test_reboot_and_stop(void)
 {
 	uint64_t t0;
 
-	check(vmi_create("rb", disk_reboot, "64Mi", 30) == 0 &&
+	looptap_check(vmi_create("rb", disk_reboot, "64Mi", 30) == 0 &&
 	    wait_for(restarted, "rb", 20000),
 	    "guest reboot (exit 3): drover-vmm restarted in place", NULL);
-	check(str_is(vmi_str("rb", "status.phase"), "Running"),
+	looptap_check(str_is(vmi_str("rb", "status.phase"), "Running"),
 	    "a rebooting VMI stays Running", "%s", phase_of("rb"));
-	check(vmi_delete("rb") == 0 && wait_for(is_gone, "rb", 15000),
+	looptap_check(vmi_delete("rb") == 0 && wait_for(is_gone, "rb", 15000),
 	    "delete a rebooting VMI", NULL);
-	check(vmi_create("st", disk_stop, "64Mi", 30) == 0 &&
+	looptap_check(vmi_create("st", disk_stop, "64Mi", 30) == 0 &&
 	    wait_for(is_running_ready, "st", 20000), "a VMI that obeys stop",
 	    NULL);
 	t0 = loop_now_ms();
-	check(vmi_delete("st") == 0 && wait_for(is_gone, "st", 15000) &&
+	looptap_check(vmi_delete("st") == 0 && wait_for(is_gone, "st", 15000) &&
 	    loop_now_ms() - t0 < 10000,
 	    "graceful delete: the guest shuts down well before the 30 s grace",
 	    "%llu ms", (unsigned long long)(loop_now_ms() - t0));
@@ -664,7 +630,7 @@ test_probes(void)
 	int port = 0, fd = listen_tcp(&port), ok;
 
 	if (fd < 0) {
-		check(0, "a TCP listener for the probe", NULL);
+		looptap_check(0, "a TCP listener for the probe", NULL);
 		return;
 	}
 	snprintf(buf, sizeof(buf), vmi_yaml, "pr", 1, "64Mi", disk_spin);
@@ -680,14 +646,14 @@ test_probes(void)
 		fprintf(stderr, "# %s\n", st ? manifest_status_message(st) : "");
 	json_decref(st);
 	json_decref(docs);
-	check(ok && wait_for(is_running_ready, "pr", 20000),
+	looptap_check(ok && wait_for(is_running_ready, "pr", 20000),
 	    "readinessProbe (tcpSocket) passes: Ready", "phase %s",
 	    phase_of("pr"));
 	close(fd);
-	check(wait_for(not_ready, "pr", 10000),
+	looptap_check(wait_for(not_ready, "pr", 10000),
 	    "readinessProbe fails: Ready=False, still Running",
 	    "phase %s", phase_of("pr"));
-	check(vmi_delete("pr") == 0 && wait_for(is_gone, "pr", 15000),
+	looptap_check(vmi_delete("pr") == 0 && wait_for(is_gone, "pr", 15000),
 	    "delete it", NULL);
 
 	/* A liveness probe on the now closed port: the VMI fails. */
@@ -702,11 +668,11 @@ test_probes(void)
 	    store_create(S, obj, NULL, NULL, 0) == 0;
 	json_decref(st);
 	json_decref(docs);
-	check(ok && wait_for(is_failed, "lp", 20000) &&
+	looptap_check(ok && wait_for(is_failed, "lp", 20000) &&
 	    cond_is("lp", "Ready", "False", "LivenessProbeFailed"),
 	    "livenessProbe fails: the VMI is Failed (LivenessProbeFailed)",
 	    "phase %s", phase_of("lp"));
-	check(vmi_delete("lp") == 0 && wait_for(is_gone, "lp", 15000),
+	looptap_check(vmi_delete("lp") == 0 && wait_for(is_gone, "lp", 15000),
 	    "delete it", NULL);
 }
 
@@ -720,20 +686,20 @@ test_long_name(void)
 
 	memset(name, 'l', 200);
 	name[200] = '\0';
-	check(vmi_create(name, disk_spin, "64Mi", 1) == 0 &&
+	looptap_check(vmi_create(name, disk_spin, "64Mi", 1) == 0 &&
 	    wait_for(is_running_ready, name, 20000),
 	    "a VMI with a 200-character name runs (hashed run dir)", "phase %s",
 	    phase_of(name));
 	snprintf(path, sizeof(path), "%s/vmi/_", run_dir);
 	snprintf(epath, sizeof(epath), "%s/ephemeral/_", state_dir);
-	check(!dir_empty(path) && !dir_empty(epath),
+	looptap_check(!dir_empty(path) && !dir_empty(epath),
 	    "its run dir is under vmi/_/, its disk dir under ephemeral/_/", NULL);
 	pod = pod_of(name);
 	pn = pod ? manifest_str(pod, "metadata.name") : NULL;
-	check(pn && strlen(pn) == 63, "its Pod name is cut to 63 characters",
+	looptap_check(pn && strlen(pn) == 63, "its Pod name is cut to 63 characters",
 	    "%s", pn ? pn : "none");
 	json_decref(pod);
-	check(vmi_delete(name) == 0 && wait_for(is_gone, name, 15000) &&
+	looptap_check(vmi_delete(name) == 0 && wait_for(is_gone, name, 15000) &&
 	    dir_empty(path) && dir_empty(epath), "delete it: nothing left",
 	    NULL);
 }
@@ -742,11 +708,11 @@ test_long_name(void)
 static void
 test_login(void)
 {
-	check(vmi_create("lg", disk_login, "64Mi", 1) == 0 &&
+	looptap_check(vmi_create("lg", disk_login, "64Mi", 1) == 0 &&
 	    wait_for(is_running_ready, "lg", 20000),
 	    "Ready from \"login:\" on the console (no boot-timer mark)",
 	    "phase %s", phase_of("lg"));
-	check(vmi_delete("lg") == 0 && wait_for(is_gone, "lg", 15000),
+	looptap_check(vmi_delete("lg") == 0 && wait_for(is_gone, "lg", 15000),
 	    "delete it", NULL);
 }
 
@@ -756,20 +722,20 @@ test_bad_input(void)
 	json_t *v;
 	const char *m;
 
-	check(vmi_create("noimg", "/nonexistent/disk.qcow2", "64Mi", 1) == 0 &&
+	looptap_check(vmi_create("noimg", "/nonexistent/disk.qcow2", "64Mi", 1) == 0 &&
 	    wait_for(is_image_wait, "noimg", 5000),
 	    "missing image: Pending, Ready=False ErrImagePull", NULL);
-	check(vmi_delete("noimg") == 0 && wait_for(is_gone, "noimg", 5000),
+	looptap_check(vmi_delete("noimg") == 0 && wait_for(is_gone, "noimg", 5000),
 	    "delete a Pending VMI", NULL);
-	check(vmi_create("noboot", disk_noboot, "64Mi", 1) == 0 &&
+	looptap_check(vmi_create("noboot", disk_noboot, "64Mi", 1) == 0 &&
 	    wait_for(is_failed, "noboot", 15000),
 	    "a disk with nothing to boot: Failed", NULL);
 	v = vmi_get("noboot");
 	m = json_string_value(json_object_get(cond_get(v, "Ready"), "message"));
-	check(m && strstr(m, "exit status 2") && strstr(m, "boot"),
+	looptap_check(m && strstr(m, "exit status 2") && strstr(m, "boot"),
 	    "its message says why (the VMM's own words)", "%s", m ? m : "none");
 	json_decref(v);
-	check(vmi_delete("noboot") == 0 && wait_for(is_gone, "noboot", 5000),
+	looptap_check(vmi_delete("noboot") == 0 && wait_for(is_gone, "noboot", 5000),
 	    "delete a Failed VMI", NULL);
 }
 
@@ -815,34 +781,34 @@ test_adopt(void)
 		_exit(0);		/* no clean-up: as kill -9 */
 	}
 	waitpid(child, &st, 0);
-	check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	looptap_check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "first droverd runs a VMI, then dies", "status %d", st);
 	pid = vmm_pid("ad");
-	check(pid > 0 && !pid_gone(pid), "its drover-vmm outlives it", NULL);
+	looptap_check(pid > 0 && !pid_gone(pid), "its drover-vmm outlives it", NULL);
 	/* ad2's VMM ends while no droverd runs: its exit file keeps 0. */
-	check(kill(vmm_pid("ad2"), SIGTERM) == 0 && wait_exit_file("ad2"),
+	looptap_check(kill(vmm_pid("ad2"), SIGTERM) == 0 && wait_exit_file("ad2"),
 	    "a VMM ends while droverd is down (exit file written)", NULL);
 	if (open_all(4096 * MI) < 0) {
-		check(0, "second droverd starts", NULL);
+		looptap_check(0, "second droverd starts", NULL);
 		return;
 	}
-	check(wait_for(is_succeeded, "ad2", 5000),
+	looptap_check(wait_for(is_succeeded, "ad2", 5000),
 	    "restarted droverd: the VMI whose VMM ended is Succeeded (exit "
 	    "file)", "phase %s", phase_of("ad2"));
-	check(vmi_delete("ad2") == 0 && wait_for(is_gone, "ad2", 5000),
+	looptap_check(vmi_delete("ad2") == 0 && wait_for(is_gone, "ad2", 5000),
 	    "delete it", NULL);
 	ok = wait_for(is_running_ready, "ad", 5000);
-	check(ok && vmm_pid("ad") == pid,
+	looptap_check(ok && vmm_pid("ad") == pid,
 	    "restarted droverd adopts the running VMM (same pid, still Running)",
 	    NULL);
 	/* Not its child: the exit status comes from the exit file. */
-	check(kill(pid, SIGTERM) == 0, "SIGTERM to the adopted VMM", NULL);
-	check(wait_for(is_succeeded, "ad", 15000),
+	looptap_check(kill(pid, SIGTERM) == 0, "SIGTERM to the adopted VMM", NULL);
+	looptap_check(wait_for(is_succeeded, "ad", 15000),
 	    "adopted VMM ends: exit status 0 read from its exit file: "
 	    "Succeeded", "phase %s", phase_of("ad"));
-	check(cond_is("ad", "Ready", "False", "GuestShutdown"),
+	looptap_check(cond_is("ad", "Ready", "False", "GuestShutdown"),
 	    "Ready=False says GuestShutdown", NULL);
-	check(vmi_delete("ad") == 0 && wait_for(is_gone, "ad", 5000),
+	looptap_check(vmi_delete("ad") == 0 && wait_for(is_gone, "ad", 5000),
 	    "delete the adopted VMI", NULL);
 }
 
@@ -867,7 +833,7 @@ test_full_disk(void)
 	snprintf(saved, sizeof(saved), "%s", eph_dir);
 	snprintf(eph_dir, sizeof(eph_dir), "%s", small);
 	if (open_all(4096 * MI) < 0) {
-		check(0, "runtime on a small ephemeral dir", NULL);
+		looptap_check(0, "runtime on a small ephemeral dir", NULL);
 		goto out;
 	}
 	snprintf(cmd, sizeof(cmd), vmi_yaml, "full", 1, "64Mi", disk_spin);
@@ -879,16 +845,16 @@ test_full_disk(void)
 		snprintf(err, sizeof(err), "%s", manifest_status_message(st));
 	json_decref(st);
 	json_decref(docs);
-	check(ok && wait_for(is_failed, "full", 10000),
+	looptap_check(ok && wait_for(is_failed, "full", 10000),
 	    "full ephemeral dir: the VMI is Failed, droverd carries on", "%s",
 	    err);
 	v = vmi_get("full");
 	m = json_string_value(json_object_get(cond_get(v, "Ready"), "message"));
-	check(m && strstr(m, "No space left on device") &&
+	looptap_check(m && strstr(m, "No space left on device") &&
 	    cond_is("full", "Ready", "False", "FailedCreate"),
 	    "its message says the disk is full", "%s", m ? m : "none");
 	json_decref(v);
-	check(vmi_delete("full") == 0 && wait_for(is_gone, "full", 5000) &&
+	looptap_check(vmi_delete("full") == 0 && wait_for(is_gone, "full", 5000) &&
 	    dir_empty(small), "delete it: its disk dir is gone", NULL);
 	close_all();
 out:
@@ -920,6 +886,7 @@ main(int argc, char **argv)
 	char vmi_dir[128];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	looptap_prefix("runtime");
 	if (argc != 7) {
 		fprintf(stderr, "usage: rt_test VMM SPIN REBOOT NOBOOT STOP "
 		    "LOGIN\n");
@@ -945,7 +912,7 @@ main(int argc, char **argv)
 	    (int)getpid());
 	test_adopt();
 	if (RT == NULL && open_all(160 * MI) < 0) {
-		check(0, "runtime starts", NULL);
+		looptap_check(0, "runtime starts", NULL);
 		return 1;
 	}
 	close_all();
@@ -956,13 +923,13 @@ main(int argc, char **argv)
 		/* A cgroup a dead droverd left without a VMM in it. */
 		snprintf(stray, sizeof(stray), "/sys/fs/cgroup/cpu/%s/ns.stray",
 		    cg_parent);
-		check(mkdir(stray, 0755) == 0, "a stray VMI cgroup", "%s: %s",
+		looptap_check(mkdir(stray, 0755) == 0, "a stray VMI cgroup", "%s: %s",
 		    stray, strerror(errno));
 		if (open_all(160 * MI) < 0) {
-			check(0, "runtime starts (160Mi node)", NULL);
+			looptap_check(0, "runtime starts (160Mi node)", NULL);
 			return 1;
 		}
-		check(stat(stray, &st) != 0,
+		looptap_check(stat(stray, &st) != 0,
 		    "the runtime removes cgroups no VMM runs in", NULL);
 	}
 	test_run_and_kill();
@@ -974,22 +941,22 @@ main(int argc, char **argv)
 	test_bad_input();
 	test_full_disk();
 	snprintf(vmi_dir, sizeof(vmi_dir), "%s/vmi", run_dir);
-	check(dir_empty(vmi_dir), "nothing left under the run dir", NULL);
+	looptap_check(dir_empty(vmi_dir), "nothing left under the run dir", NULL);
 	snprintf(vmi_dir, sizeof(vmi_dir), "%s/ephemeral", state_dir);
-	check(dir_empty(vmi_dir), "nothing left under the ephemeral dir", NULL);
+	looptap_check(dir_empty(vmi_dir), "nothing left under the ephemeral dir", NULL);
 	{
 		char cmd[256];
 
 		snprintf(cmd, sizeof(cmd), "! ls -d /sys/fs/cgroup/*/%s/*/ "
 		    "2>/dev/null | grep -q .", cg_parent);
-		check(system(cmd) == 0, "no VMI cgroup left", NULL);
+		looptap_check(system(cmd) == 0, "no VMI cgroup left", NULL);
 		snprintf(cmd, sizeof(cmd), "rmdir /sys/fs/cgroup/*/%s "
 		    "2>/dev/null; true", cg_parent);
 		if (system(cmd) != 0)
 			fprintf(stderr, "# %s failed\n", cmd);
 	}
 	close_all();
-	if (failures == 0) {
+	if (looptap_failures == 0) {
 		char cmd[128];
 
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
@@ -997,5 +964,5 @@ main(int argc, char **argv)
 			fprintf(stderr, "# %s failed\n", cmd);
 	} else
 		fprintf(stderr, "# left %s for a look\n", tmp);
-	return failures ? 1 : 0;
+	return looptap_failures ? 1 : 0;
 }
