@@ -22,14 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 failed=0
 pid=
-ok() { echo "ok - api-transport: $1"; }
-nok() { echo "not ok - api-transport: $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local n=$(( $1 * 10 )); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
+. "$(dirname "$0")/lib/tap.sh" api-transport
 
 for f in "$bin/droverd" "$bin/droverctl"; do
 	[ -x "$f" ] || { echo "not ok - api-transport: $f built"; exit 1; }

@@ -22,14 +22,7 @@ payload=$build/tests/payloads/pvh.elf
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 failed=0
 pid=
-ok() { echo "ok - console-droverd: $1"; }
-nok() { echo "not ok - console-droverd: $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local n=$(( $1 * 10 )); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
+. "$(dirname "$0")/lib/tap.sh" console-droverd
 
 for f in "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$payload"; do
 	[ -e "$f" ] || { echo "not ok - console-droverd: $f built"; exit 1; }

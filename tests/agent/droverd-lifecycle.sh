@@ -37,15 +37,8 @@ failed=0
 pid=
 T=
 
-ok() { echo "ok - lifecycle: $1"; }
-nok() { echo "not ok - lifecycle: $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
+. "$(dirname "$0")/lib/tap.sh" lifecycle
 q() { "$@" > /dev/null; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local n=$(( $1 * 10 )); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 for f in "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$payload"; do
 	[ -e "$f" ] || { echo "not ok - lifecycle: $f built"; exit 1; }

@@ -20,14 +20,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 failed=0
 pid=
 
-ok() { echo "ok - runtime-droverd: $1"; }
-nok() { echo "not ok - runtime-droverd: $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local n=$(( $1 * 10 )); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
+. "$(dirname "$0")/lib/tap.sh" runtime-droverd
 
 for f in "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$payload"; do
 	[ -e "$f" ] || { echo "not ok - runtime-droverd: $f built"; exit 1; }

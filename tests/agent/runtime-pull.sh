@@ -19,14 +19,7 @@ failed=0
 pid=
 pids=()
 
-ok() { echo "ok - runtime-pull: $1"; }
-nok() { echo "not ok - runtime-pull: $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local n=$(( $1 * 10 )); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
+. "$(dirname "$0")/lib/tap.sh" runtime-pull
 
 for f in "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$payload"; do
 	[ -e "$f" ] || { echo "not ok - runtime-pull: $f built"; exit 1; }
