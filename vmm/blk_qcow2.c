@@ -5,8 +5,9 @@
  * docs/interop/qcow2.txt ("the spec" below; sections are named in quotes).
  *
  * Pinned formats and backing files. The caller says which format an image
- * is, and which file (and format) backs it: blk_qcow2_open_pinned or
- * blk_qcow2_open_over. The backing file name recorded in an image is
+ * is, and which files (and formats) back it, level by level down to the
+ * base: blk_qcow2_open_chain (or blk_qcow2_open_pinned for one level, or
+ * blk_qcow2_open_over over a back end already open). The backing file name recorded in an image is
  * never opened and never used to guess a format; the image must record a
  * backing file exactly when the caller gives one, and a recorded backing
  * format must equal the pinned one. blk_qcow2_ops.open refuses an image
@@ -582,19 +583,100 @@ qcow2_open_backing(const char *path, const char *fmt, struct blk_backend **out)
 	return -EINVAL;
 }
 
+/* The formats of a pinned chain, and no file twice in it (path is
+ * level 0). */
+static int
+q_check_chain(const char *path, const struct blk_qcow2_level *chain,
+    unsigned n)
+{
+	struct { dev_t dev; ino_t ino; } seen[BLK_QCOW2_CHAIN_MAX + 1];
+	const struct blk_qcow2_level *l;
+	struct stat st;
+	int err;
+
+	if (n > BLK_QCOW2_CHAIN_MAX) {
+		log_warnx("%s: a backing chain of %u files (at most %u)", path,
+		    n, BLK_QCOW2_CHAIN_MAX);
+		return -ELOOP;
+	}
+	for (unsigned i = 0; i <= n; i++) {
+		l = i ? &chain[i - 1] : NULL;
+		if (l && (l->path == NULL || l->format == NULL ||
+		    (strcmp(l->format, "raw") && strcmp(l->format, "qcow2")))) {
+			log_warnx("%s: backing file %u (%s): format '%s': must "
+			    "be raw or qcow2", path, i, l->path ? l->path :
+			    "(none)", l->format ? l->format : "(none)");
+			return -EINVAL;
+		}
+		if (l && i < n && strcmp(l->format, "qcow2") != 0) {
+			log_warnx("%s: backing file %u (%s) is raw, but backing "
+			    "file %u follows it: only the last one (the base) "
+			    "may be raw", path, i, l->path, i + 1);
+			return -EINVAL;
+		}
+		if (stat(l ? l->path : path, &st) < 0) {
+			err = -errno;
+			if (l)
+				log_warn("%s: backing file %u (%s)", path, i,
+				    l->path);
+			else
+				log_warn("%s", path);
+			return err;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			if (seen[j].dev != st.st_dev || seen[j].ino != st.st_ino)
+				continue;
+			if (j == 0)
+				log_warnx("%s: backing file %u (%s) is the image "
+				    "itself: a backing chain cannot loop", path,
+				    i, l->path);
+			else
+				log_warnx("%s: backing file %u (%s) is the same "
+				    "file as backing file %u (%s): a backing "
+				    "chain cannot loop", path, i, l->path, j,
+				    chain[j - 1].path);
+			return -ELOOP;
+		}
+		seen[i].dev = st.st_dev;
+		seen[i].ino = st.st_ino;
+	}
+	return 0;
+}
+
+int
+blk_qcow2_open_chain(const char *path, int ro,
+    const struct blk_qcow2_level *chain, unsigned n, struct blk_backend **out)
+{
+	struct blk_backend *b = NULL, *nb = NULL;
+	const struct blk_qcow2_level *l;
+	int err;
+
+	if ((err = q_check_chain(path, chain, n)) < 0)
+		return err;
+	/* Bottom-up: each level is opened over the one below it, which it
+	 * then owns (and closes, also when its own open fails). */
+	for (unsigned i = n; i-- > 0; b = nb) {
+		l = &chain[i];
+		if (strcmp(l->format, "raw") == 0)
+			err = blk_raw_ops.open(l->path, 1, &nb);
+		else
+			err = blk_qcow2_open_over(l->path, 1, b, &nb);
+		if (err < 0) {
+			log_warnx("%s: backing file %u (%s, %s) cannot be used",
+			    path, i + 1, l->path, l->format);
+			return err;
+		}
+	}
+	return blk_qcow2_open_over(path, ro, b, out);
+}
+
 int
 blk_qcow2_open_pinned(const char *path, int ro, const char *backing,
     const char *backing_fmt, struct blk_backend **out)
 {
-	struct blk_backend *b = NULL;
-	int err;
+	struct blk_qcow2_level l = { backing, backing_fmt };
 
-	if (backing) {
-		err = qcow2_open_backing(backing, backing_fmt, &b);
-		if (err < 0)
-			return err;
-	}
-	return blk_qcow2_open_over(path, ro, b, out);
+	return blk_qcow2_open_chain(path, ro, &l, backing ? 1 : 0, out);
 }
 
 static void

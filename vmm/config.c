@@ -3,9 +3,10 @@
  * the same fields through the same setters, so a value is checked the same
  * way wherever it comes from; errors name the flag ("--mem") or the JSON
  * field ("vm.json: mem"). Unknown options and fields are refused, never
- * ignored.
+ * ignored. The disks and NICs (--disk, --net, "disk", "net") are parsed in
+ * config_dev.c.
  */
-#include "config.h"
+#include "config_int.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,12 +21,8 @@
 #include "log.h"
 #include "quantity.h"
 
-static int
-cfg_error(const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-cfg_error(const char *field, const char *fmt, ...)
+int
+vmm_cfg_error(const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -61,26 +58,20 @@ vmm_config_free(struct vmm_config *c)
 	free(c->control);
 	free(c->console_path);
 	free(c->console_log);
-	for (unsigned i = 0; i < c->ndisks; i++) {
-		free(c->disk[i].path);
-		free(c->disk[i].serial);
-		free(c->disk[i].backing);
-	}
-	for (unsigned i = 0; i < c->nnets; i++)
-		free(c->net[i].tap);
+	vmm_cfg_free_devices(c);
 	vmm_config_init(c);
 }
 
-static int
-cfg_set_str(char **dst, const char *field, const char *v)
+int
+vmm_cfg_set_str(char **dst, const char *field, const char *v)
 {
 	char *s;
 
 	if (v[0] == '\0')
-		return cfg_error(field, "must not be empty");
+		return vmm_cfg_error(field, "must not be empty");
 	s = strdup(v);
 	if (s == NULL)
-		return cfg_error(field, "out of memory");
+		return vmm_cfg_error(field, "out of memory");
 	free(*dst);
 	*dst = s;
 	return 0;
@@ -91,10 +82,10 @@ cfg_set_mem_bytes(struct vmm_config *c, const char *field, int64_t v,
     const char *text)
 {
 	if (v < (int64_t)BOOT_MEM_MIN || (uint64_t)v > VMM_MAX_MEM)
-		return cfg_error(field, "'%s' is out of range (%llu MiB to "
+		return vmm_cfg_error(field, "'%s' is out of range (%llu MiB to "
 		    "%llu GiB)", text, BOOT_MEM_MIN >> 20, VMM_MAX_MEM >> 30);
 	if (v % 4096)
-		return cfg_error(field, "'%s' is not a multiple of 4 KiB", text);
+		return vmm_cfg_error(field, "'%s' is not a multiple of 4 KiB", text);
 	c->mem = (uint64_t)v;
 	return 0;
 }
@@ -108,9 +99,9 @@ cfg_set_mem(struct vmm_config *c, const char *field, const char *v)
 	int64_t bytes;
 
 	if (quantity_parse(v, &q, &why) < 0)
-		return cfg_error(field, "'%s' is not a quantity: %s", v, why);
+		return vmm_cfg_error(field, "'%s' is not a quantity: %s", v, why);
 	if (quantity_value(&q, &bytes) < 0)
-		return cfg_error(field, "'%s' is out of range", v);
+		return vmm_cfg_error(field, "'%s' is out of range", v);
 	return cfg_set_mem_bytes(c, field, bytes, v);
 }
 
@@ -119,7 +110,7 @@ cfg_set_cpus_num(struct vmm_config *c, const char *field, long long n,
     const char *text)
 {
 	if (n < 1 || n > VMM_MAX_CPUS)
-		return cfg_error(field, "'%s' is out of range (1 to %d)", text,
+		return vmm_cfg_error(field, "'%s' is out of range (1 to %d)", text,
 		    VMM_MAX_CPUS);
 	c->cpus = (unsigned)n;
 	return 0;
@@ -134,7 +125,7 @@ cfg_set_cpus(struct vmm_config *c, const char *field, const char *v)
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	if (errno || end == v || *end != '\0')
-		return cfg_error(field, "'%s' is not a whole number", v);
+		return vmm_cfg_error(field, "'%s' is not a whole number", v);
 	return cfg_set_cpus_num(c, field, n, v);
 }
 
@@ -143,7 +134,7 @@ cfg_set_stop_timeout_num(struct vmm_config *c, const char *field,
     long long n, const char *text)
 {
 	if (n < 0 || n > VMM_MAX_STOP_TIMEOUT)
-		return cfg_error(field, "'%s' is out of range (0 to %d seconds)",
+		return vmm_cfg_error(field, "'%s' is out of range (0 to %d seconds)",
 		    text, VMM_MAX_STOP_TIMEOUT);
 	c->stop_timeout = (unsigned)n;
 	return 0;
@@ -158,7 +149,7 @@ cfg_set_stop_timeout(struct vmm_config *c, const char *field, const char *v)
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	if (errno || end == v || *end != '\0')
-		return cfg_error(field, "'%s' is not a whole number of seconds",
+		return vmm_cfg_error(field, "'%s' is not a whole number of seconds",
 		    v);
 	return cfg_set_stop_timeout_num(c, field, n, v);
 }
@@ -173,12 +164,12 @@ cfg_set_user(struct vmm_config *c, const char *field, const char *v)
 	errno = 0;
 	u = strtoul(v, &end, 10);
 	if (errno || end == v || *end != ':' || v[0] == '-')
-		return cfg_error(field, "'%s' is not UID:GID", v);
+		return vmm_cfg_error(field, "'%s' is not UID:GID", v);
 	v = end + 1;
 	g = strtoul(v, &end, 10);
 	if (errno || end == v || *end != '\0' || v[0] == '-' ||
 	    u >= 0xffffffffUL || g >= 0xffffffffUL)
-		return cfg_error(field, "'%s' is not UID:GID", v);
+		return vmm_cfg_error(field, "'%s' is not UID:GID", v);
 	c->has_user = 1;
 	c->uid = (unsigned)u;
 	c->gid = (unsigned)g;
@@ -196,21 +187,21 @@ cfg_set_console(struct vmm_config *c, const char *field, const char *v)
 		c->console = VMM_CONSOLE_NONE;
 	else if (strncmp(v, "unix:", 5) == 0) {
 		if (v[5] == '\0' || strlen(v + 5) >= 108)
-			return cfg_error(field, "'%s': the socket path must be "
+			return vmm_cfg_error(field, "'%s': the socket path must be "
 			    "1 to 107 bytes", v);
-		if (cfg_set_str(&c->console_path, field, v + 5) < 0)
+		if (vmm_cfg_set_str(&c->console_path, field, v + 5) < 0)
 			return -EINVAL;
 		c->console = VMM_CONSOLE_UNIX;
 	} else if (strncmp(v, "tcp:", 4) == 0) {
 		if (console_parse_tcp(v + 4, &sa) < 0)
-			return cfg_error(field, "'%s' is not tcp:PORT or "
+			return vmm_cfg_error(field, "'%s' is not tcp:PORT or "
 			    "tcp:IPV4:PORT", v);
-		if (cfg_set_str(&c->console_path, field, v + 4) < 0)
+		if (vmm_cfg_set_str(&c->console_path, field, v + 4) < 0)
 			return -EINVAL;
 		c->console = VMM_CONSOLE_TCP;
 	}
 	else
-		return cfg_error(field, "'%s' is not stdio, none, unix:PATH "
+		return vmm_cfg_error(field, "'%s' is not stdio, none, unix:PATH "
 		    "or tcp:ADDR:PORT", v);
 	return 0;
 }
@@ -221,7 +212,7 @@ cfg_set_log_level(struct vmm_config *c, const char *field, const char *v)
 	int l = log_level_parse(v);
 
 	if (l < 0)
-		return cfg_error(field, "unknown level '%s' (error, warn, "
+		return vmm_cfg_error(field, "unknown level '%s' (error, warn, "
 		    "info, debug)", v);
 	c->log_level = l;
 	return 0;
@@ -235,249 +226,8 @@ cfg_set_onoff(int *dst, const char *field, const char *v)
 	else if (strcmp(v, "off") == 0)
 		*dst = 0;
 	else
-		return cfg_error(field, "'%s' is not on or off", v);
+		return vmm_cfg_error(field, "'%s' is not on or off", v);
 	return 0;
-}
-
-/* ---- disks and NICs -------------------------------------------------------- */
-
-int
-vmm_config_parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0],
-	    &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++) {
-		if (s[i * 3] == '+' || s[i * 3] == '-' || s[i * 3] == ' ' ||
-		    s[i * 3 + 1] == ' ')
-			return -EINVAL;
-		mac[i] = (uint8_t)v[i];
-	}
-	/* A multicast address cannot be a NIC's own. */
-	return (mac[0] & 1) ? -EINVAL : 0;
-}
-
-/* A tap fd number: a small non-negative integer, not stdio. */
-static int
-cfg_parse_fd(const char *v, int *fd)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end != '\0' || v[0] == '-' || n < 3 ||
-	    n > 65535)
-		return -EINVAL;
-	*fd = (int)n;
-	return 0;
-}
-
-static int
-cfg_serial_ok(const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n == 0 || n > VMM_SERIAL_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (v[i] < 0x21 || v[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-static struct vmm_disk_config *
-cfg_new_disk(struct vmm_config *c, const char *field)
-{
-	struct vmm_disk_config *d;
-
-	if (c->ndisks >= VMM_MAX_DISKS) {
-		cfg_error(field, "at most %d disks", VMM_MAX_DISKS);
-		return NULL;
-	}
-	d = &c->disk[c->ndisks++];
-	memset(d, 0, sizeof(*d));
-	return d;
-}
-
-static struct vmm_net_config *
-cfg_new_net(struct vmm_config *c, const char *field)
-{
-	struct vmm_net_config *n;
-
-	if (c->nnets >= VMM_MAX_NETS) {
-		cfg_error(field, "at most %d network devices", VMM_MAX_NETS);
-		return NULL;
-	}
-	n = &c->net[c->nnets++];
-	memset(n, 0, sizeof(*n));
-	n->fd = -1;
-	return n;
-}
-
-static const char *const cfg_disk_formats[VMM_DISK_FORMATS] = {
-	[VMM_DISK_RAW] = "raw",
-	[VMM_DISK_QCOW2] = "qcow2",
-};
-
-const char *
-vmm_disk_format_name(enum vmm_disk_format f)
-{
-	return (unsigned)f < VMM_DISK_FORMATS ? cfg_disk_formats[f] : "?";
-}
-
-static int
-cfg_disk_format(const char *field, const char *key, const char *val,
-    enum vmm_disk_format *out)
-{
-	for (unsigned i = 0; i < VMM_DISK_FORMATS; i++)
-		if (strcmp(val, cfg_disk_formats[i]) == 0) {
-			*out = (enum vmm_disk_format)i;
-			return 0;
-		}
-	return cfg_error(field, "%s '%s' is not raw or qcow2", key, val);
-}
-
-/* One KEY=VALUE (or flag) of a disk spec or JSON disk object. */
-static int
-cfg_disk_key(struct vmm_disk_config *d, const char *field, const char *key,
-    const char *val)
-{
-	if (strcmp(key, "path") == 0 && val)
-		return cfg_set_str(&d->path, field, val);
-	if (strcmp(key, "format") == 0 && val)
-		return cfg_disk_format(field, key, val, &d->format);
-	if (strcmp(key, "backing") == 0 && val)
-		return cfg_set_str(&d->backing, field, val);
-	if (strcmp(key, "backing-format") == 0 && val) {
-		d->has_backing_format = 1;
-		return cfg_disk_format(field, key, val, &d->backing_format);
-	}
-	if (strcmp(key, "ro") == 0 && val == NULL) {
-		d->ro = 1;
-		return 0;
-	}
-	if (strcmp(key, "serial") == 0 && val) {
-		if (!cfg_serial_ok(val))
-			return cfg_error(field, "serial '%s' must be 1 to %d "
-			    "printable characters without spaces", val,
-			    VMM_SERIAL_MAX);
-		return cfg_set_str(&d->serial, field, val);
-	}
-	return cfg_error(field, "unknown disk option '%s' (path=FILE, "
-	    "format=raw|qcow2, ro, serial=ID, backing=FILE, "
-	    "backing-format=raw|qcow2)", key);
-}
-
-static int
-cfg_net_key(struct vmm_net_config *n, const char *field, const char *key,
-    const char *val)
-{
-	if (strcmp(key, "tap") == 0 && val) {
-		if (strlen(val) == 0 || strlen(val) >= 16 || strchr(val, '/'))
-			return cfg_error(field, "tap name '%s' must be 1 to 15 "
-			    "bytes without '/'", val);
-		return cfg_set_str(&n->tap, field, val);
-	}
-	if (strcmp(key, "fd") == 0 && val) {
-		if (cfg_parse_fd(val, &n->fd) < 0)
-			return cfg_error(field, "fd '%s' is not an open file "
-			    "descriptor number (3 to 65535)", val);
-		return 0;
-	}
-	if (strcmp(key, "mac") == 0 && val) {
-		if (vmm_config_parse_mac(val, n->mac) < 0)
-			return cfg_error(field, "mac '%s' is not a unicast "
-			    "address like 52:54:00:12:34:56", val);
-		n->has_mac = 1;
-		return 0;
-	}
-	return cfg_error(field, "unknown network option '%s' (tap=NAME, fd=N, "
-	    "mac=MAC)", key);
-}
-
-/* Split "a=1,b,c=3" and feed each item to one of the key functions. */
-static int
-cfg_spec(const char *field, const char *spec, void *obj,
-    int (*key)(void *, const char *, const char *, const char *))
-{
-	char *copy, *item, *save = NULL, *eq;
-	int err = 0;
-
-	if ((copy = strdup(spec)) == NULL)
-		return cfg_error(field, "out of memory");
-	for (item = strtok_r(copy, ",", &save); item && err == 0;
-	    item = strtok_r(NULL, ",", &save)) {
-		if ((eq = strchr(item, '=')) != NULL)
-			*eq++ = '\0';
-		err = key(obj, field, item, eq);
-	}
-	free(copy);
-	return err;
-}
-
-static int
-cfg_disk_key_v(void *o, const char *f, const char *k, const char *v)
-{
-	return cfg_disk_key(o, f, k, v);
-}
-
-static int
-cfg_net_key_v(void *o, const char *f, const char *k, const char *v)
-{
-	return cfg_net_key(o, f, k, v);
-}
-
-static int
-cfg_check_disk(const struct vmm_disk_config *d, const char *field)
-{
-	if (d->path == NULL)
-		return cfg_error(field, "path=FILE is required");
-	if (d->backing && d->format != VMM_DISK_QCOW2)
-		return cfg_error(field, "backing=FILE needs format=qcow2");
-	if (d->backing && !d->has_backing_format)
-		return cfg_error(field, "backing=FILE needs backing-format=raw|"
-		    "qcow2 (the format is never guessed)");
-	if (d->has_backing_format && d->backing == NULL)
-		return cfg_error(field, "backing-format needs backing=FILE");
-	return 0;
-}
-
-static int
-cfg_check_net(const struct vmm_net_config *n, const char *field)
-{
-	if ((n->tap == NULL) == (n->fd < 0))
-		return cfg_error(field, "give exactly one of tap=NAME and fd=N");
-	return 0;
-}
-
-static int
-cfg_add_disk(struct vmm_config *c, const char *field, const char *spec)
-{
-	struct vmm_disk_config *d = cfg_new_disk(c, field);
-	int err;
-
-	if (d == NULL)
-		return -EINVAL;
-	if ((err = cfg_spec(field, spec, d, cfg_disk_key_v)) < 0)
-		return err;
-	return cfg_check_disk(d, field);
-}
-
-static int
-cfg_add_net(struct vmm_config *c, const char *field, const char *spec)
-{
-	struct vmm_net_config *n = cfg_new_net(c, field);
-	int err;
-
-	if (n == NULL)
-		return -EINVAL;
-	if ((err = cfg_spec(field, spec, n, cfg_net_key_v)) < 0)
-		return err;
-	return cfg_check_net(n, field);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -486,7 +236,7 @@ static int
 json_str(json_t *v, char *field, const char **out)
 {
 	if (!json_is_string(v))
-		return cfg_error(field, "must be a string");
+		return vmm_cfg_error(field, "must be a string");
 	*out = json_string_value(v);
 	return 0;
 }
@@ -503,7 +253,7 @@ json_mem(struct vmm_config *c, char *field, json_t *v)
 	}
 	if (json_is_string(v))
 		return cfg_set_mem(c, field, json_string_value(v));
-	return cfg_error(field, "must be a quantity string (\"256Mi\") or "
+	return vmm_cfg_error(field, "must be a quantity string (\"256Mi\") or "
 	    "a number of bytes");
 }
 
@@ -513,93 +263,9 @@ json_cpus(struct vmm_config *c, char *field, json_t *v)
 	char text[32];
 
 	if (!json_is_integer(v))
-		return cfg_error(field, "must be an integer");
+		return vmm_cfg_error(field, "must be an integer");
 	snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(v));
 	return cfg_set_cpus_num(c, field, json_integer_value(v), text);
-}
-
-/* A JSON disk: {"path": "disk.raw", "ro": true, "serial": "ID"}. */
-static int
-json_disk_obj(struct vmm_disk_config *d, const char *field, json_t *o)
-{
-	const char *key;
-	json_t *v;
-	int err;
-
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "ro") == 0) {
-			if (!json_is_boolean(v))
-				return cfg_error(field, "ro must be true or "
-				    "false");
-			d->ro = json_is_true(v);
-			continue;
-		}
-		if (!json_is_string(v))
-			return cfg_error(field, "%s must be a string", key);
-		if ((err = cfg_disk_key(d, field, key,
-		    json_string_value(v))) < 0)
-			return err;
-	}
-	return cfg_check_disk(d, field);
-}
-
-/* A JSON NIC: {"tap": "tap0", "mac": "52:54:00:12:34:56"} or "fd": 3. */
-static int
-json_net_obj(struct vmm_net_config *n, const char *field, json_t *o)
-{
-	const char *key;
-	char num[24];
-	json_t *v;
-
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "fd") == 0 && json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%lld",
-			    (long long)json_integer_value(v));
-			if (cfg_net_key(n, field, key, num) < 0)
-				return -EINVAL;
-			continue;
-		}
-		if (strcmp(key, "fd") == 0)
-			return cfg_error(field, "fd must be a number");
-		if (!json_is_string(v))
-			return cfg_error(field, "%s must be a string", key);
-		if (cfg_net_key(n, field, key, json_string_value(v)) < 0)
-			return -EINVAL;
-	}
-	return cfg_check_net(n, field);
-}
-
-/* "disk"/"net": a list of objects or spec strings (or just one). */
-static int
-json_devices(struct vmm_config *c, const char *field, json_t *v, int disk)
-{
-	char item[160];
-	size_t i, n = json_is_array(v) ? json_array_size(v) : 1;
-	json_t *e;
-	int err;
-
-	for (i = 0; i < n; i++) {
-		e = json_is_array(v) ? json_array_get(v, i) : v;
-		snprintf(item, sizeof(item), "%s[%zu]", field, i);
-		if (json_is_string(e))
-			err = disk ? cfg_add_disk(c, item, json_string_value(e)) :
-			    cfg_add_net(c, item, json_string_value(e));
-		else if (!json_is_object(e))
-			err = cfg_error(item, "must be an object or a spec "
-			    "string");
-		else if (disk) {
-			struct vmm_disk_config *d = cfg_new_disk(c, item);
-
-			err = d ? json_disk_obj(d, item, e) : -EINVAL;
-		} else {
-			struct vmm_net_config *nc = cfg_new_net(c, item);
-
-			err = nc ? json_net_obj(nc, item, e) : -EINVAL;
-		}
-		if (err < 0)
-			return err;
-	}
-	return 0;
 }
 
 static int
@@ -614,12 +280,12 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		return json_cpus(c, field, v);
 	if (strcmp(key, "stop-timeout") == 0) {
 		if (!json_is_integer(v))
-			return cfg_error(field, "must be an integer (seconds)");
+			return vmm_cfg_error(field, "must be an integer (seconds)");
 		return cfg_set_stop_timeout_num(c, field, json_integer_value(v),
 		    "value");
 	}
 	if (strcmp(key, "disk") == 0 || strcmp(key, "net") == 0)
-		return json_devices(c, field, v, key[0] == 'd');
+		return vmm_cfg_json_devices(c, field, v, key[0] == 'd');
 	if (strcmp(key, "rng") == 0 && json_is_boolean(v)) {
 		c->rng = json_is_true(v);
 		return 0;
@@ -631,30 +297,30 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 	    strcmp(key, "control") && strcmp(key, "user") &&
 	    strcmp(key, "seccomp") && strcmp(key, "console-log") &&
 	    strcmp(key, "exit-file"))
-		return cfg_error(field, "unknown field");
+		return vmm_cfg_error(field, "unknown field");
 	if ((err = json_str(v, field, &s)) < 0)
 		return err;
 	if (strcmp(key, "kernel") == 0)
-		return cfg_set_str(&c->kernel, field, s);
+		return vmm_cfg_set_str(&c->kernel, field, s);
 	if (strcmp(key, "initrd") == 0)
-		return cfg_set_str(&c->initrd, field, s);
+		return vmm_cfg_set_str(&c->initrd, field, s);
 	if (strcmp(key, "cmdline") == 0) {
 		free(c->cmdline);
 		c->cmdline = strdup(s);	/* may be empty */
-		return c->cmdline ? 0 : cfg_error(field, "out of memory");
+		return c->cmdline ? 0 : vmm_cfg_error(field, "out of memory");
 	}
 	if (strcmp(key, "console") == 0)
 		return cfg_set_console(c, field, s);
 	if (strcmp(key, "log") == 0)
-		return cfg_set_str(&c->log_file, field, s);
+		return vmm_cfg_set_str(&c->log_file, field, s);
 	if (strcmp(key, "control") == 0)
-		return cfg_set_str(&c->control, field, s);
+		return vmm_cfg_set_str(&c->control, field, s);
 	if (strcmp(key, "user") == 0)
 		return cfg_set_user(c, field, s);
 	if (strcmp(key, "console-log") == 0)
-		return cfg_set_str(&c->console_log, field, s);
+		return vmm_cfg_set_str(&c->console_log, field, s);
 	if (strcmp(key, "exit-file") == 0)
-		return cfg_set_str(&c->exit_file, field, s);
+		return vmm_cfg_set_str(&c->exit_file, field, s);
 	if (strcmp(key, "seccomp") == 0)
 		return cfg_set_onoff(&c->seccomp, field, s);
 	if (strcmp(key, "rng") == 0)
@@ -674,11 +340,11 @@ vmm_config_parse_json(struct vmm_config *c, const char *text, size_t len,
 
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
-		return cfg_error(origin, "line %d column %d: %s", jerr.line,
+		return vmm_cfg_error(origin, "line %d column %d: %s", jerr.line,
 		    jerr.column, jerr.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return cfg_error(origin, "must be a JSON object");
+		return vmm_cfg_error(origin, "must be a JSON object");
 	}
 	json_object_foreach(root, key, v) {
 		snprintf(field, sizeof(field), "%s: %s", origin, key);
@@ -699,10 +365,10 @@ vmm_config_load_json(struct vmm_config *c, const char *path)
 
 	f = fopen(path, "re");
 	if (f == NULL)
-		return cfg_error("--config", "%s: %s", path, strerror(errno));
+		return vmm_cfg_error("--config", "%s: %s", path, strerror(errno));
 	/* getdelim with NUL reads the whole (text) file. */
 	if (getdelim(&buf, &len, '\0', f) < 0 && !feof(f)) {
-		err = cfg_error("--config", "%s: %s", path, strerror(errno));
+		err = vmm_cfg_error("--config", "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	err = vmm_config_parse_json(c, buf ? buf : "", buf ? strlen(buf) : 0,
@@ -717,10 +383,10 @@ int
 vmm_config_validate(const struct vmm_config *c)
 {
 	if (c->kernel == NULL && c->ndisks == 0)
-		return cfg_error("--kernel", "is required (or a --disk to boot "
+		return vmm_cfg_error("--kernel", "is required (or a --disk to boot "
 		    "from, or --config)");
 	if (c->kernel == NULL && c->initrd)
-		return cfg_error("--initrd", "needs --kernel (without it, the "
+		return vmm_cfg_error("--initrd", "needs --kernel (without it, the "
 		    "initrd comes from the boot disk)");
 	return 0;
 }
@@ -779,29 +445,29 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 {
 	switch (ch) {
 	case OPT_KERNEL:
-		return cfg_set_str(&c->kernel, "--kernel", arg);
+		return vmm_cfg_set_str(&c->kernel, "--kernel", arg);
 	case OPT_INITRD:
-		return cfg_set_str(&c->initrd, "--initrd", arg);
+		return vmm_cfg_set_str(&c->initrd, "--initrd", arg);
 	case OPT_CMDLINE:
 		free(c->cmdline);
 		c->cmdline = strdup(arg);
-		return c->cmdline ? 0 : cfg_error("--cmdline", "out of memory");
+		return c->cmdline ? 0 : vmm_cfg_error("--cmdline", "out of memory");
 	case OPT_MEM:
 		return cfg_set_mem(c, "--mem", arg);
 	case OPT_CPUS:
 		return cfg_set_cpus(c, "--cpus", arg);
 	case OPT_DISK:
-		return cfg_add_disk(c, "--disk", arg);
+		return vmm_cfg_add_disk(c, "--disk", arg);
 	case OPT_NET:
-		return cfg_add_net(c, "--net", arg);
+		return vmm_cfg_add_net(c, "--net", arg);
 	case OPT_RNG:
 		return cfg_set_onoff(&c->rng, "--rng", arg);
 	case OPT_CONTROL:
-		return cfg_set_str(&c->control, "--control", arg);
+		return vmm_cfg_set_str(&c->control, "--control", arg);
 	case OPT_CONSOLE:
 		return cfg_set_console(c, "--console", arg);
 	case OPT_LOG:
-		return cfg_set_str(&c->log_file, "--log", arg);
+		return vmm_cfg_set_str(&c->log_file, "--log", arg);
 	case OPT_LOG_LEVEL:
 		return cfg_set_log_level(c, "--log-level", arg);
 	case OPT_STOP_TIMEOUT:
@@ -811,9 +477,9 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 	case OPT_SECCOMP:
 		return cfg_set_onoff(&c->seccomp, "--seccomp", arg);
 	case OPT_CONSOLE_LOG:
-		return cfg_set_str(&c->console_log, "--console-log", arg);
+		return vmm_cfg_set_str(&c->console_log, "--console-log", arg);
 	case OPT_EXIT_FILE:
-		return cfg_set_str(&c->exit_file, "--exit-file", arg);
+		return vmm_cfg_set_str(&c->exit_file, "--exit-file", arg);
 	default:
 		return -EINVAL;
 	}
@@ -848,9 +514,9 @@ vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
 			return err;
 	}
 	if (optind < argc)
-		return cfg_error(argv[optind], "unexpected argument");
+		return vmm_cfg_error(argv[optind], "unexpected argument");
 	if (config && vm_flag)
-		return cfg_error("--config", "cannot be combined with --%s; put "
+		return vmm_cfg_error("--config", "cannot be combined with --%s; put "
 		    "everything in the file", vm_flag);
 	if (config && (err = vmm_config_load_json(c, config)) < 0)
 		return err;

@@ -27,18 +27,33 @@ enum vmm_disk_format {
 	VMM_DISK_FORMATS,
 };
 
+/* Backing files under one disk, the base included (blk_qcow2.h's
+ * BLK_QCOW2_CHAIN_MAX). */
+#define VMM_DISK_MAX_BACKING	16
+
+/* One pinned level of a disk's backing chain. */
+struct vmm_disk_backing {
+	char *path;
+	enum vmm_disk_format format;
+};
+
 /*
  * One virtio-blk disk: --disk path=FILE[,format=raw|qcow2][,ro][,serial=ID]
- * [,backing=FILE,backing-format=raw|qcow2] (backing: qcow2 only).
+ * [,backing=FILE,backing-format=raw|qcow2]... (backing: qcow2 only). The
+ * backing chain is pinned level by level: backing[0] is path's backing
+ * file, backing[1] backing[0]'s, ..., the last one the base (the only one
+ * that may be raw). On the command line the i-th backing= and the i-th
+ * backing-format= make backing[i]; in JSON "backing" is one file name
+ * (with "backing-format") or a list of {"path": ..., "format": ...}.
  */
 struct vmm_disk_config {
 	char *path;
 	int ro;
 	char *serial;			/* NULL: none */
 	enum vmm_disk_format format;
-	char *backing;			/* NULL: the image has none */
-	enum vmm_disk_format backing_format;
-	int has_backing_format;
+	struct vmm_disk_backing backing[VMM_DISK_MAX_BACKING];
+	unsigned nbacking;		/* backing files (0: the image has none) */
+	unsigned nbacking_format;	/* backing formats given (parsing) */
 };
 
 /* "raw" or "qcow2". */

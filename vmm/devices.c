@@ -225,36 +225,45 @@ vmm_vdev_vectors(struct vmm_devices *all, struct vmm_vdev *d, unsigned idx)
 
 /*
  * The block back ends by image format (the config pins the format; the
- * file's contents never choose it). open_backed opens an image over a
- * backing file pinned by the config; NULL: the format has none.
+ * file's contents never choose it). open_chain opens an image over the
+ * chain of backing files the config pins (blk_qcow2.h); NULL: the format
+ * has none.
  */
 static const struct vmm_blk_format {
 	const struct blk_backend_ops *ops;
-	int (*open_backed)(const char *path, int ro, const char *backing,
-	    const char *backing_fmt, struct blk_backend **out);
+	int (*open_chain)(const char *path, int ro,
+	    const struct blk_qcow2_level *chain, unsigned n,
+	    struct blk_backend **out);
 } vmm_blk_formats[VMM_DISK_FORMATS] = {
 	[VMM_DISK_RAW] = { &blk_raw_ops, NULL },
-	[VMM_DISK_QCOW2] = { &blk_qcow2_ops, blk_qcow2_open_pinned },
+	[VMM_DISK_QCOW2] = { &blk_qcow2_ops, blk_qcow2_open_chain },
 };
+
+_Static_assert(VMM_DISK_MAX_BACKING <= BLK_QCOW2_CHAIN_MAX,
+    "the config pins longer backing chains than the qcow2 back end opens");
 
 int
 vmm_devices_open_disk(const struct vmm_disk_config *dc, int ro,
     struct blk_backend **out)
 {
+	struct blk_qcow2_level chain[VMM_DISK_MAX_BACKING];
 	const struct vmm_blk_format *f;
 
-	if ((unsigned)dc->format >= VMM_DISK_FORMATS)
+	if ((unsigned)dc->format >= VMM_DISK_FORMATS ||
+	    dc->nbacking > VMM_DISK_MAX_BACKING)
 		return -EINVAL;
 	f = &vmm_blk_formats[dc->format];
-	if (dc->backing == NULL)
+	if (dc->nbacking == 0)
 		return f->ops->open(dc->path, ro, out);
-	if (f->open_backed == NULL) {
+	if (f->open_chain == NULL) {
 		log_error("disk %s: format %s has no backing file", dc->path,
 		    f->ops->name);
 		return -EINVAL;
 	}
-	return f->open_backed(dc->path, ro, dc->backing,
-	    vmm_disk_format_name(dc->backing_format), out);
+	for (unsigned i = 0; i < dc->nbacking; i++)
+		chain[i] = (struct blk_qcow2_level){ dc->backing[i].path,
+		    vmm_disk_format_name(dc->backing[i].format) };
+	return f->open_chain(dc->path, ro, chain, dc->nbacking, out);
 }
 
 static void *
@@ -265,10 +274,13 @@ vmm_devices_blk(const struct vmm_disk_config *dc)
 
 	if (vmm_devices_open_disk(dc, dc->ro, &be) < 0)
 		return NULL;
-	log_info("disk %s: %s, %llu bytes%s%s%s", dc->path,
-	    be->ops->name, (unsigned long long)be->size,
-	    dc->ro ? ", read-only" : "", dc->backing ? ", backing file " : "",
-	    dc->backing ? dc->backing : "");
+	log_info("disk %s: %s, %llu bytes%s%s", dc->path, be->ops->name,
+	    (unsigned long long)be->size, dc->ro ? ", read-only" : "",
+	    dc->nbacking ? ", over a pinned backing chain (read-only):" : "");
+	for (unsigned i = 0; i < dc->nbacking; i++)
+		log_info("disk %s: backing file %u: %s (%s)", dc->path, i + 1,
+		    dc->backing[i].path,
+		    vmm_disk_format_name(dc->backing[i].format));
 	fe = virtio_blk_create(be, dc->serial);
 	if (fe == NULL)
 		be->ops->close(be);

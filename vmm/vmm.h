@@ -158,7 +158,7 @@ size_t vmm_bus_console_input(void *vm, const uint8_t *buf, size_t n);
 /* devices.c: the virtio devices the config names, on PCI bus 0, with
  * ioeventfd and irqfd. 0 or -errno (logged). */
 int vmm_devices_create(struct vmm *vm, const struct vmm_config *cfg);
-/* Open disk dc's back end by its pinned format (and backing file), ro or
+/* Open disk dc's back end by its pinned format (and backing chain), ro or
  * read-write. 0 and *out, or -errno (logged). */
 struct blk_backend;
 int vmm_devices_open_disk(const struct vmm_disk_config *dc, int ro,

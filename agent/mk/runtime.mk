@@ -17,7 +17,7 @@ AGENT_SRC += $(RT_SRC) $(RT_DEPS)
 # Unit test: the pure parts; vm.json is read back by the VMM's parser.
 UNIT_TESTS += unit_agent_runtime
 $(TEST_BIN)/unit_agent_runtime: $(call objs,agent/rt_spec.c agent/priv_local.c \
-	agent/priv_net.c $(RT_DEPS) vmm/config.c $(VMM_DEV_SRC))
+	agent/priv_net.c $(RT_DEPS) $(VMM_CONFIG_SRC) $(VMM_DEV_SRC))
 $(TEST_BIN)/unit_agent_runtime: LIBS += $(PODNET_LIBS)
 
 # Bare-host test program (tests/agent/runtime-vmi.sh runs it): the real

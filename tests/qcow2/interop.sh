@@ -5,6 +5,11 @@
 #    compressed (qemu-img convert -c) with 512 B, 64 KiB and 2 MiB
 #    clusters, zero clusters, a three-level backing chain, a backing file
 #    shorter than the overlay;
+#  - a pinned chain raw <- qcow2 <- qcow2 opened with blk_qcow2_open_chain
+#    (as drover-vmm opens a disk): read as `qemu-img convert` reads it,
+#    written through the top (check clean, compare/convert agree), the
+#    middle and the base unchanged; 16 backing files read, 17 refused;
+#    each level checked against the pinned one below, loops refused;
 #  - images written by qcow2tool's workload (random writes of 1 B to
 #    1 MiB, partial clusters, overwrites, discards) pass `qemu-img check`
 #    with no error and no leak, and `qemu-img compare` / `convert` read
@@ -150,6 +155,64 @@ check "refcount table growth: the header names a new table" \
 	test "$rt_before" != "$(od -An -tx1 -j48 -N12 grow.qcow2)"
 check "refcount table growth: qemu-img check clean" clean grow.qcow2
 check "refcount table growth: qemu-img agrees" agrees grow.qcow2 mirror.raw
+
+# ---- a pinned three-level chain, written through the top ------------------------
+# cbase.raw <- cmid.qcow2 (clusters over the base, a zero cluster, a write
+# that straddles clusters) <- ctop.qcow2, all made by qemu-img/qemu-io; the
+# chain is opened as drover-vmm opens a disk (blk_qcow2_open_chain).
+cp rand.raw cbase.raw
+qemu-img create -q -f qcow2 -b "$tmp/cbase.raw" -F raw cmid.qcow2
+qemu-io -c 'write -P 0x5a 0 64k' -c 'write -P 0x5b 3M 1M' -c 'write -z 6M 64k' \
+	-c 'write -P 0x5c 9000k 200k' cmid.qcow2 > /dev/null
+qemu-img create -q -f qcow2 -b "$tmp/cmid.qcow2" -F qcow2 ctop.qcow2
+qemu-io -c 'write -P 0x6a 3200k 64k' ctop.qcow2 > /dev/null
+chain=(-b "$tmp/cmid.qcow2" -F qcow2 -b "$tmp/cbase.raw" -F raw)
+qemu-img convert -O raw ctop.qcow2 ctop.raw
+check "3-level chain: the middle level overrides the base (test set-up)" \
+	bash -c '! cmp -s <(head -c 64k cbase.raw) <(head -c 64k ctop.raw)'
+check "3-level chain: read through our block layer = qemu-img convert -O raw" \
+	same ctop.qcow2 ctop.raw "${chain[@]}"
+sums_before=$(sha256sum cmid.qcow2 cbase.raw)
+cp ctop.raw mirror.raw
+workload "3-level chain, written through the top" ctop.qcow2 31 "${chain[@]}"
+check "3-level chain: we read back what was written after reopening" \
+	same ctop.qcow2 mirror.raw "${chain[@]}"
+check "3-level chain: the middle and the base are unchanged (sha256)" \
+	test "$sums_before" = "$(sha256sum cmid.qcow2 cbase.raw)"
+check "3-level chain: the middle is still clean" clean cmid.qcow2
+# Sixteen backing files is the limit; seventeen are refused.
+cp "$tmp/cbase.raw" l0.raw
+deep=(-b "$tmp/l0.raw" -F raw)
+prev="$tmp/l0.raw" pfmt=raw
+for i in $(seq 1 16); do
+	qemu-img create -q -f qcow2 -b "$prev" -F $pfmt l$i.qcow2
+	prev="$tmp/l$i.qcow2" pfmt=qcow2
+	[ "$i" -lt 16 ] && deep=(-b "$prev" -F qcow2 "${deep[@]}")
+done
+qemu-io -c 'write -P 0x71 5M 4k' l7.qcow2 > /dev/null
+qemu-img convert -O raw l16.qcow2 l16.raw
+check "a chain of 16 backing files reads as qemu-img reads it" \
+	same l16.qcow2 l16.raw "${deep[@]}"
+qemu-img create -q -f qcow2 -b "$tmp/l16.qcow2" -F qcow2 l17.qcow2
+refused "a chain of 17 backing files is refused" "at most 16" \
+	"$tool" -b "$tmp/l16.qcow2" -F qcow2 "${deep[@]}" info l17.qcow2
+# Each level is checked against the pinned one below it.
+refused "3-level chain: the middle's backing file left out" \
+	"qcow2 with a backing file" "$tool" -b "$tmp/cmid.qcow2" -F qcow2 info ctop.qcow2
+refused "3-level chain: the middle's recorded format contradicted" \
+	"cmid.qcow2: the image records backing format 'raw', the config says 'qcow2'" \
+	"$tool" -b "$tmp/cmid.qcow2" -F qcow2 -b "$tmp/v3.qcow2" -F qcow2 info ctop.qcow2
+qemu-img create -q -f qcow2 -b "$tmp/v3.qcow2" -F qcow2 onv3.qcow2
+refused "a chain with a level too many under a stand-alone qcow2" \
+	"v3.qcow2: has no backing file, but one is configured" \
+	"$tool" -b "$tmp/v3.qcow2" -F qcow2 -b "$tmp/base.raw" -F raw info onv3.qcow2
+refused "3-level chain: raw above the base" "only the last one (the base) may be raw" \
+	"$tool" -b "$tmp/cbase.raw" -F raw -b "$tmp/cmid.qcow2" -F qcow2 info ctop.qcow2
+ln -s ctop.qcow2 loop.qcow2
+refused "a chain that loops back to the image (through a symlink)" "is the image itself" \
+	"$tool" -b "$tmp/loop.qcow2" -F qcow2 "${chain[@]}" -r info ctop.qcow2
+refused "a chain with one file twice" "is the same file as backing file 1" \
+	"$tool" -b "$tmp/cmid.qcow2" -F qcow2 -b "$tmp/cmid.qcow2" -F qcow2 -r info ctop.qcow2
 
 # ---- kill -9 while writing --------------------------------------------------------
 rm -f kill.qcow2

@@ -9,7 +9,7 @@
  *   qcow2tool [OPTS] workload IMAGE MIRROR SEED NOPS [LO HI]
  *
  * OPTS: -b BACKING -F FMT (repeat for a chain: the first is the image's
- * backing file, the next that one's, ...), -r (read-only), -d (workload
+ * backing file, the next that one's, ...; opened with blk_qcow2_open_chain), -r (read-only), -d (workload
  * also discards), -m MAXLEN (workload request size, default 256 KiB).
  *
  * workload: NOPS random requests (0: until killed) inside [LO, HI) of the
@@ -32,7 +32,8 @@
 #include "blk_qcow2.h"
 #include "log.h"
 
-#define MAX_CHAIN	8
+/* One more than the back end opens, to see it refuse. */
+#define MAX_CHAIN	(BLK_QCOW2_CHAIN_MAX + 1)
 #define CHUNK		(1u << 20)
 
 struct opts {
@@ -65,30 +66,16 @@ num(const char *s)
 	return v;
 }
 
-/* Open path (qcow2) over the pinned chain: the last backing file first. */
+/* Open path (qcow2) over the pinned chain, as drover-vmm opens a disk. */
 static int
 open_chain(const struct opts *o, const char *path, struct blk_backend **out)
 {
-	struct blk_backend *b = NULL;
-	int err;
+	struct blk_qcow2_level chain[MAX_CHAIN];
 
-	for (int i = o->nbacking - 1; i >= 0; i--) {
-		if (strcmp(o->fmt[i], "raw") == 0 && b == NULL) {
-			err = blk_raw_ops.open(o->backing[i], 1, &b);
-		} else if (strcmp(o->fmt[i], "qcow2") == 0) {
-			err = blk_qcow2_open_over(o->backing[i], 1, b, &b);
-		} else {
-			fprintf(stderr, "qcow2tool: raw can only be last\n");
-			err = -EINVAL;
-		}
-		if (err < 0) {
-			/* blk_qcow2_open_over closed b itself. */
-			if (b && strcmp(o->fmt[i], "qcow2") != 0)
-				b->ops->close(b);
-			return err;
-		}
-	}
-	return blk_qcow2_open_over(path, o->ro, b, out);
+	for (int i = 0; i < o->nbacking; i++)
+		chain[i] = (struct blk_qcow2_level){ o->backing[i], o->fmt[i] };
+	return blk_qcow2_open_chain(path, o->ro, chain, (unsigned)o->nbacking,
+	    out);
 }
 
 static int

@@ -416,9 +416,10 @@ test_vmjson_lab(void **state)
 	assert_string_equal(c.disk[0].path, "/run/drover/vmi/alice/"
 	    "lab05-cirros-replicasetnc5p5/disk0.qcow2");
 	assert_int_equal(c.disk[0].format, VMM_DISK_QCOW2);
-	assert_string_equal(c.disk[0].backing,
+	assert_int_equal(c.disk[0].nbacking, 1);
+	assert_string_equal(c.disk[0].backing[0].path,
 	    "/var/lib/drover/images/blobs/sha256/ab");
-	assert_int_equal(c.disk[0].backing_format, VMM_DISK_QCOW2);
+	assert_int_equal(c.disk[0].backing[0].format, VMM_DISK_QCOW2);
 	assert_int_equal(c.disk[0].ro, 0);
 	assert_string_equal(c.disk[1].path, "/run/drover/vmi/alice/"
 	    "lab05-cirros-replicasetnc5p5/cidata1.iso");

@@ -729,13 +729,16 @@ before(void **state)
 static void
 test_create_overlay(void **state)
 {
-	const char *ov = tpath("ov.qcow2"), *base = tpath("base.raw");
-	uint8_t *b0 = mk_base(base, 3 << 20, 1), *d;
+	char ov[128], base[128], name[1100];
 	struct blk_backend *b;
-	char name[1100];
+	uint8_t *b0, *d;
 	size_t n;
 
 	(void)state;
+	/* Own copies: tpath's buffers are reused by the calls below. */
+	snprintf(ov, sizeof(ov), "%s", tpath("ov.qcow2"));
+	snprintf(base, sizeof(base), "%s", tpath("base.raw"));
+	b0 = mk_base(base, 3 << 20, 1);
 	unlink(ov);
 	assert_int_equal(blk_qcow2_create_overlay(ov, base, "raw", 0), 0);
 	d = read_file(ov, &n);
