@@ -157,6 +157,9 @@ VMM_SRC += $(filter-out vmm/blk_raw.c,$(QCOW2_SRC))
 UNIT_TESTS += unit_vmm_qcow2
 $(TEST_BIN)/unit_vmm_qcow2: $(call objs,$(QCOW2_SRC))
 $(TEST_BIN)/unit_vmm_qcow2: LDFLAGS += -Wl,--wrap=pwritev,--wrap=fdatasync,--wrap=fallocate
+# Pinned backing chains (blk_qcow2_open_chain) on our own overlays.
+UNIT_TESTS += unit_vmm_qcow2_chain
+$(TEST_BIN)/unit_vmm_qcow2_chain: $(call objs,$(QCOW2_SRC))
 $(TEST_BIN)/qcow2tool: $(O)/tests/qcow2/qcow2tool.o $(call objs,$(QCOW2_SRC)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD[$(VARIANT)] $@"

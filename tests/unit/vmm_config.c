@@ -1,7 +1,8 @@
 /*
  * Unit tests: drover-vmm's command line and JSON config (vmm/config.c):
  * good values, every refusal (bad values, unknown fields, options not
- * built yet), and the rule that --config stands alone.
+ * built yet), disks' pinned backing chains (config_dev.c) with the
+ * messages that name the field, and the rule that --config stands alone.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -233,6 +235,214 @@ test_json_bad(void **state)
 	vmm_config_free(&c);
 }
 
+/* ---- disks' backing chains (config_dev.c) ------------------------------- */
+
+static char errbuf[4096];
+
+/* Run fn's parse with stderr captured in errbuf. */
+static int
+captured(int (*fn)(struct vmm_config *, const void *), struct vmm_config *c,
+    const void *arg)
+{
+	FILE *f = tmpfile();
+	int saved = dup(2), err;
+	size_t n;
+
+	assert_non_null(f);
+	fflush(stderr);
+	dup2(fileno(f), 2);
+	err = fn(c, arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	n = fread(errbuf, 1, sizeof(errbuf) - 1, f);
+	errbuf[n] = '\0';
+	fclose(f);
+	return err;
+}
+
+static int
+disk_spec(struct vmm_config *c, const void *spec)
+{
+	enum vmm_config_action act;
+
+	return parse(c, &act, "--kernel", "k", "--disk", (char *)spec, NULL);
+}
+
+static int
+disk_json(struct vmm_config *c, const void *text)
+{
+	return json(c, text);
+}
+
+static void
+assert_chain(const struct vmm_config *c, unsigned n, const char *const *paths,
+    const enum vmm_disk_format *fmts)
+{
+	assert_int_equal(c->ndisks, 1);
+	assert_int_equal(c->disk[0].format, VMM_DISK_QCOW2);
+	assert_int_equal(c->disk[0].nbacking, n);
+	for (unsigned i = 0; i < n; i++) {
+		assert_string_equal(c->disk[0].backing[i].path, paths[i]);
+		assert_int_equal(c->disk[0].backing[i].format, fmts[i]);
+	}
+}
+
+static void
+test_disk_chain(void **state)
+{
+	static const char *const p3[] = { "mid.qcow2", "low.qcow2", "base.raw" };
+	static const enum vmm_disk_format f3[] = { VMM_DISK_QCOW2,
+	    VMM_DISK_QCOW2, VMM_DISK_RAW };
+	char spec[2048], text[4096];
+	struct vmm_config c;
+	size_t n;
+
+	(void)state;
+	/* One level, as before: the formats may come before the files. */
+	assert_int_equal(disk_spec(&c, "path=t.qcow2,format=qcow2,"
+	    "backing-format=raw,backing=base.raw"), 0);
+	assert_chain(&c, 1, p3 + 2, f3 + 2);
+	vmm_config_free(&c);
+	/* Pairs, one per level; and grouped (the i-th with the i-th). */
+	assert_int_equal(disk_spec(&c, "path=t.qcow2,format=qcow2,"
+	    "backing=mid.qcow2,backing-format=qcow2,backing=low.qcow2,"
+	    "backing-format=qcow2,backing=base.raw,backing-format=raw"), 0);
+	assert_chain(&c, 3, p3, f3);
+	vmm_config_free(&c);
+	assert_int_equal(disk_spec(&c, "path=t.qcow2,format=qcow2,"
+	    "backing=mid.qcow2,backing=low.qcow2,backing=base.raw,"
+	    "backing-format=qcow2,backing-format=qcow2,backing-format=raw"), 0);
+	assert_chain(&c, 3, p3, f3);
+	vmm_config_free(&c);
+	/* JSON: the one-file form, a list, one object, a spec string. */
+	assert_int_equal(json(&c, "{\"disk\": [{\"path\": \"t.qcow2\", "
+	    "\"format\": \"qcow2\", \"backing\": \"base.raw\", "
+	    "\"backing-format\": \"raw\"}]}"), 0);
+	assert_chain(&c, 1, p3 + 2, f3 + 2);
+	vmm_config_free(&c);
+	assert_int_equal(json(&c, "{\"disk\": {\"path\": \"t.qcow2\", "
+	    "\"format\": \"qcow2\", \"backing\": [{\"path\": \"mid.qcow2\", "
+	    "\"format\": \"qcow2\"}, {\"format\": \"qcow2\", \"path\": "
+	    "\"low.qcow2\"}, {\"path\": \"base.raw\", \"format\": \"raw\"}]}}"),
+	    0);
+	assert_chain(&c, 3, p3, f3);
+	vmm_config_free(&c);
+	assert_int_equal(json(&c, "{\"disk\": {\"path\": \"t.qcow2\", "
+	    "\"format\": \"qcow2\", \"backing\": {\"path\": \"base.raw\", "
+	    "\"format\": \"raw\"}}}"), 0);
+	assert_chain(&c, 1, p3 + 2, f3 + 2);
+	vmm_config_free(&c);
+	assert_int_equal(json(&c, "{\"disk\": \"path=t.qcow2,format=qcow2,"
+	    "backing=mid.qcow2,backing-format=qcow2,backing=low.qcow2,"
+	    "backing-format=qcow2,backing=base.raw,backing-format=raw\"}"), 0);
+	assert_chain(&c, 3, p3, f3);
+	vmm_config_free(&c);
+	/* 16 levels are the limit, on the command line and in JSON. */
+	n = (size_t)snprintf(spec, sizeof(spec), "path=t,format=qcow2");
+	for (int i = 0; i < VMM_DISK_MAX_BACKING; i++)
+		n += (size_t)snprintf(spec + n, sizeof(spec) - n,
+		    ",backing=l%d,backing-format=qcow2", i);
+	assert_int_equal(disk_spec(&c, spec), 0);
+	assert_int_equal(c.disk[0].nbacking, VMM_DISK_MAX_BACKING);
+	assert_string_equal(c.disk[0].backing[15].path, "l15");
+	vmm_config_free(&c);
+	snprintf(spec + n, sizeof(spec) - n, ",backing=l16,backing-format=raw");
+	assert_int_equal(captured(disk_spec, &c, spec), -EINVAL);
+	assert_non_null(strstr(errbuf, "drover-vmm: --disk: backing file 17: "
+	    "at most 16 backing files under a disk"));
+	vmm_config_free(&c);
+	n = (size_t)snprintf(text, sizeof(text), "{\"disk\": {\"path\": \"t\", "
+	    "\"format\": \"qcow2\", \"backing\": [");
+	for (int i = 0; i <= VMM_DISK_MAX_BACKING; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s{\"path\": "
+		    "\"l%d\", \"format\": \"qcow2\"}", i ? ", " : "", i);
+	snprintf(text + n, sizeof(text) - n, "]}}");
+	assert_int_equal(captured(disk_json, &c, text), -EINVAL);
+	assert_non_null(strstr(errbuf, "vm.json: disk[0]: backing: 17 backing "
+	    "files (at most 16 under a disk)"));
+	vmm_config_free(&c);
+}
+
+static void
+test_disk_chain_bad(void **state)
+{
+	static const struct { int is_json; const char *in, *err; } bad[] = {
+		{ 0, "path=t,format=qcow2,backing=m,backing-format=qcow2,"
+		    "backing=b", "--disk: backing file 2 (b) has no "
+		    "backing-format=raw|qcow2" },
+		{ 0, "path=t,format=qcow2,backing=b,backing-format=raw,"
+		    "backing-format=raw", "--disk: 2 backing-format= for 1 "
+		    "backing=" },
+		{ 0, "path=t,format=qcow2,backing=b", "--disk: backing=FILE "
+		    "needs backing-format=raw|qcow2 (the format is never "
+		    "guessed)" },
+		{ 0, "path=t,format=qcow2,backing=b,backing-format=raw,"
+		    "backing=c,backing-format=raw", "--disk: backing file 1 (b) "
+		    "is raw, but backing file 2 follows it: only the last one "
+		    "(the base) may be raw" },
+		{ 0, "path=t,format=qcow2,backing=m,backing-format=qcow2,"
+		    "backing=t,backing-format=qcow2", "--disk: backing file 2 "
+		    "(t) is the disk itself: a backing chain cannot loop" },
+		{ 0, "path=t,format=qcow2,backing=m,backing-format=qcow2,"
+		    "backing=b,backing-format=qcow2,backing=m,backing-format=raw",
+		    "--disk: backing file 3 (m) is also backing file 1: a "
+		    "backing chain cannot loop" },
+		{ 0, "path=t,backing=b,backing-format=raw", "--disk: "
+		    "backing=FILE needs format=qcow2" },
+		{ 0, "path=t,format=qcow2,backing=m,backing-format=vmdk",
+		    "--disk: backing-format 'vmdk' is not raw or qcow2" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing\": [{\"path\": \"m\", \"format\": \"qcow2\"}, "
+		    "{\"path\": \"b\"}]}}", "vm.json: disk[0]: backing[1]: "
+		    "format is required (raw or qcow2; it is never guessed)" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing\": [{\"format\": \"raw\"}]}}",
+		    "vm.json: disk[0]: backing[0]: path is required" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing\": [{\"path\": \"b\", \"format\": \"raw\", "
+		    "\"size\": \"1\"}]}}", "vm.json: disk[0]: backing[0]: unknown "
+		    "field 'size' (path, format)" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing\": [\"b\"]}}", "vm.json: disk[0]: backing[0]: must "
+		    "be an object" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing\": [{\"path\": \"b\", \"format\": 1}]}}",
+		    "vm.json: disk[0]: backing[0]: format must be a string" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing\": []}}", "vm.json: disk[0]: backing: an empty "
+		    "list" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing\": 7}}", "vm.json: disk[0]: backing must be a "
+		    "string or a list" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing-format\": \"raw\", \"backing\": [{\"path\": "
+		    "\"b\", \"format\": \"raw\"}]}}", "vm.json: disk[0]: "
+		    "backing-format: not with a list of backing files" },
+		{ 1, "{\"disk\": {\"path\": \"t\", \"format\": \"qcow2\", "
+		    "\"backing\": [{\"path\": \"b\", \"format\": \"raw\"}, "
+		    "{\"path\": \"b2\", \"format\": \"raw\"}]}}", "vm.json: "
+		    "disk[0]: backing file 1 (b) is raw, but backing file 2 "
+		    "follows it" },
+		{ 1, "{\"disk\": [\"path=t,format=qcow2,backing=t,"
+		    "backing-format=qcow2\"]}", "vm.json: disk[0]: backing file 1 "
+		    "(t) is the disk itself" },
+	};
+	struct vmm_config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (captured(bad[i].is_json ? disk_json : disk_spec, &c,
+		    bad[i].in) != -EINVAL)
+			fail_msg("accepted: %s", bad[i].in);
+		if (strstr(errbuf, bad[i].err) == NULL)
+			fail_msg("%s: no '%s' in '%s'", bad[i].in, bad[i].err,
+			    errbuf);
+		vmm_config_free(&c);
+	}
+}
+
 static void
 test_config_alone(void **state)
 {
@@ -269,6 +479,8 @@ main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_json_bad),
 		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_disk_chain),
+		cmocka_unit_test(test_disk_chain_bad),
 		cmocka_unit_test(test_config_alone),
 	};
 
