@@ -5,8 +5,9 @@
 # protocol's 64-bit and 32-bit entries: serial output, PIO and MMIO round
 # trips, the e820
 # map, SMP through INIT/SIPI, the boot timer, exit codes for reset, triple
-# fault and SIGTERM, a console reader that never reads, and command-line
-# and config errors. TAP lines; SKIPs the KVM part when /dev/kvm is not
+# fault and SIGTERM, a console reader that never reads, virtio-blk on raw,
+# a qcow2 overlay and a pinned 3-level backing chain (--disk and vm.json),
+# and command-line and config errors. TAP lines; SKIPs the KVM part when /dev/kvm is not
 # usable. DROVER_VMM overrides the binary.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,6 +58,11 @@ usage "--disk bad format" "--disk: format 'vmdk' is not raw or qcow2" --kernel "
 usage "--disk backing needs qcow2" "--disk: backing=FILE needs format=qcow2" --kernel "$payload" --disk path=x,backing=y,backing-format=raw
 usage "--disk backing needs its format" "needs backing-format=raw|qcow2" --kernel "$payload" --disk path=x,format=qcow2,backing=y
 usage "--disk bad backing-format" "--disk: backing-format 'vmdk' is not raw or qcow2" --kernel "$payload" --disk path=x,format=qcow2,backing=y,backing-format=vmdk
+usage "--disk chain: a format per backing file" "--disk: backing file 2 (z) has no backing-format=raw|qcow2" --kernel "$payload" --disk path=x,format=qcow2,backing=y,backing-format=qcow2,backing=z
+usage "--disk chain: only the base raw" "--disk: backing file 1 (y) is raw, but backing file 2 follows it" --kernel "$payload" --disk path=x,format=qcow2,backing=y,backing-format=raw,backing=z,backing-format=raw
+usage "--disk chain: no loop" "--disk: backing file 2 (x) is the disk itself: a backing chain cannot loop" --kernel "$payload" --disk path=x,format=qcow2,backing=y,backing-format=qcow2,backing=x,backing-format=raw
+printf '{"kernel": "%s", "disk": [{"path": "x", "format": "qcow2", "backing": [{"path": "y", "format": "qcow2"}, {"path": "z"}]}]}' "$payload" > "$tmp/bad4.json"
+usage "config disk chain entry without a format" "disk\[0\]: backing\[1\]: format is required" --config "$tmp/bad4.json"
 printf '{"kernel": "%s", "disk": [{"path": "x", "format": "qcow3"}]}' "$payload" > "$tmp/bad3.json"
 usage "config disk format" "disk\[0\]: format 'qcow3' is not raw or qcow2" --config "$tmp/bad3.json"
 usage "--initrd without --kernel" "--initrd: needs --kernel" --initrd x --disk path=x
@@ -158,6 +164,50 @@ if command -v qemu-img > /dev/null; then
 	boot --cmdline virtio --disk path="$tmp/ov.qcow2",format=raw,ro
 	check "kvm: format=raw on a qcow2 file is served as raw bytes (never probed)" \
 		bash -c 'grep -q "virtio read status 0x0 data QFI" "$0"' "$tmp/out"
+
+	# A pinned chain base.raw <- mid.qcow2 (its own sector 0) <- top.qcow2,
+	# from the command line and from vm.json: the guest reads the middle's
+	# sector 0 through the top, its write lands in the top only.
+	printf 'sector0-from-the-mid' > "$tmp/sec0"
+	truncate -s 512 "$tmp/sec0"
+	qemu-img create -q -f qcow2 -F raw -b "$tmp/base.raw" "$tmp/mid.qcow2"
+	qemu-io -c "write -s $tmp/sec0 0 512" "$tmp/mid.qcow2" > /dev/null
+	qemu-img convert -O raw "$tmp/mid.qcow2" "$tmp/mid.raw"
+	sums=$(sha256sum "$tmp/mid.qcow2" "$tmp/base.raw")
+	chain_checks() { # chain_checks HOW TOP
+		qemu-img convert -O raw "$2" "$tmp/top.raw"
+		cp "$tmp/mid.raw" "$tmp/want.raw"
+		dd if="$tmp/top.raw" of="$tmp/want.raw" bs=512 skip=1 seek=1 count=1 conv=notrunc status=none
+		check "kvm: 3-level chain ($1): the guest reads the middle's sector 0 through the top" \
+			has "virtio read status 0x0 data sector0-from-the-mid"
+		check "kvm: 3-level chain ($1): the write succeeds, the guest resets (status 3)" \
+			bash -c 'grep -q "virtio write status 0x0" "$0" && [ "$1" = 3 ]' "$tmp/out" "$rc"
+		check "kvm: 3-level chain ($1): the guest's write is in the top" \
+			bash -c 'dd if="$0" bs=512 skip=1 count=1 2>/dev/null | grep -q written-by-the-guest' "$tmp/top.raw"
+		check "kvm: 3-level chain ($1): qemu-img check is clean" qemu-img check -q "$2"
+		check "kvm: 3-level chain ($1): qemu-img compare: the middle plus the guest's sector" \
+			qemu-img compare -q -f qcow2 -F raw "$2" "$tmp/want.raw"
+		check "kvm: 3-level chain ($1): the middle and the base are unchanged (sha256)" \
+			test "$sums" = "$(sha256sum "$tmp/mid.qcow2" "$tmp/base.raw")"
+	}
+	qemu-img create -q -f qcow2 -F qcow2 -b "$tmp/mid.qcow2" "$tmp/top.qcow2"
+	boot --cmdline virtio --disk path="$tmp/top.qcow2",format=qcow2,serial=drover-disk-1,backing="$tmp/mid.qcow2",backing-format=qcow2,backing="$tmp/base.raw",backing-format=raw
+	chain_checks "--disk" "$tmp/top.qcow2"
+	check "kvm: 3-level chain: the log names each backing file" \
+		bash -c 'grep -q "backing file 1: $0/mid.qcow2 (qcow2)" "$1" && grep -q "backing file 2: $0/base.raw (raw)" "$1"' "$tmp" "$tmp/err"
+	qemu-img create -q -f qcow2 -F qcow2 -b "$tmp/mid.qcow2" "$tmp/top2.qcow2"
+	printf '{"kernel": "%s", "mem": "16Mi", "cmdline": "virtio", "disk": [{"path": "%s", "format": "qcow2", "serial": "drover-disk-1", "backing": [{"path": "%s", "format": "qcow2"}, {"path": "%s", "format": "raw"}]}]}' \
+		"$payload" "$tmp/top2.qcow2" "$tmp/mid.qcow2" "$tmp/base.raw" > "$tmp/chain.json"
+	timeout 60 "$vmm" --config "$tmp/chain.json" < /dev/null > "$tmp/out" 2> "$tmp/err"
+	rc=$?
+	chain_checks "vm.json" "$tmp/top2.qcow2"
+	boot --cmdline virtio --disk path="$tmp/top.qcow2",format=qcow2,backing="$tmp/mid.qcow2",backing-format=qcow2
+	check "kvm: 3-level chain pinned one level short: refused (status 1)" \
+		bash -c '[ "$0" = 1 ] && grep -q "mid.qcow2: qcow2 with a backing file" "$1"' "$rc" "$tmp/err"
+	ln -s "$tmp/top.qcow2" "$tmp/top-link.qcow2"
+	boot --cmdline virtio --disk path="$tmp/top.qcow2",format=qcow2,backing="$tmp/top-link.qcow2",backing-format=qcow2,backing="$tmp/mid.qcow2",backing-format=qcow2,backing="$tmp/base.raw",backing-format=raw
+	check "kvm: a chain looping back to the disk through a symlink: refused (status 1)" \
+		bash -c '[ "$0" = 1 ] && grep -q "is the image itself: a backing chain cannot loop" "$1"' "$rc" "$tmp/err"
 else
 	echo "ok - kvm: virtio-blk qcow2 overlay # SKIP no qemu-img"
 fi
@@ -178,6 +228,18 @@ if command -v mkfs.ext4 > /dev/null && command -v qemu-img > /dev/null; then
 		bash -c 'grep -q "cmdline: roundtrip from-disk console=ttyS0" "$0" && [ "$1" = 3 ]' "$tmp/out" "$rc"
 	check "kvm: no --kernel: the log names the boot files" \
 		log_has "boot disk .*boot.qcow2: partition 0, /boot/grub/grub.cfg: kernel /boot/vmlinuz"
+	# Through a pinned chain boot.qcow2 <- bmid.qcow2 (another file system
+	# written over all of it) <- btop.qcow2: the boot files are the middle's.
+	sed -i 's/from-disk/from-the-mid/' "$tmp/bt/boot/grub/grub.cfg"
+	mkfs.ext4 -q -F -d "$tmp/bt" "$tmp/boot2.raw" 8M
+	qemu-img create -q -f qcow2 -F qcow2 -b "$tmp/boot.qcow2" "$tmp/bmid.qcow2"
+	qemu-io -c "write -s $tmp/boot2.raw 0 8M" "$tmp/bmid.qcow2" > /dev/null
+	qemu-img create -q -f qcow2 -F qcow2 -b "$tmp/bmid.qcow2" "$tmp/btop.qcow2"
+	timeout 60 "$vmm" --mem 16Mi --disk path="$tmp/btop.qcow2",format=qcow2,backing="$tmp/bmid.qcow2",backing-format=qcow2,backing="$tmp/boot.qcow2",backing-format=qcow2 \
+		< /dev/null > "$tmp/out" 2> "$tmp/err"
+	rc=$?
+	check "kvm: no --kernel: boots from a 3-level chain, the middle's files read through the top" \
+		bash -c 'grep -q "cmdline: roundtrip from-the-mid console=ttyS0" "$0" && [ "$1" = 3 ]' "$tmp/out" "$rc"
 	timeout 60 "$vmm" --mem 16Mi --disk path="$tmp/disk.raw" < /dev/null > "$tmp/out" 2> "$tmp/err"
 	rc=$?
 	check "kvm: no --kernel and no bootable disk: exit 2 naming the disk" \
