@@ -41,4 +41,6 @@ check "drover-vmm wants backing-format= with backing= (exit 2)" \
 h=$(out "$bin/drover-vmm" --help)
 check "drover-vmm --help documents format=, backing= and backing-format=" \
 	bash -c 'grep -q "format=raw|qcow2" <<< "$0" && grep -q "backing-format=raw|qcow2" <<< "$0"' "$h"
+check "drover-vmm --help documents pinned backing chains (--disk pairs, vm.json list)" \
+	bash -c 'grep -q "At most 16 backing files" <<< "$0" && grep -q "a chain: \"backing\":" <<< "$0"' "$h"
 exit $failed

@@ -1,8 +1,8 @@
 /*
  * blk.h: block back ends, apart from the virtio-blk front end. A back end
  * is a const struct blk_backend_ops: blk_raw_ops (blk_raw.c) serves a raw
- * file or a block device; blk_qcow2_ops (blk_qcow2.c) a qcow2 image, with
- * a pinned backing file through blk_qcow2.h. devices.c picks the ops by
+ * file or a block device; blk_qcow2_ops (blk_qcow2.c) a qcow2 image, over
+ * a pinned chain of backing files through blk_qcow2.h. devices.c picks the ops by
  * the format the config pins (vmm_blk_formats[]); the front end never
  * knows which.
  *

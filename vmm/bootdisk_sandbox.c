@@ -8,7 +8,7 @@
  * guest RAM or KVM file descriptor is of use to it):
  *   1. closes every file descriptor but stderr, the answer pipe and the
  *      read-only regular files and block devices (the disk and its backing
- *      file, opened read-only for the boot);
+ *      files, opened read-only for the boot);
  *   2. drops to --user's uid/gid (sandbox_drop_user);
  *   3. installs sandbox_seccomp_reader: read/pread/preadv, memory, exit,
  *      and write only on stderr and the pipe; anything else kills it;
