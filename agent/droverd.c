@@ -36,6 +36,7 @@
 #include "manifests.h"
 #include "runtime.h"
 #include "store.h"
+#include "usage.h"
 #include "version.h"
 #include "vmirs.h"
 
@@ -202,7 +203,8 @@ struct droverd {
 	struct images *images;
 	struct vmirs_ctl *vmirs;
 	struct rt *rt;
-	struct cg *cg;			/* read-only use: the API's metrics */
+	struct cg *cg;			/* read-only: the VMIs' usage */
+	struct usage *usage;		/* metrics.k8s.io and the HPA */
 	struct kapi *kapi;
 	struct apiserver *apisrv;
 	struct manifests *manifests;
@@ -338,6 +340,29 @@ droverd_api_wanted(const struct agentconf *c)
 	return 0;
 }
 
+/* The VMIs' usage (usage.h: cgroups, read only) for metrics.k8s.io and
+ * the HPA. */
+static int
+droverd_start_usage(struct droverd *d)
+{
+	const struct agentconf *c = &d->conf;
+	char err[1024] = "";
+
+	if (d->rt && c->cgroup_root && *c->cgroup_root &&
+	    cg_open(c->cgroup_root, c->cgroup_parent ? c->cgroup_parent :
+	    "drover", &d->cg, err, sizeof(err)) < 0) {
+		log_warnx("metrics: cgroups at %s: %s (no VMI usage)",
+		    c->cgroup_root, err);
+		d->cg = NULL;
+	}
+	d->usage = usage_new(d->loop, d->store, d->cg);
+	if (!d->usage) {
+		log_error("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 droverd_start_api(struct droverd *d)
 {
@@ -360,15 +385,8 @@ droverd_start_api(struct droverd *d)
 
 	if (!droverd_api_wanted(c))
 		return 0;
-	/* VMI usage for the metrics API (reads only). */
-	if (d->rt && c->cgroup_root && *c->cgroup_root &&
-	    cg_open(c->cgroup_root, c->cgroup_parent ? c->cgroup_parent :
-	    "drover", &d->cg, err, sizeof(err)) < 0) {
-		log_warnx("metrics: cgroups at %s: %s (no VMI usage)",
-		    c->cgroup_root, err);
-		d->cg = NULL;
-	}
-	d->kapi = kapi_new(d->store, d->loop, d->rt, d->cg, err, sizeof(err));
+	d->kapi = kapi_new(d->store, d->loop, d->rt, d->usage, err,
+	    sizeof(err));
 	if (!d->kapi) {
 		log_error("the Kubernetes API: %s", err);
 		return -1;
@@ -408,7 +426,7 @@ droverd_start(struct droverd *d)
 		log_error("cannot start the replica set controller");
 		return -1;
 	}
-	if (droverd_start_runtime(d) < 0)
+	if (droverd_start_runtime(d) < 0 || droverd_start_usage(d) < 0)
 		return -1;
 	if (droverd_start_api(d) < 0)
 		return -1;
@@ -431,6 +449,7 @@ droverd_stop(struct droverd *d)
 	 * the handlers, which end what is left. */
 	apiserver_free(d->apisrv);
 	kapi_free(d->kapi);
+	usage_free(d->usage);
 	if (d->cg)
 		cg_close(d->cg);
 	if (d->rt)

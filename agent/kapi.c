@@ -31,13 +31,14 @@
 #include "log.h"
 #include "objops.h"
 #include "store.h"
+#include "usage.h"
 #include "yamljson.h"
 
 #define KAPI_GROUP_MASTERS "system:masters"
 #define KAPI_GROUP_VIEWERS "drover:viewers"
 
 struct kapi *
-kapi_new(struct store *s, struct loop *l, struct rt *rt, struct cg *cg,
+kapi_new(struct store *s, struct loop *l, struct rt *rt, struct usage *u,
     char *err, size_t errlen)
 {
 	struct kapi *k;
@@ -54,8 +55,9 @@ kapi_new(struct store *s, struct loop *l, struct rt *rt, struct cg *cg,
 	k->store = s;
 	k->loop = l;
 	k->rt = rt;
-	k->cg = cg;
-	if (kapi_watch_init(k) < 0 || kapi_metrics_init(k) < 0) {
+	/* Without one given: the node's usage only (no cgroups). */
+	k->usage = u ? u : (k->own_usage = usage_new(l, s, NULL));
+	if (kapi_watch_init(k) < 0 || !k->usage) {
 		snprintf(err, errlen, "kapi: out of memory");
 		kapi_free(k);
 		return NULL;
@@ -70,7 +72,7 @@ kapi_free(struct kapi *k)
 		return;
 	kapi_console_shutdown(k);
 	kapi_watch_shutdown(k);
-	kapi_metrics_shutdown(k);
+	usage_free(k->own_usage);
 	free(k);
 }
 

@@ -24,10 +24,9 @@
 struct store;
 struct loop;
 struct rt;
-struct cg;
+struct usage;
 struct kinds_info;
 struct kapi_watch;
-struct kapi_metrics;
 
 /* ---- served resources (kapi_disc.c) ---------------------------------------- */
 
@@ -198,9 +197,9 @@ struct kapi {
 	struct store *store;
 	struct loop *loop;
 	struct rt *rt;
-	struct cg *cg;
+	struct usage *usage;		/* usage.h: metrics.k8s.io */
+	struct usage *own_usage;	/* kapi_new()'s, when given none */
 	struct kapi_watch *watch;	/* kapi_watch.c */
-	struct kapi_metrics *metrics;	/* kapi_metrics.c */
 };
 
 /* One request being handled. */
@@ -286,8 +285,6 @@ void kapi_watch_start(struct kapi_ctx *x);
 
 /* ---- metrics (kapi_metrics.c) ---------------------------------------------- */
 
-int kapi_metrics_init(struct kapi *k);
-void kapi_metrics_shutdown(struct kapi *k);
 void kapi_metrics_handle(struct kapi_ctx *x);
 
 #endif

@@ -11,12 +11,12 @@ struct kapi;
 struct store;
 struct loop;
 struct rt;
-struct cg;
+struct usage;
 
-/* rt and cg may be NULL (no runtime: console 400, no metrics). NULL with a
- * message in err on failure. */
+/* rt and u (usage.h, the metrics) may be NULL (no runtime: console 400;
+ * no usage: only the node's). NULL with a message in err on failure. */
 struct kapi *kapi_new(struct store *s, struct loop *l, struct rt *rt,
-    struct cg *cg, char *err, size_t errlen);
+    struct usage *u, char *err, size_t errlen);
 /* Ends every watch and console session; NULL is fine. */
 void kapi_free(struct kapi *k);
 

@@ -82,11 +82,12 @@ PAYLOAD_FLAGS := -m32 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector 
 	-Wall -Wextra -Werror -Wl,-T,$(PAYLOAD_DIR)/payload.ld \
 	-Wl,--build-id=none -Wl,--no-warn-rwx-segments
 $(TEST_BIN)/payloads/pvh.elf: $(PAYLOAD_DIR)/entry.S $(PAYLOAD_DIR)/payload.c \
-		$(PAYLOAD_DIR)/virtio.c $(PAYLOAD_DIR)/io.h $(PAYLOAD_DIR)/payload.ld
+		$(PAYLOAD_DIR)/virtio.c $(PAYLOAD_DIR)/load.c $(PAYLOAD_DIR)/io.h \
+		$(PAYLOAD_DIR)/payload.ld
 	@mkdir -p $(dir $@)
 	@echo "  PAYLOAD $@"
 	$(Q)gcc $(PAYLOAD_FLAGS) -o $@ $(PAYLOAD_DIR)/entry.S \
-		$(PAYLOAD_DIR)/payload.c $(PAYLOAD_DIR)/virtio.c
+		$(PAYLOAD_DIR)/payload.c $(PAYLOAD_DIR)/virtio.c $(PAYLOAD_DIR)/load.c
 
 # A tiny bzImage (setup header + 32-bit and 64-bit entries), linked flat;
 # bzImage32 is the same with xloadflags cleared, for the 32-bit entry.

@@ -7,9 +7,10 @@
 KAPI_SRC := agent/kapi.c agent/kapi_disc.c agent/kapi_path.c \
 	agent/kapi_patch.c agent/kapi_crud.c agent/kapi_write.c \
 	agent/kapi_watch.c agent/kapi_metrics.c agent/kapi_openapi.c
-KAPI_DEPS := agent/columns.c agent/objops.c agent/apply.c agent/kinds.c
+KAPI_DEPS := agent/columns.c agent/objops.c agent/apply.c agent/kinds.c \
+	agent/usage.c
 APISERVER_SRC := agent/apiserver.c agent/apiserver_http.c agent/apiserver_util.c
-AGENT_SRC += $(KAPI_SRC) agent/columns.c $(APISERVER_SRC)
+AGENT_SRC += $(KAPI_SRC) agent/columns.c agent/usage.c $(APISERVER_SRC)
 
 # The handlers called directly with the test transport, on a real store,
 # loop and (for metrics) cgroup tree.

@@ -21,6 +21,7 @@
 #include "cgroup.h"
 #include "kapi_server.h"
 #include "store.h"
+#include "usage.h"
 
 static void
 test_version(void **state)
@@ -703,6 +704,7 @@ test_metrics_cgroup(void **state)
 	struct kt *t = *state;
 	char root[128], dir[256], err[256];
 	struct cg *cg;
+	struct usage *u;
 	struct kapi *k;
 	struct kapi_conn *c;
 	json_t *pod, *j, *item;
@@ -733,7 +735,9 @@ test_metrics_cgroup(void **state)
 	    "alice.vm1");
 	assert_int_equal(store_create(t->s, pod, NULL, err, sizeof(err)), 0);
 	json_decref(pod);
-	k = kapi_new(t->s, t->l, NULL, cg, err, sizeof(err));
+	u = usage_new(t->l, t->s, cg);
+	assert_non_null(u);
+	k = kapi_new(t->s, t->l, NULL, u, err, sizeof(err));
 	assert_non_null(k);
 	c = calloc(1, sizeof(*c));
 	kapi_handle(k, c, &r);
@@ -761,6 +765,7 @@ test_metrics_cgroup(void **state)
 	    "containers"), 0), "usage.memory"), "102400Ki");
 	json_decref(j);
 	kapi_free(k);
+	usage_free(u);
 	cg_close(cg);
 }
 

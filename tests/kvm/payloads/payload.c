@@ -20,6 +20,8 @@
  *   virtio     drive the first virtio-blk disk through PCI, a virtqueue
  *              and MSI-X (virtio.c)
  *   triple     end with a triple fault instead of a reset
+ *   load       idle until 'l' on the console, busy until 'k' (the lab's
+ *              dd load), until Ctrl+Alt+Del or 'q' (load.c)
  */
 #include <stdint.h>
 
@@ -48,6 +50,7 @@ void putc_(char c);
 void puts_(const char *s);
 void puthex(uint64_t v);
 void virtio_test(void);
+void load_test(void);
 
 void
 putc_(char c)
@@ -300,6 +303,8 @@ payload_main(const struct start_info *si)
 		pci();
 	if (has_word(cmdline, "virtio"))
 		virtio_test();
+	if (has_word(cmdline, "load"))
+		load_test();
 	puts_("bye\n");
 	if (has_word(cmdline, "spin"))
 		for (;;)
