@@ -7,9 +7,10 @@
  * the Namespace "default", the store's checkpoint timer, the local API
  * socket (localapi.h), the image
  * store (images.h), the VMIRS controller (vmirs.h), the VMI runtime
- * (runtime.h), the Kubernetes API over mutual TLS (kapi_server.h: the
- * handlers; apiserver.h: the transport; only when its certificate files
- * exist), then the --manifests directory (manifests.h), applied last so
+ * (runtime.h), the VMIs' usage (usage.h) and the HorizontalPodAutoscaler
+ * controller reading it (hpa.h), the Kubernetes API over mutual TLS
+ * (kapi_server.h: the handlers; apiserver.h: the transport; only when
+ * its certificate files exist), then the --manifests directory (manifests.h), applied last so
  * that every controller sees its objects arrive. SIGINT/SIGTERM stop
  * the loop; the modules are freed in reverse order. Running VMMs are left
  * running: a restarted droverd re-adopts them (the runtime's job).
@@ -27,6 +28,7 @@
 #include "apiserver.h"
 #include "apply.h"
 #include "cgroup.h"
+#include "hpa.h"
 #include "images.h"
 #include "kapi_server.h"
 #include "libver.h"
@@ -205,6 +207,7 @@ struct droverd {
 	struct rt *rt;
 	struct cg *cg;			/* read-only: the VMIs' usage */
 	struct usage *usage;		/* metrics.k8s.io and the HPA */
+	struct hpa_ctl *hpa;
 	struct kapi *kapi;
 	struct apiserver *apisrv;
 	struct manifests *manifests;
@@ -428,6 +431,11 @@ droverd_start(struct droverd *d)
 	}
 	if (droverd_start_runtime(d) < 0 || droverd_start_usage(d) < 0)
 		return -1;
+	d->hpa = hpa_new(d->store, d->loop, d->usage, NULL);
+	if (!d->hpa) {
+		log_error("cannot start the HorizontalPodAutoscaler controller");
+		return -1;
+	}
 	if (droverd_start_api(d) < 0)
 		return -1;
 	if (d->conf.manifests) {
@@ -449,6 +457,7 @@ droverd_stop(struct droverd *d)
 	 * the handlers, which end what is left. */
 	apiserver_free(d->apisrv);
 	kapi_free(d->kapi);
+	hpa_free(d->hpa);
 	usage_free(d->usage);
 	if (d->cg)
 		cg_close(d->cg);
