@@ -10,5 +10,4 @@ AGENT_SRC += $(HPA_SRC)
 UNIT_TESTS += unit_agent_hpa
 $(TEST_BIN)/unit_agent_hpa: $(call objs,$(HPA_SRC) agent/usage.c \
 	agent/cgroup.c agent/objops.c agent/apply.c agent/kinds.c \
-	agent/loop.c agent/store.c agent/store_ops.c agent/store_disk.c \
-	agent/events.c)
+	agent/loop.c $(STORE_SRC))
