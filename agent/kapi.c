@@ -109,6 +109,17 @@ kapi_reply(struct kapi_ctx *x, int code, json_t *j)
 	json_decref(j);
 }
 
+void
+kapi_reply_text(struct kapi_ctx *x, int code, const char *json, size_t len)
+{
+	if (x->answered++) {
+		log_error("kapi: %s %s answered twice", x->r->method,
+		    x->r->path);
+		return;
+	}
+	kapi_respond(x->c, code, "application/json", json, len);
+}
+
 /* details {name, group, kind} for errors about the request's resource. */
 static void
 kapi_add_details(struct kapi_ctx *x, json_t *st)

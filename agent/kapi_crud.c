@@ -9,6 +9,7 @@
  * no cache older than the store); limit is ignored and metadata.continue
  * never returned (kubectl-wire.md).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,13 +178,42 @@ kapi_ns_of(const struct kapi_ctx *x)
 	return x->p.res->namespaced ? x->p.ns : "";
 }
 
+/*
+ * The fast path (what kubectl -o json and client-go send): JSON, the
+ * object as stored (every kind but the HPA, whose versions differ), no
+ * subresource, no Table. The answer is the stored object's compact JSON,
+ * kept by the store per stored state (store_view): the same bytes
+ * kapi_reply() would make, without a tree copy or a dump.
+ */
+static int
+kapi_fast(const struct kapi_ctx *x)
+{
+	return !x->table && !x->yaml && !*x->p.sub &&
+	    strcmp(x->p.res->kind, "HorizontalPodAutoscaler") != 0;
+}
+
 void
 kapi_get(struct kapi_ctx *x)
 {
 	const struct kapi_res *r = x->p.res;
-	json_t *obj = store_get(x->k->store, r->kind, kapi_ns_of(x), x->p.name);
+	struct store_view v;
+	json_t *obj;
 	char rv[32];
+	int rc;
 
+	if (kapi_fast(x)) {
+		rc = store_get_view(x->k->store, r->kind, kapi_ns_of(x),
+		    x->p.name, &v);
+		if (rc == -ENOENT)
+			kapi_not_found(x, x->p.name);
+		else if (rc < 0)
+			kapi_reply(x, 500, NULL);
+		else
+			kapi_reply_text(x, 200, v.text, v.len);
+		store_view_done(&v);
+		return;
+	}
+	obj = store_get(x->k->store, r->kind, kapi_ns_of(x), x->p.name);
 	if (!obj) {
 		kapi_not_found(x, x->p.name);
 		return;
@@ -234,14 +264,113 @@ kapi_select(struct kapi_ctx *x)
 	return out;
 }
 
+/* ---- LIST, the fast path (kapi_fast) ----------------------------------------- */
+
+/* The matching items' texts (the store's, valid until its next write). */
+struct kapi_texts {
+	const struct kapi_filter *f;
+	int filtered;		/* f needs the tree (labels, fields) */
+	struct { const char *p; size_t len; } *v;
+	size_t n, cap, bytes;
+};
+
+static int
+kapi_texts_add(void *arg, const struct store_view *sv)
+{
+	struct kapi_texts *t = arg;
+	void *nv;
+
+	if (t->filtered && !kapi_filter_match(t->f, sv->obj))
+		return 0;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		nv = realloc(t->v, t->cap * sizeof(t->v[0]));
+		if (!nv)
+			return -ENOMEM;
+		t->v = nv;
+	}
+	t->v[t->n].p = sv->text;
+	t->v[t->n].len = sv->len;
+	t->n++;
+	t->bytes += sv->len + 1;
+	return 0;
+}
+
+/*
+ * {"kind":"KList","apiVersion":AV,"metadata":{"resourceVersion":RV},
+ * "items":[...]} with the items' stored texts: byte for byte what
+ * kapi_reply() makes of the tree kapi_list_tree() builds (kind, version
+ * and resourceVersion need no escaping).
+ */
+static void
+kapi_list_fast(struct kapi_ctx *x)
+{
+	const struct kapi_res *r = x->p.res;
+	struct kapi_filter f;
+	struct kapi_texts t;
+	struct store_view one;
+	const char *name;
+	char head[256], av[96], *body = NULL, *p;
+	int n, rc;
+
+	if (kapi_filter_init(x, &f) < 0)
+		return;
+	memset(&t, 0, sizeof(t));
+	memset(&one, 0, sizeof(one));
+	t.f = &f;
+	t.filtered = f.labels || f.fields.n || (f.ns && !r->namespaced);
+	name = kapi_fsel_name(&f.fields);
+	if (name && x->p.has_ns) {
+		/* one object by name: no need to look at them all */
+		rc = store_get_view(x->k->store, r->kind, x->p.ns, name, &one);
+		if (rc == 0)
+			rc = kapi_texts_add(&t, &one);
+		else if (rc == -ENOENT)
+			rc = 0;
+	} else
+		rc = store_each(x->k->store, r->kind, x->p.has_ns ? x->p.ns :
+		    NULL, t.filtered, kapi_texts_add, &t);
+	n = snprintf(head, sizeof(head), "{\"kind\":\"%sList\",\"apiVersion\":"
+	    "\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"},\"items\":[",
+	    r->kind, kapi_res_api_version(r, av, sizeof(av)),
+	    (unsigned long long)store_rv(x->k->store));
+	if (rc == 0 && n > 0 && (size_t)n < sizeof(head))
+		body = malloc((size_t)n + t.bytes + 3);
+	if (!body) {
+		kapi_reply(x, 500, NULL);
+		goto cleanup;
+	}
+	memcpy(body, head, (size_t)n);
+	p = body + n;
+	for (size_t i = 0; i < t.n; i++) {
+		if (i)
+			*p++ = ',';
+		memcpy(p, t.v[i].p, t.v[i].len);
+		p += t.v[i].len;
+	}
+	memcpy(p, "]}", 3);
+	p += 2;
+	kapi_reply_text(x, 200, body, (size_t)(p - body));
+cleanup:
+	free(body);
+	free(t.v);
+	store_view_done(&one);
+	kapi_filter_free(&f);
+}
+
 void
 kapi_list(struct kapi_ctx *x)
 {
 	const struct kapi_res *r = x->p.res;
-	json_t *items = kapi_select(x), *out, *o, *rvj;
+	json_t *items, *out, *o, *rvj;
 	char kind[128], av[96];
 	size_t i;
 
+	if (kapi_fast(x)) {
+		kapi_list_fast(x);
+		return;
+	}
+	items = kapi_select(x);
 	if (!items)
 		return;
 	rvj = kapi_rv_json(x->k);

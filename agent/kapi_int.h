@@ -217,6 +217,9 @@ struct kapi_ctx {
 
 /* Answer with j (reference stolen): JSON, or YAML when asked for. */
 void kapi_reply(struct kapi_ctx *x, int code, json_t *j);
+/* Answer with JSON text (copied; the client asked for JSON). */
+void kapi_reply_text(struct kapi_ctx *x, int code, const char *json,
+    size_t len);
 /* Answer with a Status object (reference stolen); its code. */
 void kapi_reply_status(struct kapi_ctx *x, json_t *status);
 /* A Status error. */

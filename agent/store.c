@@ -312,6 +312,7 @@ entry_make(const struct store_kind *k, json_t *obj, struct store_obj *o)
 		entry_free(o);
 		return -ENOMEM;
 	}
+	o->text_len = strlen(o->text);
 	memcpy(o->buf, o->ns, nl + 1);
 	memcpy(o->buf + nl + 1, name, ml + 1);
 	memcpy(o->buf + nl + ml + 2, uid, ul + 1);

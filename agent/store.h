@@ -123,6 +123,38 @@ json_t *store_get(struct store *s, const char *kind, const char *ns,
  */
 json_t *store_list(struct store *s, const char *kind, const char *ns);
 
+/*
+ * Reads without building a tree (the API's fast path): an object's
+ * compact JSON, exactly json_dumps(obj, JSON_COMPACT) of the stored
+ * object, made at its first read and kept with that stored state (a
+ * write replaces the entry and its text with it). text and obj are the
+ * store's: read-only, valid until the next store write or
+ * store_view_done(), whichever comes first.
+ */
+struct store_view {
+	const json_t *obj;	/* the stored object (cold kinds: parsed only
+				 * when asked for, else NULL) */
+	const char *text;	/* its compact JSON, len bytes, NUL after */
+	size_t len;
+	json_t *tree;		/* private: a parsed cold object */
+};
+
+/* One object (obj always set): 0, -ENOENT, -ENOMEM. store_view_done()
+ * after use. */
+int store_get_view(struct store *s, const char *kind, const char *ns,
+    const char *name, struct store_view *v);
+void store_view_done(struct store_view *v);
+
+/*
+ * fn for each object of kind in namespace ns (NULL or "": all), in
+ * store_list()'s order; want_tree: v->obj set for cold kinds too. Stops
+ * at fn's first non-zero return and returns it (-ENOMEM: out of memory);
+ * 0 after the last. fn must not write to the store.
+ */
+typedef int (*store_each_fn)(void *arg, const struct store_view *v);
+int store_each(struct store *s, const char *kind, const char *ns,
+    int want_tree, store_each_fn fn, void *arg);
+
 /* Watch every change; returns an id > 0 for store_unwatch(). */
 int store_watch(struct store *s, store_watch_fn fn, void *arg);
 void store_unwatch(struct store *s, int id);

@@ -545,6 +545,76 @@ store_get(struct store *s, const char *kind, const char *ns,
 	return o ? store_obj_json(o) : NULL;
 }
 
+/* o's compact JSON: cold entries have it; hot ones make it once. */
+static int
+view_of(struct store_obj *o, int want_tree, struct store_view *v)
+{
+	v->tree = NULL;
+	v->obj = o->obj;
+	if (o->text == NULL) {
+		o->text = json_dumps(o->obj, JSON_COMPACT);
+		if (o->text == NULL)
+			return -ENOMEM;
+		o->text_len = strlen(o->text);
+	}
+	v->text = o->text;
+	v->len = o->text_len;
+	if (want_tree && v->obj == NULL) {
+		v->tree = json_loads(o->text, 0, NULL);
+		if (v->tree == NULL)
+			return -ENOMEM;
+		v->obj = v->tree;
+	}
+	return 0;
+}
+
+int
+store_get_view(struct store *s, const char *kind, const char *ns,
+    const char *name, struct store_view *v)
+{
+	struct store_kind *k = store_kind_get(s, kind);
+	struct store_obj *o;
+
+	memset(v, 0, sizeof(*v));
+	if (k == NULL || name == NULL)
+		return -ENOENT;
+	o = store_find(k, ns_of(k, ns), name, NULL);
+	return o ? view_of(o, 1, v) : -ENOENT;
+}
+
+void
+store_view_done(struct store_view *v)
+{
+	json_decref(v->tree);
+	memset(v, 0, sizeof(*v));
+}
+
+int
+store_each(struct store *s, const char *kind, const char *ns, int want_tree,
+    store_each_fn fn, void *arg)
+{
+	struct store_kind *k = store_kind_get(s, kind);
+	struct store_view v;
+	size_t i = 0;
+	int rc = 0;
+
+	if (k == NULL)
+		return 0;
+	if (ns && *ns && k->namespaced)
+		store_find(k, ns, "", &i);	/* the namespace's first */
+	else
+		ns = NULL;
+	for (; i < k->n && rc == 0; i++) {
+		if (ns && strcmp(k->v[i].ns, ns))
+			break;
+		rc = view_of(&k->v[i], want_tree, &v);
+		if (rc == 0)
+			rc = fn(arg, &v);
+		store_view_done(&v);
+	}
+	return rc;
+}
+
 json_t *
 store_list(struct store *s, const char *kind, const char *ns)
 {

@@ -29,11 +29,14 @@
  * One stored object. Hot kinds keep the jansson tree (obj; ns, name and
  * uid point into it). Cold kinds (Events: many, rarely read) keep compact
  * JSON text (a tenth of the tree's memory) and their key in buf, and are
- * parsed when read: store_obj_json().
+ * parsed when read: store_obj_json(). An entry never changes: a write
+ * replaces it whole, so the text kept with it is that state's.
  */
 struct store_obj {
 	json_t *obj;		/* hot: the object; cold: NULL */
-	char *text;		/* cold: compact JSON */
+	char *text;		/* cold: compact JSON; hot: the same, made at
+				 * the first store_view() (NULL until then) */
+	size_t text_len;
 	char *buf;		/* cold: "ns\0name\0uid\0" */
 	const char *ns;		/* "" for cluster-scoped kinds */
 	const char *name;

@@ -462,6 +462,159 @@ test_dry_run(void **state)
 	free(body);
 }
 
+/* What kapi_reply() makes of the tree (the slow path's bytes). */
+static char *
+dump(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	assert_non_null(s);
+	json_decref(j);
+	return s;
+}
+
+/* The answer to GET path?query must be exactly want (freed). */
+static void
+same_bytes(struct kt *t, const char *path, const char *query, char *want)
+{
+	struct kapi_conn *c = kt_admin(t, "GET", path, query, NULL);
+
+	if (c->status != 200 || strcmp(c->body, want))
+		fail_msg("%s?%s: %d\n got  %s\n want %s", path, query ? query :
+		    "", c->status, c->body, want);
+	assert_string_equal(c->ctype, "application/json");
+	free(c);
+	free(want);
+}
+
+static char *
+list_of(struct kt *t, const char *kind, const char *av, json_t *items)
+{
+	char k[128], rv[32];
+
+	snprintf(k, sizeof(k), "%sList", kind);
+	snprintf(rv, sizeof(rv), "%llu", (unsigned long long)store_rv(t->s));
+	return dump(json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", k,
+	    "apiVersion", av, "metadata", "resourceVersion", rv, "items",
+	    items));
+}
+
+/*
+ * GET and LIST (the fast path: the store's kept JSON text) answer the
+ * bytes the tree would give, with and without selectors, for hot and
+ * cold (Event) kinds, and a write replaces the kept text.
+ */
+static void
+test_fast_reads(void **state)
+{
+	struct kt *t = *state;
+	char *body = kt_vmirs_json("lab05-cirros-replicaset", NULL, 2), *b2;
+	char rv[32], *want;
+	json_t *items, *o;
+
+	json_decref(call(t, "POST", RS, NULL, "application/json", body, 201));
+	b2 = kt_vmirs_json("zz", NULL, 1);
+	json_decref(call(t, "POST", RS, NULL, "application/json", b2, 201));
+	same_bytes(t, RS1, NULL, dump(store_get(t->s,
+	    "VirtualMachineInstanceReplicaSet", "alice",
+	    "lab05-cirros-replicaset")));
+	/* twice: the second from the kept text */
+	same_bytes(t, RS1, NULL, dump(store_get(t->s,
+	    "VirtualMachineInstanceReplicaSet", "alice",
+	    "lab05-cirros-replicaset")));
+	json_decref(call(t, "PATCH", RS1, NULL, "application/merge-patch+json",
+	    "{\"metadata\":{\"labels\":{\"tier\":\"gold\"}}}", 200));
+	o = store_get(t->s, "VirtualMachineInstanceReplicaSet", "alice",
+	    "lab05-cirros-replicaset");
+	assert_string_equal(kt_str(o, "metadata.labels.tier"), "gold");
+	snprintf(rv, sizeof(rv), "%s", kt_str(o, "metadata.resourceVersion"));
+	want = dump(o);
+	assert_non_null(strstr(want, rv));
+	same_bytes(t, RS1, NULL, want);
+
+	/* lists: {kind, apiVersion, metadata.resourceVersion, items} */
+	items = store_list(t->s, "VirtualMachineInstanceReplicaSet", "alice");
+	want = list_of(t, "VirtualMachineInstanceReplicaSet", "kubevirt.io/v1",
+	    items);
+	same_bytes(t, RS, NULL, want);
+	/* selectors: only the matching item's text */
+	o = store_get(t->s, "VirtualMachineInstanceReplicaSet", "alice",
+	    "lab05-cirros-replicaset");
+	{
+		struct kapi_conn *c;
+		char *one = dump(json_incref(o));
+
+		c = kt_admin(t, "GET", RS, "labelSelector=tier%3Dgold", NULL);
+		assert_int_equal(c->status, 200);
+		assert_non_null(strstr(c->body, one));
+		assert_null(strstr(c->body, "\"name\":\"zz\""));
+		free(c);
+		c = kt_admin(t, "GET", RS, "fieldSelector=metadata.name%3D"
+		    "lab05-cirros-replicaset", NULL);
+		assert_non_null(strstr(c->body, one));
+		assert_null(strstr(c->body, "\"name\":\"zz\""));
+		free(c);
+		c = kt_admin(t, "GET", RS, "fieldSelector=metadata.name%3Dnone",
+		    NULL);
+		assert_non_null(strstr(c->body, "\"items\":[]}"));
+		free(c);
+		free(one);
+	}
+	json_decref(o);
+	/* an empty namespace; another user's is still 403 on the fast path */
+	{
+		struct kapi_conn *c = kt_admin(t, "GET", "/apis/kubevirt.io/v1/"
+		    "namespaces/empty/virtualmachineinstancereplicasets", NULL,
+		    NULL);
+
+		assert_non_null(strstr(c->body, "\"items\":[]}"));
+		free(c);
+		c = kt_req(t, &t->bob, "GET", RS1, NULL, NULL, NULL, NULL);
+		assert_int_equal(c->status, 403);
+		free(c);
+		c = kt_req(t, &t->bob, "GET", RS, NULL, NULL, NULL, NULL);
+		assert_int_equal(c->status, 403);
+		free(c);
+	}
+	/* Events: cold, kept as text; with a selector, parsed */
+	json_decref(call(t, "POST", "/api/v1/namespaces/alice/events", NULL,
+	    "application/json", "{\"metadata\":{\"name\":\"e1\"},"
+	    "\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"p\"},"
+	    "\"reason\":\"Tested\",\"message\":\"m\",\"type\":\"Normal\"}",
+	    201));
+	items = store_list(t->s, "Event", "alice");
+	assert_true(json_array_size(items) > 0);
+	same_bytes(t, "/api/v1/namespaces/alice/events/e1", NULL, dump(
+	    store_get(t->s, "Event", "alice", "e1")));
+	same_bytes(t, "/api/v1/namespaces/alice/events", NULL, list_of(t,
+	    "Event", "v1", json_incref(items)));
+	{
+		struct kapi_conn *c = kt_admin(t, "GET",
+		    "/api/v1/namespaces/alice/events", NULL, NULL);
+		size_t i;
+
+		assert_int_equal(c->status, 200);
+		json_array_foreach(items, i, o) {
+			char *e = dump(json_incref(o));
+
+			assert_non_null(strstr(c->body, e));
+			free(e);
+		}
+		free(c);
+		c = kt_admin(t, "GET", "/api/v1/namespaces/alice/events",
+		    "fieldSelector=involvedObject.name%3Dnone", NULL);
+		assert_non_null(strstr(c->body, "\"items\":[]}"));
+		free(c);
+		c = kt_admin(t, "GET", "/api/v1/namespaces/alice/events",
+		    "fieldSelector=involvedObject.name%3Dp,reason%3DTested", NULL);
+		assert_non_null(strstr(c->body, "\"name\":\"e1\""));
+		free(c);
+	}
+	json_decref(items);
+	free(body);
+	free(b2);
+}
+
 int
 main(void)
 {
@@ -469,7 +622,7 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, kt_setup, kt_teardown)
 		T(test_create), T(test_refused), T(test_put_conflict),
 		T(test_patches), T(test_scale_status), T(test_delete),
-		T(test_hpa_versions), T(test_dry_run),
+		T(test_hpa_versions), T(test_dry_run), T(test_fast_reads),
 #undef T
 	};
 
