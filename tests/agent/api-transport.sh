@@ -198,11 +198,15 @@ check "a write with a good certificate is stored (201)" \
 big_header() {
 	local h
 	h=$(head -c 10000 /dev/zero | tr '\0' a)
-	[ "$(code admin -H "X-Big: $h" -H 'Content-Type: application/json' \
-		-d "$(ns_json bighdr)" "$U/api/v1/namespaces")" = 413 ] &&
+	[ "$(c admin -o "$T/bighdr.out" -w '%{http_code} %{content_type}' \
+		-H "X-Big: $h" -H 'Content-Type: application/json' \
+		-d "$(ns_json bighdr)" "$U/api/v1/namespaces" 2> /dev/null)" = \
+		"413 application/json" ] &&
+	[ "$(jq -r '.kind + " " + .reason + " " + (.code | tostring)' \
+		"$T/bighdr.out")" = "Status RequestEntityTooLarge 413" ] &&
 	! exists bighdr
 }
-check "413 for headers over max-header (8 KiB), nothing stored" big_header
+check "413 for headers over max-header (8 KiB) as a Status, nothing stored" big_header
 big_body() {
 	python3 -c 'import json,sys; print(json.dumps({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bigbody","annotations":{"a":"x"*70000}}}))' > "$T/big.json"
 	[ "$(code admin -H 'Content-Type: application/json' --data-binary @"$T/big.json" \
