@@ -209,6 +209,9 @@ mbedtls_cfg() {
 build_mbedtls() {
 	S=$B/src/mbedtls
 	unpack mbedtls "$S"
+	# Drover's patches (mk/sysroot/patches/mbedtls): the AES-NI GCM
+	# multiply byte-reverses in registers.
+	apply_patches mbedtls "$S"
 	# TLS 1.3 + 1.2, X.509, P-256, ALPN, SNI, net sockets are upstream
 	# defaults (asserted here); threading and CMAC as Debian enables them.
 	mbedtls_cfg MBEDTLS_SSL_PROTO_TLS1_3 MBEDTLS_SSL_PROTO_TLS1_2 \

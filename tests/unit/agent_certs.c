@@ -19,7 +19,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <mbedtls/aes.h>
 #include <mbedtls/ecp.h>
+#include <mbedtls/gcm.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
@@ -409,6 +411,19 @@ test_node_names(void **state)
 	certs_free_names(names, n);
 }
 
+/*
+ * The TLS records' cipher (AES-GCM) with Drover's patch of mbedTLS's
+ * AES-NI GCM multiply (mk/sysroot/patches/mbedtls): mbedTLS's own AES and
+ * GCM test vectors, on the AES-NI path where the CPU has it.
+ */
+static void
+test_aes_gcm_vectors(void **state)
+{
+	(void)state;
+	assert_int_equal(mbedtls_aes_self_test(0), 0);
+	assert_int_equal(mbedtls_gcm_self_test(0), 0);
+}
+
 int
 main(void)
 {
@@ -419,6 +434,7 @@ main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_write_file),
 		cmocka_unit_test(test_node_names),
+		cmocka_unit_test(test_aes_gcm_vectors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
