@@ -328,13 +328,14 @@ podnet_setup(struct podnet *pn, const char *id, const struct nft_port *ports,
 	    errlen)) != 0)
 		goto refill;
 	if ((res->ip = ipam_alloc(pn->ipam, id)) == 0) {
-		r = -errno;
+		int e = errno ? errno : EIO;
+
 		/* The pool's entries asked for hold addresses too. */
-		if (r == -ENOSPC && guest_nsfd < 0 && pn->pool > 0 &&
+		if (e == ENOSPC && guest_nsfd < 0 && pn->pool > 0 &&
 		    (r = podnet_pool_take(pn, id, ports, nports, 1, res, err,
 		    errlen)) != 0)
 			goto refill;
-		FAIL(-ENOSPC, "podnet: no pod IP: %s", strerror(ENOSPC));
+		FAIL(-e, "podnet: no pod IP: %s", strerror(e));
 	}
 	in.s_addr = htonl(res->ip);
 	inet_ntop(AF_INET, &in, res->ip_str, sizeof(res->ip_str));

@@ -19,9 +19,9 @@ ip netns del drvt-probe
 T=$(mktemp -d); BR=drvt$$; BR=${BR:0:12}; CIDR=10.251.0.0/24
 GNS=drvt-guest$$
 net() { "$TOOL" "$T/ipam" $CIDR $BR "$T/ns" "$@"; }
-cleanup() { ip netns del $GNS 2>/dev/null; ip link del $BR 2>/dev/null
+cleanup() { ip netns del $GNS 2>/dev/null; ip link del $BR 2>/dev/null; ip link del ${BR}s 2>/dev/null
 	for f in "$T"/ns/*; do [ -e "$f" ] && umount "$f" 2>/dev/null; done; rm -rf "$T"
-	nft delete table ip drover_nat_$BR 2>/dev/null; :; }
+	nft delete table ip drover_nat_$BR 2>/dev/null; nft delete table ip drover_nat_${BR}s 2>/dev/null; :; }
 trap cleanup EXIT
 # The kernel destroys a torn-down netns (and its links) asynchronously.
 settled() { for _ in $(seq 50); do [ "$(counts)" = "$base" ] && return 0; sleep 0.1; done; return 1; }
@@ -93,6 +93,12 @@ check "pool: nothing left" settled
 check "pool: a file in the way of the netns fails the hand-over" bash -c "NET_POOL=1 '$TOOL' '$T/ipam' $CIDR $BR '$T/ns' setup vmi-q - 2>&1 | grep -q 'podnet: netns vmi-q: File exists'"
 rm -f "$T/ns/vmi-q"
 check "pool: and rolls back (no address held, no netns)" settled
+# The pool's addresses give way: a /29 (5 addresses) serves 5 VMIs with a
+# pool of 2, the 6th gets ENOSPC (own IPAM file and bridge: a small CIDR).
+check "pool: a /29 with a pool of 2 serves 5 VMIs" bash -c "NET_POOL=2 '$TOOL' '$T/ipam29' 10.250.0.0/29 ${BR}s '$T/ns' batch 5 - > /dev/null"
+check "pool: ... and the 6th finds no address" bash -c "NET_POOL=2 '$TOOL' '$T/ipam29' 10.250.0.0/29 ${BR}s '$T/ns' batch 6 - 2>&1 | grep -q 'no pod IP: No space left'"
+ip link del ${BR}s 2> /dev/null; nft delete table ip drover_nat_${BR}s 2> /dev/null
+check "pool: ... nothing left" settled
 out=$(NET_POOL=2 net cycle 20 -) || nok "20 cycles with a pool"
 echo "# 20 cycles with a warm pool of 2: $out"
 check "pool: 20 cycles, set-ups served from the pool (${out#*pooled })" bash -c '[[ $1 == *" pooled "[1-9]* ]]' _ "$out"
