@@ -12,10 +12,10 @@
  *	hpa_free(h);			(before usage_free and store_close)
  *
  * Level-triggered: an HPA is synced when it is added or its spec changes
- * (its generation; not on the controller's own status writes), when its
- * scale target changes (generation or status.labelSelector: a scale, a
- * VMIRS that appears), and every sync period (15 s) whatever happened,
- * as Kubernetes' resync; the queue is drained from a loop_defer() call.
+ * (its generation; not on the controller's own status writes) and every
+ * sync period (15 s) whatever happened, as Kubernetes' resync; the scale
+ * target is read at each sync, not watched (Kubernetes does not watch it
+ * either). The queue is drained from a loop_defer() call.
  *
  * One sync (hpa_sync.c, Kubernetes' reconcileAutoscaler):
  * 1. the scale target: spec.scaleTargetRef's apiVersion, kind and name
