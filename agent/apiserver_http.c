@@ -26,6 +26,8 @@
  * WebSocket when the connection is gone, whoever closed it.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,8 @@ static const char *const as_methods[] = {
 };
 
 /* ---------------------------------------------------------------- output */
+
+#define AS_CORK_MIN (64 * 1024)	/* answers corked while written (bytes) */
 
 static struct as_chunk *
 as_chunk_new(size_t len)
@@ -105,18 +109,33 @@ as_pop(struct kapi_conn *c)
 static int
 as_http_flush(struct kapi_conn *c)
 {
-	int first = 1, wrote = 0;
+	int first = 1, wrote = 0, fd = -1, on = 1, off = 0;
 
+	/*
+	 * A large answer is many TLS records (16 KiB each), one send(2)
+	 * each: corked, the kernel sends them in full segments, and the
+	 * client is woken a few times instead of once per record.
+	 */
+	if (c->out_head && c->out_head->len >= AS_CORK_MIN &&
+	    (fd = lws_get_socket_fd(c->wsi)) >= 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) < 0)
+		fd = -1;
 	while (c->out_head && (first || !lws_send_pipe_choked(c->wsi))) {
 		struct as_chunk *k = c->out_head;
 
 		first = 0;
 		if (lws_write(c->wsi, k->data + LWS_PRE, k->len,
-		    LWS_WRITE_HTTP) < (int)k->len)
+		    LWS_WRITE_HTTP) < (int)k->len) {
+			if (fd >= 0)
+				setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off,
+				    sizeof(off));
 			return -1;
+		}
 		as_pop(c);
 		wrote = 1;
 	}
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
 	if (!c->out_head)
 		c->wait_tx_since = 0;
 	else if (wrote)
