@@ -295,6 +295,24 @@ rc=$?
 check "kvm: SIGTERM presses Ctrl+Alt+Del; the guest sees it" has "ctrl-alt-del received"
 check "kvm: a guest that resets after SIGTERM exits with status 0 (got $rc)" test "$rc" = 0
 
+# The HPA tests' CPU load (payloads/load.c): idle (hlt) until 'l' on the
+# console, busy until 'k', 'q' ends; woken by COM1's and the keyboard's
+# IRQs through the PIC. SIGTERM's Ctrl+Alt+Del ends it too (the runtime's
+# graceful stop of tests/agent/hpa-kubectl.sh's VMIs).
+{ sleep 1; printf l; sleep 1; printf k; sleep 0.5; printf q; sleep 3; } |
+	timeout 60 "$vmm" --kernel "$payload" --mem 16Mi --cmdline load \
+	--console stdio > "$tmp/out" 2> "$tmp/err"
+rc=$?
+check "kvm: load test: busy after 'l', idle after 'k', ends after 'q' (status 3, got $rc)" \
+	bash -c '[ "$(grep "^load:" "$0" | tr "\n" " ")" = "load: idle load: busy load: idle load: done " ] &&
+	[ "$1" = 3 ]' "$tmp/out" "$rc"
+bg "load: idle" --cmdline load
+kill -TERM $pid
+wait $pid
+rc=$?
+check "kvm: load test: SIGTERM's Ctrl+Alt+Del ends it (status 0, got $rc)" \
+	bash -c 'grep -q "^load: done" "$0" && [ "$1" = 0 ]' "$tmp/out" "$rc"
+
 bg bye --cmdline spin --stop-timeout 1
 t0=$(date +%s%N)
 kill -TERM $pid
