@@ -195,6 +195,14 @@ check "event SuccessfulRescale: New size: 2; reason: cpu resource utilization (p
 	event "New size: 2; reason: cpu resource utilization (percentage of request) above target"
 scaled_up() { cond AbleToScale True SucceededRescale || cond ScalingLimited True TooManyReplicas; }
 check "conditions after the scale-up: SucceededRescale or ScalingLimited TooManyReplicas (max 2)" scaled_up
+describe() {
+	k describe hpa $RS > "$T/d" 2>&1 &&
+	grep -Eq '^Reference: +VirtualMachineInstanceReplicaSet/'"$RS"'$' "$T/d" &&
+	grep -Eq '^Min replicas: +1$' "$T/d" && grep -Eq '^Max replicas: +2$' "$T/d" &&
+	grep -Eq '^ +AbleToScale +True ' "$T/d" && grep -Eq '^ +ScalingActive +True +ValidMetricFound ' "$T/d" &&
+	grep -Eq 'Normal +SuccessfulRescale .*New size: 2; reason: cpu resource utilization \(percentage of request\) above target' "$T/d"
+}
+check "kubectl describe hpa: reference, min/max, conditions, the SuccessfulRescale event" describe
 
 # ---- the load ends: down after the stabilization window ---------------------------
 t1=$(date +%s)
