@@ -16,6 +16,9 @@ agentconf_init(struct agentconf *c)
 	c->log_level = -1;
 	c->runtime = 1;
 	c->net_pool = 2;
+	c->hpa_sync_s = c->hpa_downscale_s = c->hpa_cpu_init_s = -1;
+	c->hpa_readiness_s = -1;
+	c->hpa_tolerance = -1;
 }
 
 int
@@ -239,7 +242,7 @@ agentconf_api(struct agentconf *c, const json_t *v, char *want, size_t wlen)
 }
 
 enum agentconf_type { AC_STR, AC_INT, AC_BOOL, AC_LEVEL, AC_RES, AC_QTY,
-	AC_OBJ, AC_NET, AC_TLS, AC_API };
+	AC_OBJ, AC_NET, AC_TLS, AC_API, AC_HPA };
 
 struct agentconf_key {
 	const char *key;
@@ -270,6 +273,7 @@ static const struct agentconf_key agentconf_keys[] = {
 	{ "listen", AC_STR, OFF(listen), 0 },
 	{ "tls", AC_TLS, 0, 0 },
 	{ "api", AC_API, 0, 0 },
+	{ "hpa", AC_HPA, 0, 0 },
 	{ "poll-ms", AC_INT, OFF(poll_ms), 0 },
 	{ "capacity", AC_RES, OFF(capacity_cpu_milli), OFF(capacity_memory) },
 	{ "vmm-overhead", AC_QTY, OFF(vmm_overhead), 0 },
@@ -277,6 +281,51 @@ static const struct agentconf_key agentconf_keys[] = {
 };
 
 #define AGENTCONF_NKEYS (sizeof(agentconf_keys) / sizeof(agentconf_keys[0]))
+
+/* "hpa": the HPA controller's settings (seconds; tolerance a number). */
+static int
+agentconf_hpa(struct agentconf *c, const json_t *v, char *want, size_t wlen)
+{
+	static const struct { const char *key; size_t off; int min; }
+	    keys[] = {
+		{ "sync-period", offsetof(struct agentconf, hpa_sync_s), 1 },
+		{ "downscale-stabilization", offsetof(struct agentconf,
+		    hpa_downscale_s), 0 },
+		{ "cpu-initialization-period", offsetof(struct agentconf,
+		    hpa_cpu_init_s), 0 },
+		{ "initial-readiness-delay", offsetof(struct agentconf,
+		    hpa_readiness_s), 0 },
+	};
+	const char *key;
+	json_t *n;
+
+	if (!json_is_object(v))
+		return snprintf(want, wlen, "an object"), -1;
+	json_object_foreach((json_t *)v, key, n) {
+		size_t i;
+
+		if (!strcmp(key, "tolerance")) {
+			if (!json_is_number(n) || !(json_number_value(n) >= 0) ||
+			    json_number_value(n) > 1)
+				return snprintf(want, wlen, "tolerance: a number "
+				    "from 0 to 1"), -1;
+			c->hpa_tolerance = json_number_value(n);
+			continue;
+		}
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(keys[i].key, key))
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0]))
+			return snprintf(want, wlen, "no key \"%s\" (see "
+			    "agentconf.h)", key), -1;
+		if (!json_is_integer(n) || json_integer_value(n) < keys[i].min ||
+		    json_integer_value(n) > 3600)
+			return snprintf(want, wlen, "%s: an integer from %d to "
+			    "3600", key, keys[i].min), -1;
+		*(int *)((char *)c + keys[i].off) = (int)json_integer_value(n);
+	}
+	return 0;
+}
 
 /* One key; -1 with want filled with what was expected. */
 static int
@@ -334,6 +383,8 @@ agentconf_one(struct agentconf *c, const struct agentconf_key *k,
 		return agentconf_tls(c, v, want, wlen);
 	case AC_API:
 		return agentconf_api(c, v, want, wlen);
+	case AC_HPA:
+		return agentconf_hpa(c, v, want, wlen);
 	}
 	return -1;
 }

@@ -51,6 +51,14 @@
  *                        made ahead (0-8; 0: each is made at its VMI's
  *                        set-up); an object enables it (default:
  *                        off, VMIs run without a NIC)
+ *   "hpa":         {"sync-period": S, "downscale-stabilization": S,
+ *                        "cpu-initialization-period": S,
+ *                        "initial-readiness-delay": S, "tolerance": 0.1}
+ *                        the HorizontalPodAutoscaler controller's settings,
+ *                        kube-controller-manager's
+ *                        --horizontal-pod-autoscaler-* flags (hpa.h;
+ *                        defaults 15, 300, 300, 30, 0.1; seconds up to
+ *                        3600, sync-period at least 1, tolerance 0 to 1)
  * For tests and special set-ups:
  *   "poll-ms":     N     VMM status polls (default 1000)
  *   "capacity":    {"cpu": "4", "memory": "8Gi"}  instead of the host's
@@ -91,6 +99,9 @@ struct agentconf {
 	unsigned api_max_conns, api_max_body, api_max_header, api_max_out;
 	unsigned api_header_timeout, api_idle_timeout, api_body_timeout;
 	unsigned api_send_timeout;
+	/* "hpa": seconds, -1 (and tolerance < 0) for hpa.h's defaults */
+	int hpa_sync_s, hpa_downscale_s, hpa_cpu_init_s, hpa_readiness_s;
+	double hpa_tolerance;
 };
 
 /* Defaults (strings NULL: filled by agentconf_finish()). */

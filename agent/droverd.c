@@ -86,7 +86,10 @@ droverd_usage(FILE *f)
 "  {REF: FILE}, \"mirrors\": {REGISTRY: URL}, \"ca\": FILE, \"auth\": {...}}\n"
 "  for the image store; \"network\": {\"bridge\": \"drover0\", \"cidr\":\n"
 "  \"10.244.0.0/24\", \"resolv-conf\": FILE} (or true) for KubeVirt's pod network\n"
-"  (masquerade; default off: VMIs without a NIC); tests: \"poll-ms\",\n"
+"  (masquerade; default off: VMIs without a NIC); \"hpa\": {\"sync-period\",\n"
+"  \"downscale-stabilization\", \"cpu-initialization-period\",\n"
+"  \"initial-readiness-delay\" (seconds), \"tolerance\"} the HPA controller's\n"
+"  settings (default 15, 300, 300, 30, 0.1); tests: \"poll-ms\",\n"
 "  \"capacity\": {\"cpu\",\"memory\"}, \"vmm-overhead\": \"32Mi\".\n", f);
 }
 
@@ -366,6 +369,23 @@ droverd_start_usage(struct droverd *d)
 	return 0;
 }
 
+/* The agent config's "hpa" over kube-controller-manager's defaults. */
+static void
+droverd_hpa_config(const struct agentconf *c, struct hpa_config *hc)
+{
+	hpa_config_init(hc);
+	if (c->hpa_sync_s > 0)
+		hc->sync_ms = (unsigned)c->hpa_sync_s * 1000u;
+	if (c->hpa_downscale_s >= 0)
+		hc->downscale_ms = (int64_t)c->hpa_downscale_s * 1000;
+	if (c->hpa_cpu_init_s >= 0)
+		hc->cpu_init_ms = (int64_t)c->hpa_cpu_init_s * 1000;
+	if (c->hpa_readiness_s >= 0)
+		hc->readiness_delay_ms = (int64_t)c->hpa_readiness_s * 1000;
+	if (c->hpa_tolerance >= 0)
+		hc->tolerance = c->hpa_tolerance;
+}
+
 static int
 droverd_start_api(struct droverd *d)
 {
@@ -401,6 +421,7 @@ droverd_start_api(struct droverd *d)
 static int
 droverd_start(struct droverd *d)
 {
+	struct hpa_config hc;
 	char err[1024] = "";
 
 	if (droverd_open_store(d) < 0)
@@ -431,7 +452,8 @@ droverd_start(struct droverd *d)
 	}
 	if (droverd_start_runtime(d) < 0 || droverd_start_usage(d) < 0)
 		return -1;
-	d->hpa = hpa_new(d->store, d->loop, d->usage, NULL);
+	droverd_hpa_config(&d->conf, &hc);
+	d->hpa = hpa_new(d->store, d->loop, d->usage, &hc);
 	if (!d->hpa) {
 		log_error("cannot start the HorizontalPodAutoscaler controller");
 		return -1;
