@@ -12,10 +12,12 @@
  * clean-up. The rest of the runtime (store, scheduling, phases, polling
  * the control socket, which is a plain unix socket) needs none.
  *
- * Today priv_local_ops does the work in droverd's own process. When the
- * API process is split off (issue 6), droverd-priv (root, the parent)
- * implements the same ops and the API side's table sends each call over
- * a socketpair as a fixed, length-checked message. That is why every
+ * priv_local_ops does the work in the process that holds root:
+ * droverd-priv, the parent (or droverd itself when it runs as one
+ * process: not root, tests). droverd-api's table (priv_remote.c) sends
+ * each call over a socketpair as a fixed, length-checked message
+ * (priv_msg.h), which droverd-priv decodes, checks and hands to
+ * priv_local_ops (priv_server.c). That is why every
  * argument is plain data: names, numbers, and paths that must lie under
  * <run_dir>/vmi/ or <ephemeral_dir>/ (checked by the implementation,
  * which refuses "..", anything outside, and symlinks: priv_path_ok()).
@@ -162,6 +164,14 @@ struct priv_config {
 	const char *cgroup_parent;	/* NULL: "drover" */
 	struct loop *loop;		/* the DHCP servers' loop */
 	const struct priv_net_config *net;	/* NULL: no pod network */
+	int api_gid;			/* > 0: droverd-api's group: the run
+					 * dirs (<run_dir>, <run_dir>/vmi and
+					 * each VMI's) are root:api_gid 0750,
+					 * the files written in them and
+					 * vmm.log root:api_gid 0640, so that
+					 * it reads them and (drover-vmm
+					 * --access-group) connects to the
+					 * VMMs' sockets; 0: root only */
 };
 
 /* The node side of the pod network (net/podnet.h). */

@@ -1,9 +1,9 @@
 /*
- * priv_local.c: the privileged operations (priv.h) done in droverd's own
- * process, until droverd-priv exists (issue 6). Every path is checked to
- * lie under <run_dir>/vmi/ (run dirs) or <ephemeral_dir>/ (disk dirs) as
- * droverd-priv will check it, so that the split changes the transport,
- * not the rules.
+ * priv_local.c: the privileged operations (priv.h) done in the process
+ * that holds root: droverd-priv (priv_server.c hands it droverd-api's
+ * requests) or a single-process droverd. Every path is checked to lie
+ * under <run_dir>/vmi/ (run dirs) or <ephemeral_dir>/ (disk dirs), here,
+ * whoever asks.
  */
 #include "priv.h"
 #include "priv_int.h"
@@ -42,6 +42,7 @@ struct priv_local {
 	char vmm_path[PATH_MAX];
 	struct cg *cg;			/* NULL: no cgroups */
 	struct pl_nets *nets;		/* NULL: no pod network */
+	int api_gid;			/* > 0: priv_config.api_gid */
 };
 
 static int
@@ -171,6 +172,57 @@ pl_mkdirs(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * The grant to droverd-api (priv_config.api_gid): dir root:api_gid 0750,
+ * so that it lists and reads the run dirs and reaches the VMMs' sockets,
+ * and writes nothing there. No-op without an API group.
+ */
+static int
+pl_grant_dir(struct priv_local *p, const char *dir)
+{
+	if (p->api_gid <= 0)
+		return 0;
+	if (chown(dir, 0, (gid_t)p->api_gid) < 0 || chmod(dir, 0750) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Every directory from <run_dir>/vmi down to the run dir dir. */
+static int
+pl_grant_run_dir(struct priv_local *p, const char *dir)
+{
+	char buf[PATH_MAX];
+	size_t base = strlen(p->run_dir) + 4;	/* "<run_dir>/vmi" */
+	int rc;
+
+	if (p->api_gid <= 0)
+		return 0;
+	if (strlen(dir) >= sizeof(buf) || strlen(dir) <= base)
+		return -EINVAL;
+	memcpy(buf, dir, strlen(dir) + 1);
+	for (char *s = buf + base + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		rc = pl_grant_dir(p, buf);
+		*s = '/';
+		if (rc < 0)
+			return rc;
+	}
+	return pl_grant_dir(p, buf);
+}
+
+/* A file in a run dir for droverd-api to read: root:api_gid 0640. */
+static int
+pl_grant_file(struct priv_local *p, int fd)
+{
+	if (p->api_gid <= 0)
+		return 0;
+	if (fchown(fd, 0, (gid_t)p->api_gid) < 0 || fchmod(fd, 0640) < 0)
+		return -errno;
+	return 0;
+}
+
 static int
 pl_vmi_prepare(struct priv *pp, const char *dir, char *err, size_t errlen)
 {
@@ -190,6 +242,9 @@ pl_vmi_prepare(struct priv *pp, const char *dir, char *err, size_t errlen)
 		    strerror(-rc));
 	if ((rc = pl_dir_ok(p, dir, NULL, PRIV_PATH_RUN, err, errlen)) < 0)
 		return rc;
+	if ((rc = pl_grant_run_dir(p, dir)) < 0)
+		return pl_err(err, errlen, rc, "%s: for droverd-api's group: %s",
+		    dir, strerror(-rc));
 	return pl_dir_ok(p, ddir, NULL, PRIV_PATH_DISK, err, errlen);
 }
 
@@ -230,7 +285,7 @@ pl_file_write(struct priv *pp, const char *dir, const char *name,
 			goto fail;
 		off += (size_t)w;
 	}
-	if (fsync(fd) < 0)
+	if (pl_grant_file(pl(pp), fd) < 0 || fsync(fd) < 0)
 		goto fail;
 	close(fd);
 	if (rename(tmp, path) < 0) {
@@ -456,8 +511,8 @@ pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd, int tap)
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
-	if (null < 0 || logfd < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 ||
-	    dup2(logfd, 2) < 0)
+	if (null < 0 || logfd < 0 || pl_grant_file(p, logfd) < 0 ||
+	    dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 		goto fail;
 	if (p->cg && sp->cgroup && cg_attach(p->cg, sp->cgroup, 0, NULL, 0) < 0)
 		goto fail;
@@ -508,7 +563,7 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
     uint64_t *starttime, char *err, size_t errlen)
 {
 	struct priv_local *p = pl(pp);
-	char id[PLN_ID_MAX];
+	char id[PLN_ID_MAX], path[PATH_MAX];
 	int rc, tap = -1;
 
 	if ((rc = pl_dir_ok(p, sp->dir, NULL, PRIV_PATH_RUN, err,
@@ -525,6 +580,11 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
 			return pl_err(err, errlen, tap, "%s: its tap: %s",
 			    sp->dir, strerror(-tap));
 	}
+	/* A stale exit file must not be read for this run. */
+	if (pl_path(path, sizeof(path), sp->dir, "exit") < 0 ||
+	    (unlink(path) < 0 && errno != ENOENT))
+		return pl_err(err, errlen, -EIO, "%s/exit: cannot remove it",
+		    sp->dir);
 	if ((rc = pl_spawn_fork(p, sp, tap, pid, err, errlen)) < 0)
 		return rc;
 	if ((rc = priv_proc_starttime(*pid, starttime)) < 0) {
@@ -884,7 +944,10 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 	}
 	snprintf(p->eph_dir, sizeof(p->eph_dir), "%s", cfg->ephemeral_dir);
 	snprintf(vmi, sizeof(vmi), "%s/vmi", p->run_dir);
-	if ((rc = pl_mkdirs(vmi, 0700)) < 0) {
+	p->api_gid = cfg->api_gid;
+	if ((rc = pl_mkdirs(vmi, 0700)) < 0 ||
+	    (rc = pl_grant_dir(p, p->run_dir)) < 0 ||
+	    (rc = pl_grant_dir(p, vmi)) < 0) {
 		pl_err(err, errlen, rc, "creating %s: %s", vmi, strerror(-rc));
 		goto fail;
 	}

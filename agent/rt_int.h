@@ -162,6 +162,8 @@ struct rt {
 	struct store *s;
 	struct images *im;
 	struct priv *priv;
+	int priv_owned;			/* priv_local made by rt_new */
+	int access_gid;			/* rt_config.access_gid */
 	char run_dir[64];
 	char eph_dir[PATH_MAX];		/* the disk dirs' root */
 	char vmm_path[PATH_MAX];
@@ -247,6 +249,7 @@ struct rt_vmjson {
 	const struct rt_disk *disks;
 	unsigned ndisks;
 	const char *user;		/* "UID:GID" or NULL */
+	int access_gid;			/* > 0: "access-group" */
 	int stop_timeout;		/* seconds */
 	const char *net_mac;		/* NULL: no NIC; else a virtio-net on
 					 * the tap at fd PRIV_NET_FD */

@@ -235,6 +235,7 @@ rl_vmjson(struct rt_vmi *v, const char *ddir, const struct rt_disk *d,
 	struct rt_vmjson in = {
 		.dir = v->dir, .res = &v->res, .disks = d, .ndisks = n,
 		.user = v->rt->vmm_user[0] ? v->rt->vmm_user : NULL,
+		.access_gid = v->rt->access_gid,
 		.stop_timeout = v->grace > 3600 ? 3600 : v->grace,
 		.net_mac = v->net ? v->mac : NULL,
 	};
@@ -435,12 +436,10 @@ rl_spawn(struct rt_vmi *v, char *err, size_t errlen)
 		.cgroup = v->rt->cgroups ? v->cgroup : NULL,
 		.net = v->net,
 	};
-	char path[PATH_MAX];
 	int rc;
 
-	/* A stale exit file must not be read for this run. */
-	snprintf(path, sizeof(path), "%s/exit", v->dir);
-	unlink(path);
+	/* vmm_spawn removes a stale exit file (not to be read for this
+	 * run): the run dir is the privileged side's. */
 	rc = p->ops->vmm_spawn(p, &sp, &v->pid, &v->starttime, err, errlen);
 	if (rc < 0)
 		return rc;

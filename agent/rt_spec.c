@@ -556,6 +556,12 @@ rt_vmjson(const struct rt_vmjson *in)
 	json_object_set_new(o, "stop-timeout", json_integer(in->stop_timeout));
 	if (in->user && in->user[0])
 		json_object_set_new(o, "user", json_string(in->user));
+	if (in->access_gid > 0) {
+		char g[16];
+
+		snprintf(g, sizeof(g), "%d", in->access_gid);
+		json_object_set_new(o, "access-group", json_string(g));
+	}
 	for (unsigned i = 0; i < in->ndisks; i++) {
 		json_t *d = rs_vmjson_disk(in->dir, &in->disks[i]);
 

@@ -798,13 +798,13 @@ rt_net_config(struct rt *rt, const struct rt_config *cfg,
 	return 0;
 }
 
+/* rt's paths and settings from cfg, and the priv side's config in pc
+ * (its net config in nc, netns and ipam: PATH_MAX buffers). */
 static int
-rt_setup(struct rt *rt, const struct rt_config *cfg, char *err, size_t errlen)
+rt_setup_paths(struct rt *rt, const struct rt_config *cfg,
+    struct priv_config *pc, struct priv_net_config *nc, char *netns,
+    char *ipam, char *err, size_t errlen)
 {
-	struct priv_config pc = { 0 };
-	struct priv_net_config nc;
-	char netns[PATH_MAX], ipam[PATH_MAX];
-
 	snprintf(rt->run_dir, sizeof(rt->run_dir), "%s", cfg->run_dir ?
 	    cfg->run_dir : RT_DEFAULT_RUN_DIR);
 	if (cfg->vmm_path && cfg->vmm_path[0])
@@ -822,21 +822,64 @@ rt_setup(struct rt *rt, const struct rt_config *cfg, char *err, size_t errlen)
 	rt->poll_ms = cfg->poll_ms ? cfg->poll_ms : 1000;
 	rt->overhead_cfg = cfg->vmm_overhead;
 	rt->cgroups = cfg->cgroup_root != NULL;
-	if (cfg->network && rt_net_config(rt, cfg, &nc, netns, ipam, err,
+	rt->access_gid = cfg->access_gid;
+	if (cfg->network && rt_net_config(rt, cfg, nc, netns, ipam, err,
 	    errlen) < 0)
 		return -EINVAL;
 	rt->network = cfg->network;
-	pc.net = cfg->network ? &nc : NULL;
-	pc.loop = rt->l;
-	pc.run_dir = rt->run_dir;
-	pc.vmm_path = rt->vmm_path;
-	pc.cgroup_root = cfg->cgroup_root;
-	pc.cgroup_parent = cfg->cgroup_parent;
-	if (rt_launch_setup(rt, cfg, &pc, err, errlen) < 0)
+	memset(pc, 0, sizeof(*pc));
+	pc->net = cfg->network ? nc : NULL;
+	pc->loop = rt->l;
+	pc->run_dir = rt->run_dir;
+	pc->vmm_path = rt->vmm_path;
+	pc->cgroup_root = cfg->cgroup_root;
+	pc->cgroup_parent = cfg->cgroup_parent;
+	if (rt_launch_setup(rt, cfg, pc, err, errlen) < 0)
 		return -EINVAL;
-	if ((rt->priv = priv_local_new(&pc, err, errlen)) == NULL)
+	return 0;
+}
+
+static int
+rt_setup(struct rt *rt, const struct rt_config *cfg, char *err, size_t errlen)
+{
+	struct priv_config pc;
+	struct priv_net_config nc;
+	char netns[PATH_MAX], ipam[PATH_MAX];
+
+	if (rt_setup_paths(rt, cfg, &pc, &nc, netns, ipam, err, errlen) < 0)
 		return -EINVAL;
+	if (cfg->priv)
+		rt->priv = cfg->priv;		/* droverd-api: not ours */
+	else if ((rt->priv = priv_local_new(&pc, err, errlen)) == NULL)
+		return -EINVAL;
+	else
+		rt->priv_owned = 1;
 	return rt_setup_node(rt, cfg, err, errlen);
+}
+
+struct priv *
+rt_priv_new(struct loop *l, const struct rt_config *cfg, int access_gid,
+    char *err, size_t errlen)
+{
+	static const struct rt_config none;
+	struct rt *rt = calloc(1, sizeof(*rt));
+	struct priv_config pc;
+	struct priv_net_config nc;
+	char netns[PATH_MAX], ipam[PATH_MAX];
+	struct priv *p = NULL;
+
+	if (rt == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rt->l = l;
+	if (rt_setup_paths(rt, cfg ? cfg : &none, &pc, &nc, netns, ipam, err,
+	    errlen) == 0) {
+		pc.api_gid = access_gid;
+		p = priv_local_new(&pc, err, errlen);
+	}
+	free(rt);
+	return p;
 }
 
 struct rt *
@@ -897,7 +940,7 @@ rt_free(struct rt *rt)
 		rt_vmi_free(v);		/* VMMs keep running */
 	}
 	rt_pull_free_all(rt);
-	if (rt->priv)
+	if (rt->priv && rt->priv_owned)
 		priv_local_free(rt->priv);
 	free(rt);
 }

@@ -95,7 +95,27 @@ struct rt_config {
 					 * RAM, added to its memory request
 					 * and limit (default:
 					 * cg_vmm_overhead(), cgroup.h) */
+	/* Privilege separation (docs/ARCHITECTURE.md): the privileged
+	 * side to use (droverd-api: priv_remote_new(); the runtime does not
+	 * free it); NULL: the runtime makes its own in-process one
+	 * (priv_local, tests and single-process mode). */
+	struct priv *priv;
+	int access_gid;			/* > 0: vm.json "access-group" (the
+					 * VMMs' sockets and exit file for
+					 * this group: droverd-api's); 0:
+					 * none */
 };
+
+struct priv;
+/*
+ * The in-process privileged side (priv_local) for cfg, as rt_new makes
+ * it: same run, disk and pod network paths. droverd-priv makes it before
+ * forking droverd-api, whose rt_new gets the remote end (cfg->priv).
+ * access_gid > 0: the run dirs and the files in them are for that group
+ * (priv_config.api_gid). l: the DHCP servers' loop.
+ */
+struct priv *rt_priv_new(struct loop *l, const struct rt_config *cfg,
+    int access_gid, char *err, size_t errlen);
 
 /*
  * Start the runtime: read the node's capacity, write the Node object,

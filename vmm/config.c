@@ -45,6 +45,7 @@ vmm_config_init(struct vmm_config *c)
 	c->stop_timeout = VMM_DEFAULT_STOP_TIMEOUT;
 	c->seccomp = 1;
 	c->rng = 1;
+	c->access_gid = -1;
 }
 
 void
@@ -176,6 +177,21 @@ cfg_set_user(struct vmm_config *c, const char *field, const char *v)
 	return 0;
 }
 
+/* A numeric gid (no name lookups in the VMM). */
+static int
+cfg_set_access_group(struct vmm_config *c, const char *field, const char *v)
+{
+	unsigned long g;
+	char *end;
+
+	errno = 0;
+	g = strtoul(v, &end, 10);
+	if (errno || end == v || *end != '\0' || v[0] == '-' || g > 0x7fffffffUL)
+		return vmm_cfg_error(field, "'%s' is not a numeric group id", v);
+	c->access_gid = (int)g;
+	return 0;
+}
+
 static int
 cfg_set_console(struct vmm_config *c, const char *field, const char *v)
 {
@@ -296,7 +312,7 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 	    strcmp(key, "log") && strcmp(key, "log-level") &&
 	    strcmp(key, "control") && strcmp(key, "user") &&
 	    strcmp(key, "seccomp") && strcmp(key, "console-log") &&
-	    strcmp(key, "exit-file"))
+	    strcmp(key, "exit-file") && strcmp(key, "access-group"))
 		return vmm_cfg_error(field, "unknown field");
 	if ((err = json_str(v, field, &s)) < 0)
 		return err;
@@ -321,6 +337,8 @@ json_field(struct vmm_config *c, const char *key, json_t *v, char *field)
 		return vmm_cfg_set_str(&c->console_log, field, s);
 	if (strcmp(key, "exit-file") == 0)
 		return vmm_cfg_set_str(&c->exit_file, field, s);
+	if (strcmp(key, "access-group") == 0)
+		return cfg_set_access_group(c, field, s);
 	if (strcmp(key, "seccomp") == 0)
 		return cfg_set_onoff(&c->seccomp, field, s);
 	if (strcmp(key, "rng") == 0)
@@ -414,6 +432,7 @@ enum {
 	OPT_CONSOLE_LOG,
 	OPT_RNG,
 	OPT_EXIT_FILE,
+	OPT_ACCESS_GROUP,
 };
 
 static const struct option cfg_opts[] = {
@@ -437,6 +456,7 @@ static const struct option cfg_opts[] = {
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "exit-file", required_argument, NULL, OPT_EXIT_FILE },
+	{ "access-group", required_argument, NULL, OPT_ACCESS_GROUP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -480,6 +500,8 @@ cfg_apply_opt(struct vmm_config *c, int ch, const char *arg)
 		return vmm_cfg_set_str(&c->console_log, "--console-log", arg);
 	case OPT_EXIT_FILE:
 		return vmm_cfg_set_str(&c->exit_file, "--exit-file", arg);
+	case OPT_ACCESS_GROUP:
+		return cfg_set_access_group(c, "--access-group", arg);
 	default:
 		return -EINVAL;
 	}
@@ -533,7 +555,7 @@ vmm_usage(FILE *f)
 "                  [--console stdio|none|unix:PATH|tcp:ADDR:PORT] [--control PATH]\n"
 "                  [--log FILE] [--log-level LEVEL] [--stop-timeout SECS]\n"
 "                  [--user UID:GID] [--seccomp on|off] [--console-log FILE]\n"
-"                  [--rng on|off] [--exit-file FILE]\n"
+"                  [--rng on|off] [--exit-file FILE] [--access-group GID]\n"
 "       drover-vmm --config vm.json [--log FILE] [--log-level LEVEL]\n"
 "       drover-vmm --help | --version\n"
 "\n"
@@ -588,6 +610,9 @@ vmm_usage(FILE *f)
 "                    number and a newline) to FILE, created or truncated at\n"
 "                    start (mode 0600); left empty when the VMM is killed by\n"
 "                    a signal (for a supervisor that is not the parent)\n"
+"  --access-group GID  the supervisor's group (droverd-api): the console\n"
+"                    and control sockets become mode 0660 and the exit file\n"
+"                    0640, owned by group GID (numeric), at set-up\n"
 "  --log-level L     error, warn, info (default) or debug\n"
 "  --stop-timeout S  seconds the guest gets to shut down after SIGTERM or\n"
 "                    SIGINT (default 10); then the VM is stopped (status 5)\n"

@@ -90,6 +90,9 @@ struct vmm_config {
 	unsigned stop_timeout;		/* s from SIGTERM to forced stop */
 	int has_user;			/* drop to uid/gid after set-up */
 	unsigned uid, gid;
+	int access_gid;			/* -1; else the supervisor's group:
+					 * console and control sockets 0660,
+					 * exit file 0640, group this gid */
 	int seccomp;			/* install the allow-list (default) */
 	struct vmm_disk_config disk[VMM_MAX_DISKS];
 	unsigned ndisks;

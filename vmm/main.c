@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bootdisk.h"
@@ -74,6 +75,14 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (cfg.exit_file && (exit_fd = exit_file_open(cfg.exit_file)) < 0) {
+		rc = VMM_EXIT_USAGE;
+		goto out;
+	}
+	/* The supervisor's group reads it (--access-group). */
+	if (exit_fd >= 0 && cfg.access_gid >= 0 && (fchown(exit_fd, (uid_t)-1,
+	    (gid_t)cfg.access_gid) < 0 || fchmod(exit_fd, 0640) < 0)) {
+		fprintf(stderr, "drover-vmm: --access-group: %s: %s\n",
+		    cfg.exit_file, strerror(errno));
 		rc = VMM_EXIT_USAGE;
 		goto out;
 	}

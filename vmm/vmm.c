@@ -425,6 +425,34 @@ vmm_console(struct vmm *vm, const struct vmm_config *cfg)
 	return 0;
 }
 
+/*
+ * --access-group: the supervisor (droverd-api, an unprivileged user) may
+ * connect to the console and control sockets: group GID, mode 0660.
+ * Done as root, right after they are bound, before the guest runs.
+ */
+static int
+vmm_grant_sock(const char *path, int gid)
+{
+	if (chown(path, (uid_t)-1, (gid_t)gid) < 0 || chmod(path, 0660) < 0) {
+		log_warn("--access-group %d: %s", gid, path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+vmm_access_group(const struct vmm_config *cfg)
+{
+	if (cfg->access_gid < 0)
+		return 0;
+	if (cfg->control && vmm_grant_sock(cfg->control, cfg->access_gid) < 0)
+		return -1;
+	if (cfg->console == VMM_CONSOLE_UNIX &&
+	    vmm_grant_sock(cfg->console_path, cfg->access_gid) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 {
@@ -448,6 +476,8 @@ vmm_setup(struct vmm *vm, const struct vmm_config *cfg)
 	if (cfg->control && (vm->control = control_open(cfg->control)) == NULL)
 		return VMM_EXIT_ERROR;
 	if (vmm_console(vm, cfg) < 0)
+		return VMM_EXIT_ERROR;
+	if (vmm_access_group(cfg) < 0)
 		return VMM_EXIT_ERROR;
 	if (vmm_vcpus_create(vm, cfg->cpus, &entry) < 0)
 		return VMM_EXIT_ERROR;
