@@ -70,7 +70,8 @@ agentconf_free(struct agentconf *c)
 		&c->manifests, &c->vmm_path, &c->node_name, &c->cgroup_root,
 		&c->cgroup_parent, &c->vmm_user, &c->log_file, &c->listen,
 		&c->ephemeral_dir, &c->net_bridge, &c->net_cidr,
-		&c->net_resolv, &c->tls_cert, &c->tls_key, &c->tls_ca };
+		&c->net_resolv, &c->tls_cert, &c->tls_key, &c->tls_ca,
+		&c->user };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -265,6 +266,7 @@ static const struct agentconf_key agentconf_keys[] = {
 	{ "cgroup-root", AC_STR, OFF(cgroup_root), 0 },
 	{ "cgroup-parent", AC_STR, OFF(cgroup_parent), 0 },
 	{ "vmm-user", AC_STR, OFF(vmm_user), 0 },
+	{ "user", AC_STR, OFF(user), 0 },
 	{ "grace-period", AC_INT, OFF(grace_period), 0 },
 	{ "images", AC_OBJ, OFF(images), 0 },
 	{ "log-level", AC_LEVEL, OFF(log_level), 0 },

@@ -21,6 +21,10 @@
  *                        "" : no cgroups, for tests)
  *   "cgroup-parent": NAME the VMIs' parent cgroup (default "drover")
  *   "vmm-user":    "UID:GID" the VMMs drop to (default: droverd's user)
+ *   "user":        NAME or "UID:GID" droverd-api drops to when droverd
+ *                        starts as root (privilege separation; default
+ *                        "drover", the node image's user; when that user
+ *                        does not exist, "nobody", with a warning)
  *   "grace-period": S    default terminationGracePeriodSeconds (30)
  *   "images":      {...} the image store's configuration, passed as is to
  *                        images_open() (images.h: "preloaded", "mirrors",
@@ -82,6 +86,7 @@ struct agentconf {
 	char *state_dir, *run_dir, *socket, *manifests;
 	char *vmm_path, *node_name, *cgroup_root, *cgroup_parent, *vmm_user;
 	char *log_file, *listen, *ephemeral_dir;
+	char *user;		/* droverd-api's user; NULL: the default */
 	int network;		/* 1: the pod network */
 	char *net_bridge, *net_cidr, *net_resolv;	/* NULL: defaults */
 	int net_pool;		/* warm pod netns kept ready (default 2) */

@@ -17,10 +17,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@
 #include "apiserver.h"
 #include "apply.h"
 #include "cgroup.h"
+#include "droverd_priv.h"
 #include "hpa.h"
 #include "images.h"
 #include "kapi_server.h"
@@ -36,6 +39,7 @@
 #include "log.h"
 #include "loop.h"
 #include "manifests.h"
+#include "priv.h"
 #include "runtime.h"
 #include "store.h"
 #include "usage.h"
@@ -215,6 +219,14 @@ struct droverd {
 	struct apiserver *apisrv;
 	struct manifests *manifests;
 	int store_timer;
+	/* Privilege separation (droverd_priv.h): set in droverd-api. */
+	int split;
+	struct dpriv dp;
+	struct priv *priv;		/* requests to droverd-priv */
+	int priv_gone;
+	int lapi_fd;			/* bound while root; -1: none */
+	int api_wanted;
+	char tls_cert[32], tls_key[32], tls_ca[32];	/* memfds */
 };
 
 /* The store's checkpoints, a few ms at a time (store_maintain()). */
@@ -290,11 +302,12 @@ droverd_open_images(struct droverd *d)
 	return 0;
 }
 
-static int
-droverd_start_runtime(struct droverd *d)
+/* The runtime's configuration (droverd-priv makes its privileged side
+ * from the same one). */
+static void
+droverd_rt_config(const struct agentconf *c, struct rt_config *rc)
 {
-	const struct agentconf *c = &d->conf;
-	struct rt_config rc = {
+	*rc = (struct rt_config){
 		.run_dir = c->run_dir,
 		.state_dir = c->state_dir,
 		.ephemeral_dir = c->ephemeral_dir,
@@ -317,8 +330,18 @@ droverd_start_runtime(struct droverd *d)
 		.net_resolv = c->net_resolv,
 		.net_pool = c->net_pool,
 	};
+}
+
+static int
+droverd_start_runtime(struct droverd *d)
+{
+	const struct agentconf *c = &d->conf;
+	struct rt_config rc;
 	char err[1024] = "";
 
+	droverd_rt_config(c, &rc);
+	rc.priv = d->priv;
+	rc.access_gid = d->split ? (int)d->dp.gid : 0;
 	if (!c->runtime) {
 		log_info("no VMI runtime (--no-runtime): VMIs are not run");
 		return 0;
@@ -406,8 +429,13 @@ droverd_start_api(struct droverd *d)
 	};
 	char err[1024] = "";
 
-	if (!droverd_api_wanted(c))
+	if (!(d->split ? d->api_wanted : droverd_api_wanted(c)))
 		return 0;
+	if (d->split) {			/* read while root (memfds) */
+		ac.cert_file = d->tls_cert;
+		ac.key_file = d->tls_key;
+		ac.client_ca_file = d->tls_ca;
+	}
 	d->kapi = kapi_new(d->store, d->loop, d->rt, d->usage, err,
 	    sizeof(err));
 	if (!d->kapi) {
@@ -416,6 +444,90 @@ droverd_start_api(struct droverd *d)
 	}
 	d->apisrv = apiserver_new(&ac, d->loop, d->kapi);
 	return d->apisrv ? 0 : -1;
+}
+
+/* ---- droverd-api's side of the split (droverd_priv.h) ------------------ */
+
+static void
+droverd_priv_dead(void *arg)
+{
+	struct droverd *d = arg;
+
+	d->priv_gone = 1;
+	loop_stop(d->loop);
+}
+
+/* The socketpair readable between requests: droverd-priv has gone (or,
+ * never expected, says something unasked): stop. */
+static void
+droverd_priv_hup(void *arg, int fd, short revents)
+{
+	struct droverd *d = arg;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	(void)revents;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	log_error("droverd-priv %s: stopping", n == 0 ? "is gone" :
+	    n > 0 ? "sent something unasked" : strerror(errno));
+	loop_del_fd(d->loop, fd);
+	droverd_priv_dead(d);
+}
+
+static int
+droverd_watch_priv(struct droverd *d)
+{
+	d->priv = priv_remote_new(d->dp.fd, droverd_priv_dead, d);
+	if (d->priv == NULL || loop_add_fd(d->loop, d->dp.fd, POLLIN,
+	    droverd_priv_hup, d) < 0) {
+		log_error("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* While still root: the local API socket, the TLS files. */
+static int
+droverd_api_presetup(struct droverd *d)
+{
+	const struct agentconf *c = &d->conf;
+	char err[1024] = "";
+
+	d->lapi_fd = localapi_listen(c->socket, err, sizeof(err));
+	if (d->lapi_fd < 0) {
+		log_error("local API: %s", err);
+		return -1;
+	}
+	d->api_wanted = droverd_api_wanted(c);
+	if (d->api_wanted && (dpriv_memfd(c->tls_cert, d->tls_cert,
+	    sizeof(d->tls_cert)) < 0 || dpriv_memfd(c->tls_key, d->tls_key,
+	    sizeof(d->tls_key)) < 0 || dpriv_memfd(c->tls_ca, d->tls_ca,
+	    sizeof(d->tls_ca)) < 0))
+		return -1;
+	return 0;
+}
+
+/* droverd as root: split (droverd-priv never returns from it), set up
+ * droverd-api's root-only parts, drop. 0 in droverd-api, or -1. */
+static int
+droverd_split(struct droverd *d)
+{
+	struct rt_config rc;
+
+	droverd_rt_config(&d->conf, &rc);
+	if (dpriv_split(&d->conf, d->conf.runtime ? &rc : NULL, &d->dp) < 0)
+		return -1;
+	d->split = 1;
+	if (droverd_api_presetup(d) < 0 || dpriv_drop(&d->dp) < 0)
+		return -1;
+	if (access(d->conf.state_dir, X_OK) < 0) {
+		log_error("state dir %s: droverd-api (user %s) cannot enter it: "
+		    "%s (each parent directory must be searchable by it)",
+		    d->conf.state_dir, d->dp.user, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -433,8 +545,11 @@ droverd_start(struct droverd *d)
 	}
 	d->store_timer = loop_timer(d->loop, DROVERD_STORE_MS,
 	    droverd_store_cb, d);
-	d->api = localapi_new(d->loop, d->store, d->conf.socket, err,
-	    sizeof(err));
+	if (d->split && droverd_watch_priv(d) < 0)
+		return -1;
+	d->api = localapi_new_fd(d->loop, d->store, d->conf.socket,
+	    d->lapi_fd, err, sizeof(err));
+	d->lapi_fd = -1;
 	if (!d->api) {
 		log_error("local API: %s", err);
 		return -1;
@@ -490,6 +605,12 @@ droverd_stop(struct droverd *d)
 	if (d->images)
 		images_close(d->images);
 	localapi_free(d->api);
+	if (d->lapi_fd >= 0)
+		close(d->lapi_fd);
+	if (d->priv) {
+		loop_del_fd(d->loop, d->dp.fd);
+		priv_remote_free(d->priv);
+	}
 	if (d->store_timer > 0)
 		loop_cancel(d->loop, d->store_timer);
 	if (d->store)
@@ -505,6 +626,7 @@ main(int argc, char **argv)
 	int rc;
 
 	memset(&d, 0, sizeof(d));
+	d.lapi_fd = -1;
 	log_init("droverd", LOG_LEVEL_INFO);
 	agentconf_init(&d.conf);
 	rc = droverd_args(argc, argv, &d.conf);
@@ -517,6 +639,11 @@ main(int argc, char **argv)
 	if (d.conf.log_file && (rc = log_set_file(d.conf.log_file)) < 0)
 		log_error("--log-file %s: %s", d.conf.log_file, strerror(-rc));
 	signal(SIGPIPE, SIG_IGN);
+	/* As root: droverd-priv (root) and droverd-api (unprivileged). */
+	if (geteuid() == 0 && droverd_split(&d) < 0) {
+		droverd_stop(&d);
+		return 1;
+	}
 	rc = droverd_start(&d);
 	if (rc == 0) {
 		log_info("droverd %s running (state %s, socket %s)",
@@ -525,5 +652,5 @@ main(int argc, char **argv)
 		log_info("droverd stopping");
 	}
 	droverd_stop(&d);
-	return rc == 0 ? 0 : 1;
+	return rc == 0 && !d.priv_gone ? 0 : 1;
 }

@@ -709,9 +709,22 @@ lapi_listen(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
+int
+localapi_listen(const char *path, char *err, size_t errlen)
+{
+	return lapi_listen(path ? path : LOCALAPI_DEFAULT_SOCKET, err, errlen);
+}
+
 struct localapi *
 localapi_new(struct loop *l, struct store *s, const char *path, char *err,
     size_t errlen)
+{
+	return localapi_new_fd(l, s, path, -1, err, errlen);
+}
+
+struct localapi *
+localapi_new_fd(struct loop *l, struct store *s, const char *path, int fd,
+    char *err, size_t errlen)
 {
 	struct localapi *api = calloc(1, sizeof(*api));
 
@@ -723,7 +736,7 @@ localapi_new(struct loop *l, struct store *s, const char *path, char *err,
 	}
 	api->loop = l;
 	api->store = s;
-	api->fd = lapi_listen(path, err, errlen);
+	api->fd = fd >= 0 ? fd : lapi_listen(path, err, errlen);
 	if (api->fd < 0)
 		goto fail;
 	if (loop_add_fd(l, api->fd, POLLIN, lapi_accept, api) < 0) {

@@ -67,6 +67,17 @@ typedef json_t *(*localapi_fn)(void *arg, const json_t *req);
 
 struct localapi *localapi_new(struct loop *l, struct store *s,
     const char *path, char *err, size_t errlen);
+/*
+ * The same in two steps, for droverd-api: localapi_listen() binds the
+ * root-only socket (mode 0600, in the root-owned run dir) while droverd
+ * is still root and returns the listening fd (-1, message in err);
+ * localapi_new_fd() serves it (fd < 0: bind now, as localapi_new()).
+ * Root stays the only client: connect(2) needs write permission on the
+ * socket file, and SO_PEERCRED admits uid 0 (and droverd-api's own uid).
+ */
+int localapi_listen(const char *path, char *err, size_t errlen);
+struct localapi *localapi_new_fd(struct loop *l, struct store *s,
+    const char *path, int fd, char *err, size_t errlen);
 /* Closes every connection and removes the socket file. */
 void localapi_free(struct localapi *api);
 

@@ -189,6 +189,40 @@ struct priv_net_config {
 struct priv *priv_local_new(const struct priv_config *cfg, char *err,
     size_t errlen);
 void priv_local_free(struct priv *p);
+/* Its run dir and disk dirs' root (as checked at priv_local_new()). */
+void priv_local_paths(struct priv *p, const char **run_dir,
+    const char **ephemeral_dir);
+
+/*
+ * droverd-api's implementation (priv_remote.c): every op is a request to
+ * droverd-priv over fd (a SOCK_STREAM socketpair end, owned from now on).
+ * on_dead(arg) runs once when the connection breaks (droverd-priv gone);
+ * every op then fails with -EPIPE.
+ */
+struct priv *priv_remote_new(int fd, void (*on_dead)(void *), void *arg);
+void priv_remote_free(struct priv *p);
+
+/*
+ * droverd-priv's end (priv_server.c): serve the requests arriving on fd
+ * (owned from now on) on loop l with local (priv_local_new(); NULL: no
+ * runtime, every request refused), checking paths against run_dir and
+ * ephemeral_dir. on_end(arg, why) runs once when the connection ends:
+ * droverd-api closed it, or it broke the protocol and was dropped.
+ */
+struct priv_server;
+struct privmsg_rep;
+struct priv_server *priv_server_new(struct loop *l, struct priv *local,
+    const char *run_dir, const char *ephemeral_dir, int fd,
+    void (*on_end)(void *arg, const char *why), void *arg);
+void priv_server_free(struct priv_server *s);
+/*
+ * One whole message msg[0..len): 0 with the reply in *rep (rep->rc the
+ * op's result, or -EINVAL when privmsg_check() refused it), or -EPROTO
+ * (why says what): a protocol violation, nothing done. The unit test and
+ * fuzz_privmsg drive it directly.
+ */
+int priv_server_handle(struct priv_server *s, const uint8_t *msg, size_t len,
+    struct privmsg_rep *rep, char *why, size_t whylen);
 
 /*
  * Is path a directory (or file in one) strictly under <run_dir>/vmi/ or

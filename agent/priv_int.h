@@ -15,6 +15,12 @@
 
 struct pl_nets;
 
+/* priv_path.c: path's part below root + sub ("/vmi/" or "/"), or NULL;
+ * is s a/b/c without empty, "." or ".." components nor a trailing /? */
+const char *priv_path_below(const char *root, const char *sub,
+    const char *path);
+int priv_path_rel_ok(const char *s);
+
 /* The node side (bridge, forwarding, masquerade). 0 and *out, or -errno
  * with a message. */
 int pln_open(struct pl_nets **out, const struct priv_net_config *cfg,

@@ -70,66 +70,6 @@ pl(struct priv *p)
 	return (struct priv_local *)p;
 }
 
-/* path's part below root + sub ("/vmi/" or "/"), or NULL. */
-static const char *
-pl_below(const char *root, const char *sub, const char *path)
-{
-	size_t rl = strlen(root), sl = strlen(sub);
-
-	if (rl == 0 || strncmp(path, root, rl) != 0 ||
-	    strncmp(path + rl, sub, sl) != 0)
-		return NULL;
-	return path + rl + sl;
-}
-
-/* rel: a/b/c without empty, "." or ".." components, nor a trailing /. */
-static int
-pl_rel_ok(const char *s)
-{
-	if (*s == '\0' || s[strlen(s) - 1] == '/')
-		return 0;
-	while (*s) {
-		size_t n = strcspn(s, "/");
-
-		if (n == 0 || (n == 1 && s[0] == '.') ||
-		    (n == 2 && s[0] == '.' && s[1] == '.'))
-			return 0;
-		s += n;
-		if (*s == '/')
-			s++;
-	}
-	return 1;
-}
-
-int
-priv_path_ok(const char *run_dir, const char *ephemeral_dir,
-    const char *path, const char *name)
-{
-	const char *s;
-
-	if (name && (name[0] == '\0' || strchr(name, '/') ||
-	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0))
-		return 0;
-	if ((s = pl_below(run_dir, "/vmi/", path)) != NULL)
-		return pl_rel_ok(s) ? PRIV_PATH_RUN : 0;
-	if (ephemeral_dir && (s = pl_below(ephemeral_dir, "/", path)) != NULL)
-		return pl_rel_ok(s) ? PRIV_PATH_DISK : 0;
-	return 0;
-}
-
-int
-priv_disk_dir(const char *run_dir, const char *ephemeral_dir,
-    const char *dir, char *out, size_t len)
-{
-	const char *rel = pl_below(run_dir, "/vmi/", dir);
-	int n;
-
-	if (rel == NULL || !pl_rel_ok(rel) || ephemeral_dir == NULL)
-		return -EINVAL;
-	n = snprintf(out, len, "%s/%s", ephemeral_dir, rel);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
 /* dir checked (under the root want), and a real directory, no symlink. */
 static int
 pl_dir_ok(struct priv_local *p, const char *dir, const char *name, int want,
@@ -756,7 +696,7 @@ pl_eph_ok(const char *run_dir, const char *eph)
 	snprintf(vmi, sizeof(vmi), "%s/vmi", run_dir);
 	m = strlen(vmi);
 	if (eph[0] != '/' || n < 2 || n >= PATH_MAX - 300 ||
-	    eph[n - 1] == '/' || !pl_rel_ok(eph + 1))
+	    eph[n - 1] == '/' || !priv_path_rel_ok(eph + 1))
 		return 0;
 	/* Neither inside the other. */
 	if (strncmp(eph, vmi, m) == 0 && (eph[m] == '\0' || eph[m] == '/'))
@@ -806,7 +746,7 @@ pl_net_id(struct priv_local *p, const char *dir, char id[PLN_ID_MAX])
 	size_t n;
 
 	if (priv_path_ok(p->run_dir, p->eph_dir, dir, NULL) != PRIV_PATH_RUN ||
-	    (rel = pl_below(p->run_dir, "/vmi/", dir)) == NULL ||
+	    (rel = priv_path_below(p->run_dir, "/vmi/", dir)) == NULL ||
 	    (n = strlen(rel)) >= PLN_ID_MAX || strchr(rel, '/') == NULL ||
 	    strchr(strchr(rel, '/') + 1, '/') != NULL)
 		return -EINVAL;
@@ -969,6 +909,16 @@ fail:
 		cg_close(p->cg);
 	free(p);
 	return NULL;
+}
+
+void
+priv_local_paths(struct priv *pp, const char **run_dir,
+    const char **ephemeral_dir)
+{
+	struct priv_local *p = pl(pp);
+
+	*run_dir = p->run_dir;
+	*ephemeral_dir = p->eph_dir;
 }
 
 void

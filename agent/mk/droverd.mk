@@ -8,6 +8,8 @@ AGENT_SRC += agent/apply.c agent/objops.c
 AGENT_SRC += agent/localapi.c
 AGENT_SRC += agent/manifests.c
 AGENT_SRC += agent/agentconf.c
+# The split into droverd-priv and droverd-api (droverd_priv.h).
+AGENT_SRC += agent/droverd_priv.c
 
 CTL_SRC += agent/kinds.c
 CTL_SRC += agent/ctl_client.c

@@ -2,10 +2,15 @@
 # (runtime.c), control socket, polls and probes (rt_ctl.c), the pure parts (rt_spec.c), launching (rt_launch.c), the
 # status/Pod/Node views (rt_pod.c), re-adoption (rt_adopt.c) and the
 # privileged operations done in-process (priv_local.c, agent/priv.h).
+# The privileged side: the checks (priv_path.c), the work (priv_local.c,
+# priv_net.c), and droverd's split: the messages (priv_msg.c), droverd-
+# priv's server (priv_server.c), droverd-api's client (priv_remote.c).
+PRIV_SRC := agent/priv_path.c agent/priv_local.c agent/priv_net.c \
+	agent/priv_msg.c agent/priv_server.c agent/priv_remote.c
 # It makes qcow2 overlays with the VMM's own qcow2 code and the
 # cloud-init seed with cidata.c.
 RT_SRC := agent/runtime.c agent/rt_ctl.c agent/rt_spec.c agent/rt_launch.c agent/rt_pod.c \
-	agent/rt_adopt.c agent/rt_pull.c agent/priv_local.c agent/priv_net.c
+	agent/rt_adopt.c agent/rt_pull.c $(PRIV_SRC)
 RT_DEPS := agent/cgroup.c agent/cidata.c agent/iso9660.c \
 	$(filter-out vmm/blk_raw.c,$(QCOW2_SRC)) vmm/blk_raw.c \
 	$(PODNET_SRC) agent/loop.c
@@ -16,8 +21,8 @@ AGENT_SRC += $(RT_SRC) $(RT_DEPS)
 
 # Unit test: the pure parts; vm.json is read back by the VMM's parser.
 UNIT_TESTS += unit_agent_runtime
-$(TEST_BIN)/unit_agent_runtime: $(call objs,agent/rt_spec.c agent/priv_local.c \
-	agent/priv_net.c $(RT_DEPS) $(VMM_CONFIG_SRC) $(VMM_DEV_SRC))
+$(TEST_BIN)/unit_agent_runtime: $(call objs,agent/rt_spec.c $(PRIV_SRC) \
+	$(RT_DEPS) $(VMM_CONFIG_SRC) $(VMM_DEV_SRC))
 $(TEST_BIN)/unit_agent_runtime: LIBS += $(PODNET_LIBS)
 
 # Bare-host test program (tests/agent/runtime-vmi.sh runs it): the real
