@@ -55,6 +55,7 @@ struct localapi {
 	unsigned long next_id;
 	struct lapi_op *ops;
 	size_t nops;
+	uid_t owner;			/* the socket file's: who bound it */
 };
 
 static void lapi_client_io(void *arg, int fd, short revents);
@@ -541,8 +542,14 @@ drop:
 	lapi_client_free(c);
 }
 
+/*
+ * Root, or the user that bound the socket (droverd's when it runs as one
+ * unprivileged process). Not droverd-api's own uid when droverd was
+ * split: it bound the socket as root, and another process of its
+ * unprivileged user (a VMM sharing it, say) must not drive droverd.
+ */
 static int
-lapi_peer_ok(int fd, unsigned long id)
+lapi_peer_ok(int fd, uid_t owner, unsigned long id)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -551,7 +558,7 @@ lapi_peer_ok(int fd, unsigned long id)
 		log_warn("local client %lu: SO_PEERCRED", id);
 		return 0;
 	}
-	if (cred.uid == 0 || cred.uid == geteuid())
+	if (cred.uid == 0 || cred.uid == owner)
 		return 1;
 	log_warnx("local client %lu: refused uid %u (pid %d)", id,
 	    (unsigned)cred.uid, (int)cred.pid);
@@ -594,7 +601,7 @@ lapi_accept(void *arg, int fd, short revents)
 			return;
 		}
 		id = ++api->next_id;
-		if (!lapi_peer_ok(cfd, id)) {
+		if (!lapi_peer_ok(cfd, api->owner, id)) {
 			lapi_refuse(cfd, 403, "Forbidden", "droverd's local "
 			    "socket is for root and droverd's user only");
 			continue;
@@ -727,6 +734,7 @@ localapi_new_fd(struct loop *l, struct store *s, const char *path, int fd,
     char *err, size_t errlen)
 {
 	struct localapi *api = calloc(1, sizeof(*api));
+	struct stat st;
 
 	if (!path)
 		path = LOCALAPI_DEFAULT_SOCKET;
@@ -739,6 +747,7 @@ localapi_new_fd(struct loop *l, struct store *s, const char *path, int fd,
 	api->fd = fd >= 0 ? fd : lapi_listen(path, err, errlen);
 	if (api->fd < 0)
 		goto fail;
+	api->owner = lstat(path, &st) == 0 ? st.st_uid : 0;
 	if (loop_add_fd(l, api->fd, POLLIN, lapi_accept, api) < 0) {
 		snprintf(err, errlen, "out of memory");
 		close(api->fd);

@@ -37,3 +37,18 @@ $(TEST_BIN)/agent_rt_test: $(O)/tests/agent/rt_test.o $(O)/tests/agent/looptap.o
 	@echo "  LD[$(VARIANT)] $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PODNET_LIBS) $(LIBS)
 TEST_EXTRA += $(TEST_BIN)/agent_rt_test
+
+# The privsep messages and droverd-priv's request handling over a real
+# priv_local (tests/unit/agent_privmsg.c).
+UNIT_TESTS += unit_agent_privmsg
+$(TEST_BIN)/unit_agent_privmsg: $(call objs,$(PRIV_SRC) $(RT_DEPS) vmm/config.c \
+	$(VMM_DEV_SRC))
+$(TEST_BIN)/unit_agent_privmsg: LIBS += $(PODNET_LIBS)
+
+# droverd-priv decodes what the unprivileged droverd-api sends.
+FUZZ_TARGETS += fuzz_privmsg
+$(BUILD)/fuzz/fuzz_privmsg: tests/fuzz/fuzz_privmsg.c agent/priv_msg.c \
+	agent/priv_path.c agent/cgroup.c common/log.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^

@@ -32,6 +32,7 @@ for t in curl openssl python3 kubectl jq; do
 done
 
 T=$(mktemp -d /tmp/api-transport.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 sock=$T/run/droverd.sock
 port=$(( 20000 + RANDOM % 20000 ))
 P=$T/pki

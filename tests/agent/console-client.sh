@@ -22,6 +22,7 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; 
 [ -x "$ctl" ] || { nok "droverctl built"; exit 1; }
 command -v python3 > /dev/null || { nok "python3 installed"; exit 1; }
 T=$(mktemp -d /tmp/console-client.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 srv=
 cleanup() {
 	[ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null

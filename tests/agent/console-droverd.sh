@@ -42,6 +42,7 @@ for t in python3 kubectl curl; do
 done
 
 T=$(mktemp -d /tmp/console-droverd.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 mkdir -p "$T/bin"
 cp "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$T/bin/"
 bin=$T/bin

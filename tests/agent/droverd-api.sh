@@ -12,6 +12,7 @@ bin=$build/bin
 lab=${DROVER_LAB:-/work/shared/lab}
 [ -d "$lab" ] || lab=$(cd "$(dirname "$0")/../.." && pwd)/../shared/lab
 T=$(mktemp -d /tmp/droverd-api.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 sock=$T/d.sock
 pid=
 failed=0

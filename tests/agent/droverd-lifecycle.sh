@@ -50,6 +50,7 @@ if [ "$(id -u)" != 0 ] || [ ! -w /dev/kvm ] || ! command -v mke2fs > /dev/null |
 fi
 
 T=$(mktemp -d /tmp/lifecycle.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 mkdir -p "$T/bin"
 cp "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$T/bin/"
 bin=$T/bin

@@ -49,6 +49,7 @@ if ! "$bin/droverd" --version > /dev/null 2>&1; then
 fi
 
 T=$(mktemp -d /tmp/rnd.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 mkdir -p "$T/bin"
 cp "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$T/bin/"
 bin=$T/bin

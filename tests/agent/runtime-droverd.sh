@@ -35,6 +35,7 @@ if [ ! -f "$lab/vmirs_lab05-cirros.yaml" ]; then
 fi
 
 T=$(mktemp -d /tmp/rtd.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 # Copies: a rebuild during the test must not swap the binaries under it.
 mkdir -p "$T/bin"
 cp "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$T/bin/"

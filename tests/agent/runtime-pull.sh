@@ -34,6 +34,7 @@ for t in docker-registry skopeo openssl mke2fs jq python3; do
 done
 
 T=$(mktemp -d /tmp/rtp.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 mkdir -p "$T/bin"
 cp "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$T/bin/"
 bin=$T/bin
