@@ -207,6 +207,110 @@ dpriv_unlink_socket(const char *path)
 		unlink(path);
 }
 
+/*
+ * <run-dir>/droverd-api.pid: droverd-api's pid, for the next droverd.
+ * After a kill -9 of droverd-priv, droverd-api dies too (PDEATHSIG), but
+ * not at once: a droverd started right then waits for it (it still holds
+ * the store's lock and the local socket) instead of failing.
+ */
+static void
+dpriv_pidfile(const struct agentconf *c, char *out, size_t len)
+{
+	snprintf(out, len, "%s/droverd-api.pid", c->run_dir);
+}
+
+static void
+dpriv_write_pid(const char *path, pid_t pid)
+{
+	char dir[4096];
+	FILE *f;
+
+	/* Its dir (the run dir) as mkdir -p would (0755; priv_local's
+	 * grant narrows it). */
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *s = dir + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(dir, 0755);
+			*s = '/';
+		}
+	f = fopen(path, "we");
+
+	if (f == NULL) {
+		log_warn("%s", path);
+		return;
+	}
+	fprintf(f, "%d\n", (int)pid);
+	fclose(f);
+}
+
+/* /proc/PID/status's PPid, or -1. */
+static pid_t
+dpriv_ppid(pid_t pid)
+{
+	char path[64], line[128];
+	pid_t pp = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %d", &pp) == 1)
+			break;
+	fclose(f);
+	return pp;
+}
+
+static int
+dpriv_comm_is(pid_t pid, const char *want)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fgets(comm, sizeof(comm), f) == NULL)
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, want) == 0;
+}
+
+/* An orphaned droverd-api of an earlier droverd: wait up to 10 s for it
+ * to end (one with a live droverd-priv is a running droverd: the socket
+ * check refuses to start a second). */
+static void
+dpriv_wait_old(const struct agentconf *c)
+{
+	char path[4096];
+	int pid = 0, i;
+	uint64_t st;
+	FILE *f;
+
+	dpriv_pidfile(c, path, sizeof(path));
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 1 || !dpriv_comm_is(pid, "droverd-api"))
+		return;
+	/* (A zombie has ended: priv_proc_starttime() says -ESRCH.) */
+	for (i = 0; i < 500 && dpriv_comm_is(pid, "droverd-api") &&
+	    priv_proc_starttime(pid, &st) == 0; i++) {
+		pid_t pp = dpriv_ppid(pid);
+
+		if (pp > 1 && dpriv_comm_is(pp, "droverd-priv"))
+			return;
+		if (i == 0)
+			log_info("droverd-api pid %d of an earlier droverd is "
+			    "still ending: waiting for it", pid);
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+}
+
 /* Serve droverd-api until it ends; never returns. */
 static void
 dpriv_parent(const struct agentconf *c, struct loop *l, struct priv *local,
@@ -215,9 +319,12 @@ dpriv_parent(const struct agentconf *c, struct loop *l, struct priv *local,
 	struct dpriv_parent pp = { .l = l, .child = child };
 	const char *run = "", *eph = "";
 	struct priv_server *srv;
-	int ws, code;
+	char pidfile[4096];
+	int ws, code, asked = 0;
 
 	prctl(PR_SET_NAME, "droverd-priv", 0, 0, 0);
+	dpriv_pidfile(c, pidfile, sizeof(pidfile));
+	dpriv_write_pid(pidfile, child);
 	if (local)
 		priv_local_paths(local, &run, &eph);
 	srv = priv_server_new(l, local, run, eph, fd, dpriv_on_end, &pp);
@@ -230,13 +337,19 @@ dpriv_parent(const struct agentconf *c, struct loop *l, struct priv *local,
 		    "%d", (int)getpid(), (int)child);
 		loop_run(l);
 	}
-	if (!pp.ended)		/* SIGTERM/SIGINT to us: stop it too */
+	if (srv && !pp.ended) {
+		/* SIGTERM/SIGINT to us: stop droverd-api too, serving it
+		 * until it has closed its end (a request of its may be in
+		 * flight); a second signal stops waiting. */
+		asked = 1;
 		kill(child, SIGTERM);
-	/* Closed first: a request of droverd-api's fails at once. */
+		loop_run(l);
+	}
 	priv_server_free(srv);
 	ws = dpriv_wait_child(child);
-	code = !pp.ended && ws >= 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ?
+	code = asked && ws >= 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ?
 	    0 : 1;
+	unlink(pidfile);
 	dpriv_unlink_socket(c->socket);
 	if (local)
 		priv_local_free(local);
@@ -283,6 +396,7 @@ dpriv_split(const struct agentconf *c, const struct rt_config *rtc,
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+	dpriv_wait_old(c);
 	if (dpriv_user(c->user, p) < 0 ||
 	    dpriv_grant_state(c->state_dir, p) < 0)
 		return -1;
@@ -310,7 +424,12 @@ dpriv_split(const struct agentconf *c, const struct rt_config *rtc,
 	if (child == 0) {
 		close(sv[0]);
 		p->fd = sv[1];
-		/* The parent's loop and priv_local stay unused here. */
+		/* The parent's loop and priv_local are not ours: our copies
+		 * of their memory and fds go (the networks, cgroups and
+		 * files stay: closing forgets, it removes nothing). */
+		if (local)
+			priv_local_free(local);
+		loop_free(l);
 		return dpriv_child(c, sv[1], parent);
 	}
 	close(sv[1]);

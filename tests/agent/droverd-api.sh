@@ -191,7 +191,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	chmod 0755 "$T"; chmod 0666 "$sock"
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$bin/droverctl" --socket "$sock" get ns 2>&1)
-	chmod 0600 "$sock"; chmod 0700 "$T"
+	chmod 0600 "$sock"; chmod 0711 "$T"
 	check "a peer that is neither root nor droverd's user is refused" \
 		grep -q "Error from server (Forbidden)" <<< "$out"
 else
