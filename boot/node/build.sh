@@ -148,8 +148,11 @@ install_etc() {
 	install -m 0755 "$here/init" "$stage/init"
 	install -m 0755 "$here/udhcpc.script" "$stage/etc/udhcpc.script"
 	echo drover-node > "$stage/etc/hostname"
-	printf 'root:x:0:0:root:/root:/bin/sh\n' > "$stage/etc/passwd"
-	printf 'root:x:0:\nkvm:x:36:\n' > "$stage/etc/group"
+	# drover: droverd-api's user (droverd's privilege separation: agent
+	# config "user", default "drover"); no login, no home of its own.
+	printf 'root:x:0:0:root:/root:/bin/sh\ndrover:x:990:990:droverd-api:/nonexistent:/bin/false\n' \
+		> "$stage/etc/passwd"
+	printf 'root:x:0:\nkvm:x:36:\ndrover:x:990:\n' > "$stage/etc/group"
 	printf '127.0.0.1 localhost\n127.0.1.1 drover-node\n' > "$stage/etc/hosts"
 	# busybox init only reaps orphans and handles poweroff; /init did the rest.
 	printf '::ctrlaltdel:/bin/poweroff -f\n::shutdown:/bin/sync\n' > "$stage/etc/inittab"

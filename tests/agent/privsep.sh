@@ -127,7 +127,7 @@ grants() {
 	[ "$(stat -c '%U:%g %a' "$d/control.sock")" = "root:$api_uid 660" ] &&
 	[ "$(stat -c '%U:%g %a' "$d/console.sock")" = "root:$api_uid 660" ] &&
 	[ "$(stat -c '%g %a' "$d/state.json")" = "$api_uid 640" ] &&
-	[ "$(stat -c '%U %a' "$T/state/objects")" = "$api_uid 700" ] &&
+	[ "$(stat -c '%u %a' "$T/state/objects")" = "$api_uid 700" ] &&
 	[ "$(stat -c '%U %a' "$T/state/ephemeral")" = "root 700" ]
 }
 check "grants: run dir root:API-gid 0750, sockets 0660, state.json 0640, store the API's, disks root's" grants
