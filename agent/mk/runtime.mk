@@ -41,7 +41,7 @@ TEST_EXTRA += $(TEST_BIN)/agent_rt_test
 # The privsep messages and droverd-priv's request handling over a real
 # priv_local (tests/unit/agent_privmsg.c).
 UNIT_TESTS += unit_agent_privmsg
-$(TEST_BIN)/unit_agent_privmsg: $(call objs,$(PRIV_SRC) $(RT_DEPS) vmm/config.c \
+$(TEST_BIN)/unit_agent_privmsg: $(call objs,$(PRIV_SRC) $(RT_DEPS) $(VMM_CONFIG_SRC) \
 	$(VMM_DEV_SRC))
 $(TEST_BIN)/unit_agent_privmsg: LIBS += $(PODNET_LIBS)
 
