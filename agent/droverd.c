@@ -2,7 +2,11 @@
  * droverd.c: the Drover node agent: its command line, and the start and
  * clean stop of its modules around one event loop (loop.h).
  *
- * Start order: configuration (agentconf.h: --config FILE, then flags),
+ * Start order: configuration (agentconf.h: --config FILE, then flags);
+ * as root, the split (droverd_priv.h): droverd-priv, the parent, keeps
+ * root and serves the privileged ops; droverd-api, the child, binds the
+ * local API socket and reads the TLS files, drops to the "user" and goes
+ * on with everything below (not root: one process, as it is); then
  * the object store (a damaged store file stops droverd, named), the loop,
  * the Namespace "default", the store's checkpoint timer, the local API
  * socket (localapi.h), the image
@@ -79,7 +83,8 @@ droverd_usage(FILE *f)
 "Configuration file keys (JSON object; all optional; see agent/agentconf.h):\n"
 "  \"state-dir\", \"run-dir\", \"socket\", \"manifests\", \"vmm\", \"node-name\",\n"
 "  \"cgroup-root\", \"cgroup-parent\" (default \"drover\"), \"vmm-user\"\n"
-"  (\"UID:GID\" the VMMs drop to), \"log-level\", \"log-file\", \"listen\":\n"
+"  (\"UID:GID\" the VMMs drop to), \"user\" (NAME or \"UID:GID\" of droverd-api,\n"
+"  the unprivileged process: default \"drover\", else \"nobody\"), \"log-level\", \"log-file\", \"listen\":\n"
 "  strings as the flags; \"tls\": {\"cert\",\"key\",\"client-ca\"} files of the\n"
 "  mTLS API (default /etc/drover/pki/server.crt, server.key, ca.crt: no API\n"
 "  without them); \"api\": {\"max-conns\",\"max-body\",\"max-header\",\n"
@@ -639,7 +644,8 @@ main(int argc, char **argv)
 	if (d.conf.log_file && (rc = log_set_file(d.conf.log_file)) < 0)
 		log_error("--log-file %s: %s", d.conf.log_file, strerror(-rc));
 	signal(SIGPIPE, SIG_IGN);
-	/* As root: droverd-priv (root) and droverd-api (unprivileged). */
+	/* As root: droverd-priv (root) and droverd-api (unprivileged); the
+	 * split is not optional (no single-process mode as root). */
 	if (geteuid() == 0 && droverd_split(&d) < 0) {
 		droverd_stop(&d);
 		return 1;
