@@ -96,6 +96,7 @@ dpriv_user(const char *spec, struct dpriv *p)
 	return 0;
 }
 
+static void *dpriv_inherited[2];	/* droverd-api: the parent's */
 static uid_t dpriv_chown_uid;
 static gid_t dpriv_chown_gid;
 
@@ -424,12 +425,13 @@ dpriv_split(const struct agentconf *c, const struct rt_config *rtc,
 	if (child == 0) {
 		close(sv[0]);
 		p->fd = sv[1];
-		/* The parent's loop and priv_local are not ours: our copies
-		 * of their memory and fds go (the networks, cgroups and
-		 * files stay: closing forgets, it removes nothing). */
-		if (local)
-			priv_local_free(local);
-		loop_free(l);
+		/* The parent's loop and priv_local are not ours: their fds
+		 * go (dpriv_child), their memory is left alone (freeing
+		 * them would act: the pod network's pool drops its entries,
+		 * netns and addresses the parent still owns); kept
+		 * reachable, not a leak. */
+		dpriv_inherited[0] = local;
+		dpriv_inherited[1] = l;
 		return dpriv_child(c, sv[1], parent);
 	}
 	close(sv[1]);
