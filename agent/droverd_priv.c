@@ -96,7 +96,8 @@ dpriv_user(const char *spec, struct dpriv *p)
 	return 0;
 }
 
-static void *dpriv_inherited[2];	/* droverd-api: the parent's */
+/* droverd-api: the parent's (volatile: the stores must stay, LSan reads them). */
+static void *volatile dpriv_inherited[2];
 static uid_t dpriv_chown_uid;
 static gid_t dpriv_chown_gid;
 
