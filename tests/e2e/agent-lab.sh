@@ -209,6 +209,27 @@ mapfile -t vmis < <(rs_vmis)
 check "2 VMIs named $RS + 5 characters (${vmis[*]})" bash -c \
 	'[ $# = 2 ] && for v; do [[ $v =~ ^lab05-cirros-replicaset[bcdfghjklmnpqrstvwxz2456789]{5}$ ]] || exit 1; done' _ "${vmis[@]}"
 
+# Privilege separation in the node: droverd-priv (root) and its child
+# droverd-api as the image's user drover (uid 990), no capabilities, no
+# /dev/kvm fd; the VMMs are droverd-priv's children.
+ps_vals=$(nx 'for p in /proc/[0-9]*; do c=$(cat $p/comm 2>/dev/null); case $c in droverd-priv|droverd-api) echo "$c $(awk "/^(PPid|Uid|CapEff|NoNewPrivs):/ {printf \"%s \", \$2}" $p/status)$(ls -l $p/fd 2>/dev/null | grep -c /dev/kvm)";; esac; done; for v in $(pidof drover-vmm); do [ "$(cat /proc/$v/comm)" = drover-vmm ] && awk "/^PPid:/ {print \"vmm \" \$2}" /proc/$v/status; done' 2>&1)
+echo "$ps_vals" | sed 's/^/# /'
+privsep_ok() {
+	local priv api
+	priv=$(awk '$1 == "droverd-priv" { print $3, $4, $5 }' <<< "$ps_vals")
+	api=$(awk '$1 == "droverd-api" { print $3, $4, $5, $6 }' <<< "$ps_vals")
+	[ "${priv%% *}" = 0 ] || return 1
+	[ "$api" = "990 0000000000000000 1 0" ] || return 1
+	# droverd-api's parent is droverd-priv; the VMMs' too.
+	local ppid_api priv_pid
+	ppid_api=$(awk '$1 == "droverd-api" { print $2 }' <<< "$ps_vals")
+	priv_pid=$(nx 'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = droverd-priv ] && echo ${p#/proc/}; done' 2>/dev/null | head -n 1)
+	[ -n "$priv_pid" ] && [ "$ppid_api" = "$priv_pid" ] &&
+	[ "$(grep -c '^vmm ' <<< "$ps_vals")" -gt 0 ] &&
+	[ "$(awk '$1 == "vmm" && $2 != "'"$priv_pid"'"' <<< "$ps_vals" | wc -l)" = 0 ]
+}
+check "privsep: droverd-priv (root) and its child droverd-api (uid 990 drover, CapEff 0, NoNewPrivs 1, no /dev/kvm fd); the VMMs are droverd-priv's" privsep_ok
+
 # check_cgroup VMI: kubelet's cpu values in its cgroup, its VMM in it.
 check_cgroup() {
 	local v=$1 cg vals
