@@ -50,6 +50,7 @@ fi
 [ -f "$lab/hpa_lab05-cirros.yaml" ] || { echo "ok - hpa-kubectl # SKIP no lab in $lab"; exit 0; }
 
 T=$(mktemp -d /tmp/hpa-kubectl.XXXXXX)
+chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
 mkdir -p "$T/bin"
 cp "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$T/bin/"
 bin=$T/bin
