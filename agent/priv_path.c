@@ -52,7 +52,8 @@ priv_path_ok(const char *run_dir, const char *ephemeral_dir,
 		return 0;
 	if ((s = priv_path_below(run_dir, "/vmi/", path)) != NULL)
 		return priv_path_rel_ok(s) ? PRIV_PATH_RUN : 0;
-	if (ephemeral_dir && (s = priv_path_below(ephemeral_dir, "/", path)) != NULL)
+	if (ephemeral_dir &&
+	    (s = priv_path_below(ephemeral_dir, "/", path)) != NULL)
 		return priv_path_rel_ok(s) ? PRIV_PATH_DISK : 0;
 	return 0;
 }
