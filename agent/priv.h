@@ -49,8 +49,17 @@
 struct priv;
 struct loop;
 
-/* The fd drover-vmm finds its tap on (vm.json "net": [{"fd": 3}]). */
+/*
+ * The fds drover-vmm is started with (and nothing else above 2): its tap
+ * (vm.json "net": [{"fd": 3}]); the config droverd-priv checked
+ * (--config /proc/self/fd/4, a memfd: priv_vmjson.c); the backing files
+ * droverd-priv opened in the image store, one per disk that has one, in
+ * vm.json's order ("backing": "/proc/self/fd/5", ...).
+ */
 #define PRIV_NET_FD		3
+#define PRIV_CONFIG_FD		4
+#define PRIV_BACKING_FD		5
+#define PRIV_BACKING_MAX	16
 #define PRIV_NET_MAX_PORTS	32
 
 /* What vmm_spawn starts: drover-vmm --config <dir>/vm.json. */
@@ -172,6 +181,12 @@ struct priv_config {
 					 * it reads them and (drover-vmm
 					 * --access-group) connects to the
 					 * VMMs' sockets; 0: root only */
+	const char *images_dir;		/* the image store: every backing
+					 * file lies in it (NULL: none) */
+	const char *vmm_user;		/* vm.json's only "user" (NULL:
+					 * none may be given) */
+	int access_gid;			/* > 0: an "access-group" allowed
+					 * besides api_gid */
 };
 
 /* The node side of the pod network (net/podnet.h). */

@@ -43,6 +43,9 @@ struct priv_local {
 	struct cg *cg;			/* NULL: no cgroups */
 	struct pl_nets *nets;		/* NULL: no pod network */
 	int api_gid;			/* > 0: priv_config.api_gid */
+	int access_gid;			/* priv_config.access_gid */
+	char images_dir[PATH_MAX];	/* "": no image store */
+	char vmm_user[64];		/* "": none */
 };
 
 static int
@@ -246,17 +249,24 @@ pl_disk_overlay(struct priv *pp, const char *dir, const char *name,
     const char *backing, const char *backing_fmt, uint64_t size, char *err,
     size_t errlen)
 {
-	char path[PATH_MAX];
-	int rc;
+	struct priv_local *p = pl(pp);
+	char path[PATH_MAX], fdp[32];
+	int rc, fd;
 
-	if ((rc = pl_dir_ok(pl(pp), dir, name, PRIV_PATH_DISK, err,
-	    errlen)) < 0)
+	if ((rc = pl_dir_ok(p, dir, name, PRIV_PATH_DISK, err, errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0)
 		return pl_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
-	if (backing[0] != '/')
-		return pl_err(err, errlen, -EINVAL, "backing file %s: not an "
-		    "absolute path", backing);
+	/* Opened here, safely; its size read through the fd (the name
+	 * recorded in the overlay is informational: vm.json pins it). */
+	if ((fd = priv_backing_open(p->images_dir, backing, err, errlen)) < 0)
+		return fd;
+	snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+	rc = size ? 0 : blk_qcow2_backing_size(fdp, backing_fmt, &size);
+	close(fd);
+	if (rc < 0)
+		return pl_err(err, errlen, rc, "backing file %s: not a %s image: "
+		    "%s", backing, backing_fmt, strerror(-rc));
 	unlink(path);	/* a half-made one from an earlier attempt */
 	rc = blk_qcow2_create_overlay(path, backing, backing_fmt, size);
 	if (rc < 0)
@@ -408,51 +418,58 @@ priv_close_fds_above(int lo, int keep)
 }
 
 /*
- * The tap on PRIV_NET_FD, every other fd above 2 but the error pipe
- * closed. The pipe moves above the tap first. 0 or -1 (errno).
+ * The VMM's fds (priv.h): src[i] on PRIV_NET_FD + i (-1: none), every
+ * other fd above 2 closed but the error pipe *fd, which moves above them.
+ * Each one is first copied above the targets, so that no dup2 clobbers a
+ * source. 0 or -1 (errno).
  */
+#define PL_CHILD_FDS	(PRIV_BACKING_FD + PRIV_BACKING_MAX - PRIV_NET_FD)
 static int
-pl_child_fds(int *fd, int tap)
+pl_child_fds(int *fd, const int *src)
 {
-	int hi;
+	const int top = PRIV_NET_FD + PL_CHILD_FDS;	/* first free one */
+	int hi[PL_CHILD_FDS], e;
 
-	if (tap < 0) {
-		priv_close_fds(*fd);
-		return 0;
+	if ((e = fcntl(*fd, F_DUPFD_CLOEXEC, top)) < 0)
+		return -1;
+	*fd = e;
+	for (int i = 0; i < PL_CHILD_FDS; i++)
+		if ((hi[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC,
+		    top)) < 0 && src[i] >= 0)
+			return -1;
+	for (int i = 0; i < PL_CHILD_FDS; i++) {
+		if (hi[i] < 0)
+			close(PRIV_NET_FD + i);
+		else if (dup2(hi[i], PRIV_NET_FD + i) < 0)
+			return -1;
 	}
-	if ((hi = fcntl(*fd, F_DUPFD_CLOEXEC, PRIV_NET_FD + 1)) < 0)
-		return -1;
-	*fd = hi;
-	if (tap != PRIV_NET_FD && dup2(tap, PRIV_NET_FD) < 0)
-		return -1;
-	if (tap == PRIV_NET_FD && fcntl(tap, F_SETFD, 0) < 0)
-		return -1;
-	priv_close_fds_above(PRIV_NET_FD, hi);
+	priv_close_fds_above(top - 1, *fd);
 	return 0;
 }
 
 /* The child: never returns. Reports an exec failure's errno on fd. */
 static void
-pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd, int tap)
+pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd,
+    const int *src)
 {
-	char conf[PATH_MAX], logp[PATH_MAX];
+	char conf[32], logp[PATH_MAX];
 	int e, null, logfd;
 
 	setsid();
-	if (pl_child_fds(&fd, tap) < 0)
-		goto fail;
 	/* The loop's signal handling must not be inherited. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
-	snprintf(conf, sizeof(conf), "%s/vm.json", sp->dir);
+	snprintf(conf, sizeof(conf), "/proc/self/fd/%d", PRIV_CONFIG_FD);
 	snprintf(logp, sizeof(logp), "%s/vmm.log", sp->dir);
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (null < 0 || logfd < 0 || pl_grant_file(p, logfd) < 0 ||
 	    dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+		goto fail;
+	if (pl_child_fds(&fd, src) < 0)
 		goto fail;
 	if (p->cg && sp->cgroup && cg_attach(p->cg, sp->cgroup, 0, NULL, 0) < 0)
 		goto fail;
@@ -466,8 +483,8 @@ fail:
 
 /* Close every fd above 2 but keep: the VMM must not hold droverd's. */
 static int
-pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp, int tap,
-    pid_t *pid, char *err, size_t errlen)
+pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp,
+    const int *src, pid_t *pid, char *err, size_t errlen)
 {
 	int pfd[2], e = 0, rc;
 	ssize_t n;
@@ -483,7 +500,7 @@ pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp, int tap,
 	}
 	if (*pid == 0) {
 		close(pfd[0]);
-		pl_child(p, sp, pfd[1], tap);
+		pl_child(p, sp, pfd[1], src);
 	}
 	close(pfd[1]);
 	do
@@ -498,13 +515,35 @@ pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp, int tap,
 	return 0;
 }
 
+/* vm.json checked (priv_vmjson.c), in a memfd; its backing files open. */
+static int
+pl_spawn_config(struct priv_local *p, const struct priv_spawn *sp,
+    struct priv_vmjson_out *out, int *memfd, char *err, size_t errlen)
+{
+	char ddir[PATH_MAX];
+	struct priv_vmjson_in in = {
+		.dir = sp->dir, .ddir = ddir, .net = sp->net,
+		.images_dir = p->images_dir[0] ? p->images_dir : NULL,
+		.vmm_user = p->vmm_user[0] ? p->vmm_user : NULL,
+		.gids = { p->api_gid, p->access_gid },
+	};
+
+	if (priv_disk_dir(p->run_dir, p->eph_dir, sp->dir, ddir,
+	    sizeof(ddir)) < 0)
+		return pl_err(err, errlen, -EINVAL, "%s: not a VMI run dir",
+		    sp->dir);
+	return priv_vmjson_load(&in, out, memfd, err, errlen);
+}
+
 static int
 pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
     uint64_t *starttime, char *err, size_t errlen)
 {
 	struct priv_local *p = pl(pp);
 	char id[PLN_ID_MAX], path[PATH_MAX];
-	int rc, tap = -1;
+	struct priv_vmjson_out out;
+	int src[PL_CHILD_FDS];
+	int rc, tap = -1, memfd = -1;
 
 	if ((rc = pl_dir_ok(p, sp->dir, NULL, PRIV_PATH_RUN, err,
 	    errlen)) < 0)
@@ -525,7 +564,18 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
 	    (unlink(path) < 0 && errno != ENOENT))
 		return pl_err(err, errlen, -EIO, "%s/exit: cannot remove it",
 		    sp->dir);
-	if ((rc = pl_spawn_fork(p, sp, tap, pid, err, errlen)) < 0)
+	if ((rc = pl_spawn_config(p, sp, &out, &memfd, err, errlen)) < 0)
+		return rc;
+	for (int i = 0; i < PL_CHILD_FDS; i++)
+		src[i] = -1;
+	src[0] = tap;
+	src[PRIV_CONFIG_FD - PRIV_NET_FD] = memfd;
+	for (unsigned i = 0; i < out.nfds; i++)
+		src[PRIV_BACKING_FD - PRIV_NET_FD + (int)i] = out.fds[i];
+	rc = pl_spawn_fork(p, sp, src, pid, err, errlen);
+	close(memfd);
+	priv_vmjson_out_free(&out);
+	if (rc < 0)
 		return rc;
 	if ((rc = priv_proc_starttime(*pid, starttime)) < 0) {
 		/* Exited already (a bad config): reaped by vmm_reap. */
@@ -885,6 +935,20 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 	snprintf(p->eph_dir, sizeof(p->eph_dir), "%s", cfg->ephemeral_dir);
 	snprintf(vmi, sizeof(vmi), "%s/vmi", p->run_dir);
 	p->api_gid = cfg->api_gid;
+	p->access_gid = cfg->access_gid;
+	if ((cfg->images_dir && (cfg->images_dir[0] != '/' ||
+	    strlen(cfg->images_dir) >= sizeof(p->images_dir))) ||
+	    (cfg->vmm_user && strlen(cfg->vmm_user) >= sizeof(p->vmm_user))) {
+		pl_err(err, errlen, -EINVAL, "image store %s or VMM user: not "
+		    "an absolute path or too long", cfg->images_dir ?
+		    cfg->images_dir : "(none)");
+		goto fail;
+	}
+	if (cfg->images_dir)
+		snprintf(p->images_dir, sizeof(p->images_dir), "%s",
+		    cfg->images_dir);
+	if (cfg->vmm_user)
+		snprintf(p->vmm_user, sizeof(p->vmm_user), "%s", cfg->vmm_user);
 	if ((rc = pl_mkdirs(vmi, 0700)) < 0 ||
 	    (rc = pl_grant_dir(p, p->run_dir)) < 0 ||
 	    (rc = pl_grant_dir(p, vmi)) < 0) {

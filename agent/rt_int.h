@@ -166,6 +166,7 @@ struct rt {
 	int access_gid;			/* rt_config.access_gid */
 	char run_dir[64];
 	char eph_dir[PATH_MAX];		/* the disk dirs' root */
+	char images_dir[PATH_MAX];	/* the backing files' ("": none) */
 	char vmm_path[PATH_MAX];
 	char node_name[254];
 	char vmm_user[32];

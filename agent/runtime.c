@@ -834,6 +834,15 @@ rt_setup_paths(struct rt *rt, const struct rt_config *cfg,
 	pc->vmm_path = rt->vmm_path;
 	pc->cgroup_root = cfg->cgroup_root;
 	pc->cgroup_parent = cfg->cgroup_parent;
+	pc->vmm_user = cfg->vmm_user;
+	pc->access_gid = cfg->access_gid;
+	if (cfg->images_dir)
+		snprintf(rt->images_dir, sizeof(rt->images_dir), "%s",
+		    cfg->images_dir);
+	else if (cfg->state_dir && cfg->state_dir[0])
+		snprintf(rt->images_dir, sizeof(rt->images_dir), "%s/images",
+		    cfg->state_dir);
+	pc->images_dir = rt->images_dir[0] ? rt->images_dir : NULL;
 	if (rt_launch_setup(rt, cfg, pc, err, errlen) < 0)
 		return -EINVAL;
 	return 0;

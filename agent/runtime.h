@@ -68,6 +68,10 @@ struct rt_config {
 					 * NULL: <state_dir>/ephemeral, or
 					 * <run_dir>/ephemeral without a
 					 * state dir */
+	const char *images_dir;		/* the image store: every
+					 * containerDisk's backing file lies
+					 * in it (droverd-priv opens them
+					 * there); NULL: <state_dir>/images */
 	const char *vmm_path;		/* NULL: "drover-vmm" next to droverd,
 					 * else from PATH */
 	const char *node_name;		/* NULL: the host name */

@@ -75,4 +75,9 @@ int blk_qcow2_open_pinned(const char *path, int ro, const char *backing,
 int blk_qcow2_create_overlay(const char *path, const char *backing,
     const char *backing_fmt, uint64_t size);
 
+/* The virtual size of the image backing in format fmt ("raw" or "qcow2",
+ * opened read-only): 0 and *size, or -errno (logged). */
+int blk_qcow2_backing_size(const char *backing, const char *fmt,
+    uint64_t *size);
+
 #endif

@@ -125,6 +125,13 @@ q_overlay_size(const char *backing, const char *fmt, uint64_t *size)
 }
 
 int
+blk_qcow2_backing_size(const char *backing, const char *fmt, uint64_t *size)
+{
+	*size = 0;
+	return q_overlay_size(backing, fmt, size);
+}
+
+int
 blk_qcow2_create_overlay(const char *path, const char *backing,
     const char *backing_fmt, uint64_t size)
 {

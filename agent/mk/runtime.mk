@@ -2,10 +2,12 @@
 # (runtime.c), control socket, polls and probes (rt_ctl.c), the pure parts (rt_spec.c), launching (rt_launch.c), the
 # status/Pod/Node views (rt_pod.c), re-adoption (rt_adopt.c) and the
 # privileged operations done in-process (priv_local.c, agent/priv.h).
-# The privileged side: the checks (priv_path.c), the work (priv_local.c,
+# The privileged side: the checks (priv_path.c; what the VMM is given:
+# priv_vmjson.c), the work (priv_local.c,
 # priv_net.c), and droverd's split: the messages (priv_msg.c), droverd-
 # priv's server (priv_server.c), droverd-api's client (priv_remote.c).
-PRIV_SRC := agent/priv_path.c agent/priv_local.c agent/priv_net.c \
+PRIV_SRC := agent/priv_path.c agent/priv_local.c agent/priv_vmjson.c \
+	agent/priv_net.c \
 	agent/priv_msg.c agent/priv_server.c agent/priv_remote.c
 # It makes qcow2 overlays with the VMM's own qcow2 code and the
 # cloud-init seed with cidata.c.

@@ -45,6 +45,7 @@ struct kapi {
 
 static struct kapi K;
 static char tmp[64], run_dir[96], state_dir[96];
+static char images_dir[512];	/* the disk's directory */
 
 struct store *kapi_store(struct kapi *k) { return k->s; }
 struct rt *kapi_rt(struct kapi *k) { return k->rt; }
@@ -264,7 +265,7 @@ main(int argc, char **argv)
 		.run_dir = run_dir, .state_dir = state_dir,
 		.node_name = "edge1", .poll_ms = 100,
 		.capacity_cpu_milli = 4000, .capacity_memory = 4096 * MI,
-		.vmm_overhead = 16 * MI,
+		.vmm_overhead = 16 * MI, .images_dir = images_dir,
 	};
 	char err[256] = "";
 
@@ -278,6 +279,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_init("console_bridge", LOG_LEVEL_WARN);
+	snprintf(images_dir, sizeof(images_dir), "%s", argv[2]);
+	if (strrchr(images_dir, '/'))
+		*strrchr(images_dir, '/') = '\0';
 	snprintf(tmp, sizeof(tmp), "/tmp/console-bridge.XXXXXX");
 	if (!mkdtemp(tmp))
 		return 1;

@@ -47,6 +47,8 @@ static char tmp[64], run_dir[80], state_dir[96], cg_parent[48];
 static char eph_dir[96];
 static const char *vmm, *disk_spin, *disk_reboot, *disk_noboot, *disk_stop;
 static const char *disk_login;
+/* The image store: the disks' directory (containerDisk.image is a path). */
+static char images_dir[512];
 
 /* ---- the loop until a condition holds ---------------------------------- */
 
@@ -349,7 +351,7 @@ open_all(int64_t capacity_mem)
 		.capacity_cpu_milli = 4000, .capacity_memory = capacity_mem,
 		.vmm_overhead = 16 * MI,
 		.cgroup_root = "/sys/fs/cgroup", .cgroup_parent = cg_parent,
-		.vmm_user = "65534:65534",
+		.vmm_user = "65534:65534", .images_dir = images_dir,
 	};
 	char err[256] = "";
 
@@ -898,6 +900,9 @@ main(int argc, char **argv)
 	disk_noboot = argv[4];
 	disk_stop = argv[5];
 	disk_login = argv[6];
+	snprintf(images_dir, sizeof(images_dir), "%s", disk_spin);
+	if (strrchr(images_dir, '/'))
+		*strrchr(images_dir, '/') = '\0';
 	log_init("rt_test", LOG_LEVEL_INFO);
 	if (access("/dev/kvm", R_OK | W_OK) != 0 || geteuid() != 0) {
 		printf("ok - runtime # SKIP needs root and /dev/kvm\n");
