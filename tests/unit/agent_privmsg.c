@@ -5,7 +5,11 @@
  * temporary run dir: good requests are done; bad lengths, unknown ops,
  * unterminated or oversize strings are protocol violations (nothing
  * done); paths outside the run and disk dirs, bad names, pids and signals
- * are refused with -EINVAL, and the server goes on serving.
+ * are refused with -EINVAL, and the server goes on serving. A
+ * containerDisk's backing file is opened by droverd-priv in the image
+ * store only (outside it, ../, a symlink to a file outside or on the way,
+ * a directory, a FIFO, a file of another owner: refused), and vm.json
+ * passes to the VMM only with the VMI's own paths (test_vmjson).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,11 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "priv.h"
+#include "priv_int.h"
 #include "priv_msg.h"
 
 #define RUN	"/run/drover"
@@ -397,6 +404,267 @@ test_server(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* A DISK_OVERLAY of <eph>/ns/vm/name on backing through the server. */
+static int
+overlay(struct priv_server *s, const char *ddir, const char *name,
+    const char *backing, char *err, size_t errlen)
+{
+	struct privmsg_rep rep;
+	uint8_t *m;
+	size_t len;
+
+	m = enc(PRIVMSG_DISK_OVERLAY, (const char *[]){ ddir, name, backing,
+	    "raw" }, 4, NULL, 0, &len);
+	assert_int_equal(serve(s, m, len, &rep), 0);
+	free(m);
+	snprintf(err, errlen, "%s", rep.err);
+	return rep.rc;
+}
+
+struct bk {
+	char tmp[32], run[64], eph[96], img[96], dir[128], ddir[160];
+	struct priv *p;
+	struct priv_server *s;
+};
+
+static void
+bk_setup(struct bk *b, const char *vmm)
+{
+	char path[256], err[256] = "";
+	struct priv_config pc = { .run_dir = b->run, .ephemeral_dir = b->eph,
+		.vmm_path = vmm, .images_dir = b->img };
+	struct privmsg_rep rep;
+	uint8_t *m;
+	size_t len;
+	int fd;
+
+	snprintf(b->tmp, sizeof(b->tmp), "/tmp/drover-privbk-XXXXXX");
+	assert_non_null(mkdtemp(b->tmp));
+	snprintf(b->run, sizeof(b->run), "%s/run", b->tmp);
+	snprintf(b->eph, sizeof(b->eph), "%s/eph", b->tmp);
+	snprintf(b->img, sizeof(b->img), "%s/images", b->tmp);
+	snprintf(b->dir, sizeof(b->dir), "%s/vmi/ns/vm", b->run);
+	snprintf(b->ddir, sizeof(b->ddir), "%s/ns/vm", b->eph);
+	assert_int_equal(mkdir(b->img, 0700), 0);
+	snprintf(path, sizeof(path), "%s/blob", b->img);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/blob/disk.img", b->img);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	b->p = priv_local_new(&pc, err, sizeof(err));
+	assert_non_null(b->p);
+	b->s = priv_server_new(NULL, b->p, b->run, b->eph, -1, NULL, NULL);
+	assert_non_null(b->s);
+	m = enc(PRIVMSG_VMI_PREPARE, (const char *[]){ b->dir }, 1, NULL, 0,
+	    &len);
+	assert_int_equal(serve(b->s, m, len, &rep), 0);
+	assert_int_equal(rep.rc, 0);
+	free(m);
+}
+
+static void
+bk_teardown(struct bk *b)
+{
+	char cmd[128];
+
+	priv_server_free(b->s);
+	priv_local_free(b->p);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->tmp);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* disk_overlay: the backing file opened in the image store, safely. */
+static void
+test_backing(void **state)
+{
+	char path[256], target[256], err[512];
+	struct stat st;
+	struct bk b;
+
+	(void)state;
+	bk_setup(&b, "/bin/false");
+	/* Good: in the store, a regular file: the overlay is made. */
+	snprintf(path, sizeof(path), "%s/blob/disk.img", b.img);
+	assert_int_equal(overlay(b.s, b.ddir, "disk0.qcow2", path, err,
+	    sizeof(err)), 0);
+	snprintf(target, sizeof(target), "%s/disk0.qcow2", b.ddir);
+	assert_int_equal(stat(target, &st), 0);
+
+	/* Outside the store. */
+	assert_int_equal(overlay(b.s, b.ddir, "d1.qcow2", "/etc/passwd", err,
+	    sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "/etc/passwd"));
+	assert_non_null(strstr(err, "not a file in the image store"));
+	/* ../ out of it. */
+	snprintf(path, sizeof(path), "%s/blob/../../run/x", b.img);
+	assert_int_equal(overlay(b.s, b.ddir, "d1.qcow2", path, err,
+	    sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, path));
+	/* A symlink in it pointing out, and a symlinked dir on the way. */
+	snprintf(path, sizeof(path), "%s/blob/passwd", b.img);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(overlay(b.s, b.ddir, "d1.qcow2", path, err,
+	    sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "symbolic link"));
+	snprintf(path, sizeof(path), "%s/etc", b.img);
+	assert_int_equal(symlink("/etc", path), 0);
+	snprintf(path, sizeof(path), "%s/etc/passwd", b.img);
+	assert_int_equal(overlay(b.s, b.ddir, "d1.qcow2", path, err,
+	    sizeof(err)), -EPERM);
+	/* A symlink to a good file in the store: refused all the same. */
+	snprintf(path, sizeof(path), "%s/good", b.img);
+	assert_int_equal(symlink("blob/disk.img", path), 0);
+	assert_int_equal(overlay(b.s, b.ddir, "d1.qcow2", path, err,
+	    sizeof(err)), -EPERM);
+	/* A directory; a FIFO (opened without blocking, then refused). */
+	snprintf(path, sizeof(path), "%s/blob", b.img);
+	assert_int_equal(overlay(b.s, b.ddir, "d1.qcow2", path, err,
+	    sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	snprintf(path, sizeof(path), "%s/blob/fifo", b.img);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(overlay(b.s, b.ddir, "d1.qcow2", path, err,
+	    sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, path));
+	/* A file the store's owner does not own (a hard link to one). */
+	if (geteuid() == 0) {
+		snprintf(path, sizeof(path), "%s/blob/other.img", b.img);
+		assert_int_equal(close(open(path, O_WRONLY | O_CREAT, 0600)),
+		    0);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(overlay(b.s, b.ddir, "d1.qcow2", path, err,
+		    sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "owner"));
+	}
+	snprintf(target, sizeof(target), "%s/d1.qcow2", b.ddir);
+	assert_int_not_equal(stat(target, &st), 0);	/* none made */
+	bk_teardown(&b);
+}
+
+/* vm.json as the VMM may see it (the checked text). */
+static int
+vmj(const struct priv_vmjson_in *in, const char *text,
+    struct priv_vmjson_out *out, char *err, size_t errlen)
+{
+	return priv_vmjson_check(in, text, strlen(text), out, err, errlen);
+}
+
+#define VMJ_HEAD	"{\"mem\": 67108864, \"cpus\": 1, \"user\": \"65534:65534\", "
+
+static void
+test_vmjson(void **state)
+{
+	char text[2048], err[512], want[64];
+	struct priv_vmjson_out out;
+	struct bk b;
+
+	(void)state;
+	bk_setup(&b, "/bin/false");
+	struct priv_vmjson_in in = { .dir = b.dir, .ddir = b.ddir,
+		.images_dir = b.img, .vmm_user = "65534:65534",
+		.gids = { 990, 0 } };
+
+	/* Good: what the runtime writes; the backing becomes an fd. */
+	snprintf(text, sizeof(text), VMJ_HEAD "\"console\": \"unix:%s/"
+	    "console.sock\", \"control\": \"%s/control.sock\", \"exit-file\": "
+	    "\"%s/exit\", \"access-group\": \"990\", \"stop-timeout\": 30, "
+	    "\"disk\": [{\"path\": \"%s/disk0.qcow2\", \"format\": \"qcow2\", "
+	    "\"backing\": \"%s/blob/disk.img\", \"backing-format\": \"raw\"}, "
+	    "{\"path\": \"%s/cidata1.iso\", \"format\": \"raw\", \"ro\": "
+	    "true}]}", b.dir, b.dir, b.dir, b.ddir, b.img, b.ddir);
+	assert_int_equal(vmj(&in, text, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.nfds, 1);
+	snprintf(want, sizeof(want), "\"/proc/self/fd/%d\"", PRIV_BACKING_FD);
+	assert_non_null(strstr(out.text, want));
+	assert_null(strstr(out.text, "disk.img"));
+	assert_true(fcntl(out.fds[0], F_GETFD) >= 0);
+	priv_vmjson_out_free(&out);
+
+	/* What a compromised droverd-api could ask for: each refused. */
+	static const char *const bad[] = {
+		"\"kernel\": \"/etc/shadow\"}",
+		"\"initrd\": \"/etc/shadow\"}",
+		"\"log\": \"/etc/cron.d/x\"}",
+		"\"console-log\": \"/etc/x\"}",
+		"\"seccomp\": \"off\"}",
+		"\"exit-file\": \"/etc/x\"}",
+		"\"control\": \"/tmp/c.sock\"}",
+		"\"console\": \"tcp:0.0.0.0:23\"}",
+		"\"access-group\": \"0\"}",
+		"\"net\": [{\"tap\": \"eth0\"}]}",
+		"\"net\": [{\"fd\": 3}]}",		/* no pod network */
+		"\"disk\": [{\"path\": \"/etc/shadow\", \"format\": \"raw\"}]}",
+		"\"disk\": [{\"path\": \"%s/../../../x\", \"format\": \"raw\"}]}",
+		"\"disk\": [{\"path\": \"%s/d\", \"format\": \"qcow2\", "
+		    "\"backing\": \"/etc/shadow\", \"backing-format\": \"raw\"}]}",
+		"\"disk\": [{\"path\": \"%s/d\", \"format\": \"qcow2\", "
+		    "\"backing\": [{\"path\": \"/etc/shadow\", \"format\": "
+		    "\"raw\"}]}]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char tail[512];
+
+		snprintf(tail, sizeof(tail), bad[i], b.ddir);
+		snprintf(text, sizeof(text), VMJ_HEAD "%s", tail);
+		assert_int_not_equal(vmj(&in, text, &out, err, sizeof(err)), 0);
+		assert_true(err[0] != '\0');
+		assert_int_equal(out.nfds, 0);
+	}
+	/* Another user (root), or none when one is configured. */
+	assert_int_equal(vmj(&in, "{\"user\": \"0:0\"}", &out, err,
+	    sizeof(err)), -EPERM);
+	assert_int_equal(vmj(&in, "{\"mem\": 67108864}", &out, err,
+	    sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "65534:65534"));
+	assert_int_equal(vmj(&in, "[1]", &out, err, sizeof(err)), -EINVAL);
+	bk_teardown(&b);
+}
+
+/* vmm_spawn refuses a hostile vm.json: nothing started. */
+static void
+test_spawn_vmjson(void **state)
+{
+	char text[512];
+	struct privmsg_args a;
+	struct privmsg_rep rep;
+	uint8_t *m;
+	size_t len;
+	struct bk b;
+	int ws;
+
+	(void)state;
+	bk_setup(&b, "/bin/true");
+	for (int good = 0; good < 2; good++) {
+		if (good)
+			snprintf(text, sizeof(text), "{\"mem\": 1}");
+		else
+			snprintf(text, sizeof(text), "{\"kernel\": "
+			    "\"/etc/shadow\"}");
+		m = enc(PRIVMSG_FILE_WRITE, (const char *[]){ b.dir,
+		    "vm.json" }, 2, text, strlen(text), &len);
+		assert_int_equal(serve(b.s, m, len, &rep), 0);
+		assert_int_equal(rep.rc, 0);
+		free(m);
+		memset(&a, 0, sizeof(a));
+		assert_int_equal(privmsg_encode(PRIVMSG_VMM_SPAWN, 11, &a,
+		    (const char *[]){ b.dir, NULL }, 2, NULL, 0, &m, &len), 0);
+		assert_int_equal(serve(b.s, m, len, &rep), 0);
+		free(m);
+		if (!good) {
+			assert_int_equal(rep.rc, -EPERM);
+			assert_non_null(strstr(rep.err, "kernel"));
+			assert_int_equal(rep.pid, 0);
+			continue;
+		}
+		assert_int_equal(rep.rc, 0);
+		assert_true(rep.pid > 0);
+		assert_int_equal(waitpid(rep.pid, &ws, 0), rep.pid);
+		assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	}
+	bk_teardown(&b);
+}
+
 /* With no runtime (droverd --no-runtime): every request refused. */
 static void
 test_server_none(void **state)
@@ -426,6 +694,9 @@ main(void)
 		cmocka_unit_test(test_checks),
 		cmocka_unit_test(test_server),
 		cmocka_unit_test(test_server_none),
+		cmocka_unit_test(test_backing),
+		cmocka_unit_test(test_vmjson),
+		cmocka_unit_test(test_spawn_vmjson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
