@@ -324,6 +324,7 @@ droverd_rt_config(const struct agentconf *c, struct rt_config *rc)
 		    c->cgroup_root : NULL,
 		.cgroup_parent = c->cgroup_parent,
 		.vmm_user = c->vmm_user,
+		.images = c->images,
 		.default_grace = c->grace_period,
 		.poll_ms = (unsigned)c->poll_ms,
 		.capacity_cpu_milli = c->capacity_cpu_milli,

@@ -46,20 +46,22 @@
 
 #include "cidata.h"
 
+struct json_t;
+
 struct priv;
 struct loop;
 
 /*
  * The fds drover-vmm is started with (and nothing else above 2): its tap
- * (vm.json "net": [{"fd": 3}]); the config droverd-priv checked
- * (--config /proc/self/fd/4, a memfd: priv_vmjson.c); the backing files
- * droverd-priv opened in the image store, one per disk that has one, in
- * vm.json's order ("backing": "/proc/self/fd/5", ...).
+ * (vm.json "net": [{"fd": 3}]); the backing files droverd-priv opened in
+ * the image store, one per disk that has one, in vm.json's order (the
+ * VMM's config, <dir>/vmm.json, names them "backing": "/proc/self/fd/4",
+ * ...: priv_vmjson.c).
  */
 #define PRIV_NET_FD		3
-#define PRIV_CONFIG_FD		4
-#define PRIV_BACKING_FD		5
+#define PRIV_BACKING_FD		4
 #define PRIV_BACKING_MAX	16
+#define PRIV_VMM_CONFIG		"vmm.json"
 #define PRIV_NET_MAX_PORTS	32
 
 /* What vmm_spawn starts: drover-vmm --config <dir>/vm.json. */
@@ -183,6 +185,10 @@ struct priv_config {
 					 * VMMs' sockets; 0: root only */
 	const char *images_dir;		/* the image store: every backing
 					 * file lies in it (NULL: none) */
+	const struct json_t *preloaded;	/* the agent config's "images" ->
+					 * "preloaded" ({REF: FILE}): those
+					 * files may be backing files too
+					 * (the operator's; NULL: none) */
 	const char *vmm_user;		/* vm.json's only "user" (NULL:
 					 * none may be given) */
 	int access_gid;			/* > 0: an "access-group" allowed

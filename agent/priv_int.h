@@ -27,14 +27,15 @@ int priv_path_rel_ok(const char *s);
  * owner) opened read-only: the fd, or -errno (-EPERM: refused) with a
  * message naming path.
  */
-int priv_backing_open(const char *images_dir, const char *path, char *err,
-    size_t errlen);
+int priv_backing_open(const char *images_dir, const struct json_t *preloaded,
+    const char *path, char *err, size_t errlen);
 
 /* What a VMI's drover-vmm may be given (vmm_spawn). */
 struct priv_vmjson_in {
 	const char *dir;		/* its run dir: sockets, exit file */
 	const char *ddir;		/* its disk dir: the disks */
 	const char *images_dir;		/* the backing files (NULL: none) */
+	const struct json_t *preloaded;	/* and these ({REF: FILE}) */
 	const char *vmm_user;		/* the only "user" (NULL: none) */
 	int gids[2];			/* the "access-group"s allowed (> 0) */
 	int net;			/* 1: one NIC on fd PRIV_NET_FD */
@@ -50,10 +51,10 @@ struct priv_vmjson_out {
 int priv_vmjson_check(const struct priv_vmjson_in *in, const char *text,
     size_t len, struct priv_vmjson_out *out, char *err, size_t errlen);
 void priv_vmjson_out_free(struct priv_vmjson_out *out);
-/* <in->dir>/vm.json read (O_NOFOLLOW) and checked; the checked text in a
- * memfd (*memfd, at offset 0) for the VMM's --config. 0 or -errno. */
+/* <in->dir>/vm.json read (O_NOFOLLOW) and checked: priv_vmjson_check().
+ * 0 or -errno. */
 int priv_vmjson_load(const struct priv_vmjson_in *in,
-    struct priv_vmjson_out *out, int *memfd, char *err, size_t errlen);
+    struct priv_vmjson_out *out, char *err, size_t errlen);
 
 /* The node side (bridge, forwarding, masquerade). 0 and *out, or -errno
  * with a message. */

@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "blk_qcow2.h"
 #include "cgroup.h"
 #include "log.h"
@@ -46,6 +48,7 @@ struct priv_local {
 	int access_gid;			/* priv_config.access_gid */
 	char images_dir[PATH_MAX];	/* "": no image store */
 	char vmm_user[64];		/* "": none */
+	json_t *preloaded;		/* priv_config.preloaded's copy */
 };
 
 static int
@@ -200,7 +203,7 @@ pl_path(char *out, size_t len, const char *dir, const char *name)
 }
 
 static int
-pl_file_write(struct priv *pp, const char *dir, const char *name,
+pl_write(struct priv *pp, const char *dir, const char *name,
     const char *data, size_t len, char *err, size_t errlen)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
@@ -244,6 +247,17 @@ fail:
 	return pl_err(err, errlen, rc, "writing %s: %s", tmp, strerror(-rc));
 }
 
+/* The VMM's config is droverd-priv's alone (vmm_spawn). */
+static int
+pl_file_write(struct priv *pp, const char *dir, const char *name,
+    const char *data, size_t len, char *err, size_t errlen)
+{
+	if (name && strcmp(name, PRIV_VMM_CONFIG) == 0)
+		return pl_err(err, errlen, -EPERM, "%s/%s: written by "
+		    "droverd-priv only", dir, name);
+	return pl_write(pp, dir, name, data, len, err, errlen);
+}
+
 static int
 pl_disk_overlay(struct priv *pp, const char *dir, const char *name,
     const char *backing, const char *backing_fmt, uint64_t size, char *err,
@@ -259,7 +273,9 @@ pl_disk_overlay(struct priv *pp, const char *dir, const char *name,
 		return pl_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
 	/* Opened here, safely; its size read through the fd (the name
 	 * recorded in the overlay is informational: vm.json pins it). */
-	if ((fd = priv_backing_open(p->images_dir, backing, err, errlen)) < 0)
+	fd = priv_backing_open(p->images_dir, p->preloaded, backing, err,
+	    errlen);
+	if (fd < 0)
 		return fd;
 	snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
 	rc = size ? 0 : blk_qcow2_backing_size(fdp, backing_fmt, &size);
@@ -452,7 +468,7 @@ static void
 pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd,
     const int *src)
 {
-	char conf[32], logp[PATH_MAX];
+	char conf[PATH_MAX], logp[PATH_MAX];
 	int e, null, logfd;
 
 	setsid();
@@ -461,7 +477,7 @@ pl_child(struct priv_local *p, const struct priv_spawn *sp, int fd,
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
-	snprintf(conf, sizeof(conf), "/proc/self/fd/%d", PRIV_CONFIG_FD);
+	snprintf(conf, sizeof(conf), "%s/" PRIV_VMM_CONFIG, sp->dir);
 	snprintf(logp, sizeof(logp), "%s/vmm.log", sp->dir);
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
@@ -515,24 +531,33 @@ pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp,
 	return 0;
 }
 
-/* vm.json checked (priv_vmjson.c), in a memfd; its backing files open. */
+/* vm.json checked (priv_vmjson.c) into <dir>/vmm.json, the VMM's
+ * config; its backing files open in out. */
 static int
 pl_spawn_config(struct priv_local *p, const struct priv_spawn *sp,
-    struct priv_vmjson_out *out, int *memfd, char *err, size_t errlen)
+    struct priv_vmjson_out *out, char *err, size_t errlen)
 {
 	char ddir[PATH_MAX];
 	struct priv_vmjson_in in = {
 		.dir = sp->dir, .ddir = ddir, .net = sp->net,
 		.images_dir = p->images_dir[0] ? p->images_dir : NULL,
+		.preloaded = p->preloaded,
 		.vmm_user = p->vmm_user[0] ? p->vmm_user : NULL,
 		.gids = { p->api_gid, p->access_gid },
 	};
+	int rc;
 
 	if (priv_disk_dir(p->run_dir, p->eph_dir, sp->dir, ddir,
 	    sizeof(ddir)) < 0)
 		return pl_err(err, errlen, -EINVAL, "%s: not a VMI run dir",
 		    sp->dir);
-	return priv_vmjson_load(&in, out, memfd, err, errlen);
+	if ((rc = priv_vmjson_load(&in, out, err, errlen)) < 0)
+		return rc;
+	rc = pl_write(&p->base, sp->dir, PRIV_VMM_CONFIG, out->text,
+	    strlen(out->text), err, errlen);
+	if (rc < 0)
+		priv_vmjson_out_free(out);
+	return rc;
 }
 
 static int
@@ -543,7 +568,7 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
 	char id[PLN_ID_MAX], path[PATH_MAX];
 	struct priv_vmjson_out out;
 	int src[PL_CHILD_FDS];
-	int rc, tap = -1, memfd = -1;
+	int rc, tap = -1;
 
 	if ((rc = pl_dir_ok(p, sp->dir, NULL, PRIV_PATH_RUN, err,
 	    errlen)) < 0)
@@ -564,16 +589,14 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
 	    (unlink(path) < 0 && errno != ENOENT))
 		return pl_err(err, errlen, -EIO, "%s/exit: cannot remove it",
 		    sp->dir);
-	if ((rc = pl_spawn_config(p, sp, &out, &memfd, err, errlen)) < 0)
+	if ((rc = pl_spawn_config(p, sp, &out, err, errlen)) < 0)
 		return rc;
 	for (int i = 0; i < PL_CHILD_FDS; i++)
 		src[i] = -1;
 	src[0] = tap;
-	src[PRIV_CONFIG_FD - PRIV_NET_FD] = memfd;
 	for (unsigned i = 0; i < out.nfds; i++)
 		src[PRIV_BACKING_FD - PRIV_NET_FD + (int)i] = out.fds[i];
 	rc = pl_spawn_fork(p, sp, src, pid, err, errlen);
-	close(memfd);
 	priv_vmjson_out_free(&out);
 	if (rc < 0)
 		return rc;
@@ -949,6 +972,8 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 		    cfg->images_dir);
 	if (cfg->vmm_user)
 		snprintf(p->vmm_user, sizeof(p->vmm_user), "%s", cfg->vmm_user);
+	if (cfg->preloaded)
+		p->preloaded = json_deep_copy((const json_t *)cfg->preloaded);
 	if ((rc = pl_mkdirs(vmi, 0700)) < 0 ||
 	    (rc = pl_grant_dir(p, p->run_dir)) < 0 ||
 	    (rc = pl_grant_dir(p, vmi)) < 0) {
@@ -995,5 +1020,6 @@ priv_local_free(struct priv *pp)
 	if (p->cg)
 		cg_close(p->cg);
 	pln_close(p->nets);
+	json_decref(p->preloaded);
 	free(p);
 }

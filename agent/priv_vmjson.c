@@ -16,9 +16,10 @@
  *   and disk dir), the user the node's config names, no kernel, initrd,
  *   log file, tap name nor seccomp switch; the backing files become
  *   /proc/self/fd/N of the fds opened here (PRIV_BACKING_FD + k), and the
- *   checked text is what the VMM reads (a memfd, PRIV_CONFIG_FD). The
- *   vm.json file in the run dir stays as droverd-api wrote it (for the
- *   humans; the VMM never reads it).
+ *   checked text is what the VMM reads: <run dir>/vmm.json, written by
+ *   droverd-priv right before the fork (file_write refuses that name).
+ *   vm.json stays as droverd-api wrote it (for the humans and the tests;
+ *   the VMM never reads it).
  */
 #include "priv.h"
 #include "priv_int.h"
@@ -31,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -62,6 +62,12 @@ pv_err(char *err, size_t errlen, int rc, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rc;
+}
+
+static int
+pv_is_str(const json_t *v, const char *want)
+{
+	return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
 }
 
 /* Without openat2 (Linux < 5.6): each component with O_NOFOLLOW. */
@@ -97,9 +103,46 @@ fail:
 	return -1;
 }
 
+/* One of the operator's pre-loaded disk files (agent config), named
+ * exactly: opened as it is (no symlink at the end), not in the store. */
+static int
+pv_preloaded(const json_t *pre, const char *path)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)pre, k, v)
+		if (pv_is_str(v, path))
+			return open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+			    O_NOFOLLOW | O_CLOEXEC);
+	errno = ENOENT;
+	return -2;
+}
+
+/* fd: a regular file; blocking reads from now on. fd or -errno. */
+static int
+pv_regular(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int e;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return pv_err(err, errlen, -EINVAL, "backing file %s: not a "
+		    "regular file", path);
+	}
+	if (fcntl(fd, F_SETFL, O_RDONLY) < 0) {
+		e = errno;
+		close(fd);
+		return pv_err(err, errlen, -e, "backing file %s: %s", path,
+		    strerror(e));
+	}
+	return fd;
+}
+
 int
-priv_backing_open(const char *images_dir, const char *path, char *err,
-    size_t errlen)
+priv_backing_open(const char *images_dir, const json_t *preloaded,
+    const char *path, char *err, size_t errlen)
 {
 	struct pv_open_how how = {
 		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
@@ -110,6 +153,12 @@ priv_backing_open(const char *images_dir, const char *path, char *err,
 	const char *rel;
 	int dfd, fd, e;
 
+	if (preloaded && (fd = pv_preloaded(preloaded, path)) != -2) {
+		if (fd < 0)
+			return pv_err(err, errlen, -errno, "pre-loaded backing "
+			    "file %s: %s", path, strerror(errno));
+		return pv_regular(fd, path, err, errlen);
+	}
 	if (images_dir == NULL || images_dir[0] != '/')
 		return pv_err(err, errlen, -EPERM, "backing file %s: no image "
 		    "store here", path);
@@ -134,25 +183,14 @@ priv_backing_open(const char *images_dir, const char *path, char *err,
 		return pv_err(err, errlen, e == ELOOP || e == EXDEV ? -EPERM :
 		    -e, "backing file %s: %s", path, e == ELOOP || e == EXDEV ?
 		    "a symbolic link on the way (refused)" : strerror(e));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return pv_err(err, errlen, -EINVAL, "backing file %s: not a "
-		    "regular file", path);
-	}
-	if (st.st_uid != dst.st_uid) {
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid != dst.st_uid) {
 		close(fd);
 		return pv_err(err, errlen, -EPERM, "backing file %s: owned by "
 		    "uid %u, not by the image store's owner (uid %u)", path,
 		    (unsigned)st.st_uid, (unsigned)dst.st_uid);
 	}
-	/* Blocking reads from now on. */
-	if (fcntl(fd, F_SETFL, O_RDONLY) < 0) {
-		e = errno;
-		close(fd);
-		return pv_err(err, errlen, -e, "backing file %s: %s", path,
-		    strerror(e));
-	}
-	return fd;
+	return pv_regular(fd, path, err, errlen);
 }
 
 /* ---- vm.json -------------------------------------------------------------- */
@@ -224,8 +262,8 @@ pv_disk(const struct priv_vmjson_in *in, json_t *d, unsigned i,
 	if (out->nfds >= PRIV_BACKING_MAX)
 		return pv_err(err, errlen, -EINVAL, "vm.json: more than %d "
 		    "backing files", PRIV_BACKING_MAX);
-	fd = priv_backing_open(in->images_dir, json_string_value(v), err,
-	    errlen);
+	fd = priv_backing_open(in->images_dir, in->preloaded,
+	    json_string_value(v), err, errlen);
 	if (fd < 0)
 		return fd;
 	out->fds[out->nfds] = fd;
@@ -400,41 +438,16 @@ pv_read(const char *dir, char **text, size_t *len, char *err, size_t errlen)
 
 int
 priv_vmjson_load(const struct priv_vmjson_in *in, struct priv_vmjson_out *out,
-    int *memfd, char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	char *text = NULL;
-	size_t len = 0, n;
+	size_t len = 0;
 	int rc;
 
-	*memfd = -1;
+	memset(out, 0, sizeof(*out));
 	if ((rc = pv_read(in->dir, &text, &len, err, errlen)) < 0)
 		return rc;
 	rc = priv_vmjson_check(in, text, len, out, err, errlen);
 	free(text);
-	if (rc < 0)
-		return rc;
-	*memfd = (int)syscall(SYS_memfd_create, "vm.json", MFD_CLOEXEC);
-	if (*memfd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	for (size_t off = 0, l = strlen(out->text); off < l; off += n) {
-		ssize_t w = write(*memfd, out->text + off, l - off);
-
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -EIO;
-			goto fail;
-		}
-		n = (size_t)w;
-	}
-	if (lseek(*memfd, 0, SEEK_SET) == 0)
-		return 0;
-	rc = -errno;
-fail:
-	if (*memfd >= 0)
-		close(*memfd);
-	*memfd = -1;
-	priv_vmjson_out_free(out);
-	return pv_err(err, errlen, rc, "the checked vm.json: %s",
-	    strerror(-rc));
+	return rc;
 }

@@ -843,6 +843,8 @@ rt_setup_paths(struct rt *rt, const struct rt_config *cfg,
 		snprintf(rt->images_dir, sizeof(rt->images_dir), "%s/images",
 		    cfg->state_dir);
 	pc->images_dir = rt->images_dir[0] ? rt->images_dir : NULL;
+	pc->preloaded = cfg->images ? json_object_get(cfg->images,
+	    "preloaded") : NULL;
 	if (rt_launch_setup(rt, cfg, pc, err, errlen) < 0)
 		return -EINVAL;
 	return 0;

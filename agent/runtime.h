@@ -47,6 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json_t;
+
 struct loop;
 struct store;
 struct images;
@@ -72,6 +74,9 @@ struct rt_config {
 					 * containerDisk's backing file lies
 					 * in it (droverd-priv opens them
 					 * there); NULL: <state_dir>/images */
+	const struct json_t *images;	/* the agent config's "images": its
+					 * "preloaded" disk files are backing
+					 * files too (NULL: none) */
 	const char *vmm_path;		/* NULL: "drover-vmm" next to droverd,
 					 * else from PATH */
 	const char *node_name;		/* NULL: the host name */
