@@ -56,6 +56,9 @@ void priv_vmjson_out_free(struct priv_vmjson_out *out);
 int priv_vmjson_load(const struct priv_vmjson_in *in,
     struct priv_vmjson_out *out, char *err, size_t errlen);
 
+/* priv_proc.c: in a forked child, close every fd above lo but keep. */
+void priv_close_fds_above(int lo, int keep);
+
 /* The node side (bridge, forwarding, masquerade). 0 and *out, or -errno
  * with a message. */
 int pln_open(struct pl_nets **out, const struct priv_net_config *cfg,

@@ -10,7 +10,10 @@
  *   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) (or, without openat2, a
  *   component by component O_NOFOLLOW walk), O_RDONLY; it must be a
  *   regular file owned by the store's owner (a hard link to a root file
- *   is not one); then only the fd is used, never the path again;
+ *   is not one); then only the fd is used, never the path again. The
+ *   operator's pre-loaded disk files (agent config "images" ->
+ *   "preloaded") are accepted as the config names them (O_NOFOLLOW, a
+ *   regular file);
  * - checks vm.json at vmm_spawn (priv_vmjson_check()) against an
  *   allow-list: every key, every path (the VMI's own sockets, exit file
  *   and disk dir), the user the node's config names, no kernel, initrd,

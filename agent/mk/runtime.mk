@@ -7,6 +7,7 @@
 # priv_net.c), and droverd's split: the messages (priv_msg.c), droverd-
 # priv's server (priv_server.c), droverd-api's client (priv_remote.c).
 PRIV_SRC := agent/priv_path.c agent/priv_local.c agent/priv_vmjson.c \
+	agent/priv_proc.c \
 	agent/priv_net.c \
 	agent/priv_msg.c agent/priv_server.c agent/priv_remote.c
 # It makes qcow2 overlays with the VMM's own qcow2 code and the

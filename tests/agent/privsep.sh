@@ -8,9 +8,12 @@
 # drover-vmm a child of droverd-priv; the API process reaches the VMM's
 # console and control sockets only through its group. Killing droverd-api
 # is noticed by droverd-priv, which exits (status 1) and leaves the VMM
-# running; the next droverd adopts it. SIGTERM stops both cleanly. (The
-# messages droverd-priv refuses are unit_agent_privmsg's and
-# fuzz_privmsg's.) Root and /dev/kvm; about 15 s.
+# running; the next droverd adopts it. SIGTERM stops both cleanly. The
+# VMM reads droverd-priv's checked copy of vm.json, its backing file an fd
+# droverd-priv opened. (The messages and requests droverd-priv refuses,
+# hostile backing files and vm.json among them, are unit_agent_privmsg's
+# and fuzz_privmsg's: this script cannot speak for droverd-api on its
+# socketpair.) Root and /dev/kvm; about 15 s.
 set -uo pipefail
 build=${1:-build/asan}
 bin=$build/bin
@@ -131,6 +134,16 @@ grants() {
 	[ "$(stat -c '%U %a' "$T/state/ephemeral")" = "root 700" ]
 }
 check "grants: run dir root:API-gid 0750, sockets 0660, state.json 0640, store the API's, disks root's" grants
+# The VMM's config is droverd-priv's checked copy of vm.json: its backing
+# file is the fd droverd-priv opened (the pre-loaded disk), no path.
+backingfd() {
+	local d=$T/run/vmi/default/ps1
+	[ "$(jq -r '.disk[0].backing' "$d/vm.json")" = "$T/disk.raw" ] &&
+	[ "$(jq -r '.disk[0].backing' "$d/vmm.json")" = /proc/self/fd/4 ] &&
+	[ "$(readlink "/proc/$vmm/fd/4")" = "$T/disk.raw" ] &&
+	tr '\0' ' ' < "/proc/$vmm/cmdline" | grep -q -- "--config $d/vmm.json"
+}
+check "the VMM reads droverd-priv's vmm.json: its backing file is fd 4, opened by droverd-priv" backingfd
 check "the local API still serves root (droverctl)" bash -c "'$bin/droverctl' --socket '$sock' get vmi ps1 | grep -q Running"
 
 # droverd-api killed: droverd-priv notices and exits; the VMM runs on.
