@@ -582,9 +582,9 @@ static void
 test_priv_local(void **state)
 {
 	char tmp[] = "/tmp/drover-priv-XXXXXX", run[64], dir[128], path[192];
-	char eph[96], ddir[160], err[256] = "";
+	char eph[96], ddir[160], img[96], err[256] = "";
 	struct priv_config pc = { .run_dir = run, .ephemeral_dir = eph,
-		.vmm_path = "/bin/false" };
+		.vmm_path = "/bin/false", .images_dir = img };
 	struct priv *p;
 	struct stat st;
 	uint64_t start;
@@ -595,6 +595,7 @@ test_priv_local(void **state)
 	assert_non_null(mkdtemp(tmp));
 	snprintf(run, sizeof(run), "%s/run", tmp);
 	snprintf(dir, sizeof(dir), "%s/vmi/ns/vm", run);
+	snprintf(img, sizeof(img), "%s/images", tmp);
 	/* The disk dirs' root inside <run>/vmi, or holding it: refused. */
 	snprintf(eph, sizeof(eph), "%s/vmi/e", run);
 	assert_null(priv_local_new(&pc, err, sizeof(err)));
@@ -637,7 +638,15 @@ test_priv_local(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 64 << 20);
 	assert_true(st.st_blocks < 64);		/* sparse */
-	/* An overlay on the empty disk as a raw backing file. */
+	/* Not on the empty disk (not in the image store): on a raw image in
+	 * the store. */
+	assert_int_equal(p->ops->disk_overlay(p, ddir, "disk0.qcow2", path,
+	    "raw", 0, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "image store"));
+	snprintf(path, sizeof(path), "mkdir %.60s && truncate -s 1M "
+	    "%.60s/base.raw", img, img);
+	assert_int_equal(system(path), 0);
+	snprintf(path, sizeof(path), "%s/base.raw", img);
 	assert_int_equal(p->ops->disk_overlay(p, ddir, "disk0.qcow2", path,
 	    "raw", 0, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/disk0.qcow2", ddir);
@@ -647,7 +656,7 @@ test_priv_local(void **state)
 	fclose(f);
 	assert_memory_equal(magic, "QFI\xfb", 4);
 	assert_int_equal(p->ops->disk_overlay(p, ddir, "disk1.qcow2", "rel.raw",
-	    "raw", 0, err, sizeof(err)), -EINVAL);
+	    "raw", 0, err, sizeof(err)), -EPERM);
 	/* A pid whose start time does not match is never signalled. */
 	assert_int_equal(priv_proc_starttime(getpid(), &start), 0);
 	assert_int_equal(p->ops->vmm_signal(p, getpid(), start + 1, 0), -ESRCH);
