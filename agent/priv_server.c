@@ -19,7 +19,11 @@
  *   disk dirs, a bad name, pid or signal), a vmm_signal to a process
  *   that is not a drover-vmm, a vmm_reap of a pid we did not spawn: the
  *   request is answered -EINVAL, -ESRCH or -ECHILD, logged, and serving
- *   goes on (priv_local checks the paths once more itself).
+ *   goes on (priv_local checks the paths once more itself);
+ * - a backing file outside the image store, a symlink, not a regular
+ *   file, or a vm.json key or value outside what a VMM may be given
+ *   (priv_vmjson.c): answered -EPERM or -EINVAL by priv_local, nothing
+ *   made or started, serving goes on.
  */
 #include "priv.h"
 #include "priv_msg.h"

@@ -55,3 +55,11 @@ $(BUILD)/fuzz/fuzz_privmsg: tests/fuzz/fuzz_privmsg.c agent/priv_msg.c \
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^
+
+# droverd-priv checks the vm.json droverd-api composed.
+FUZZ_TARGETS += fuzz_privvmjson
+$(BUILD)/fuzz/fuzz_privvmjson: tests/fuzz/fuzz_privvmjson.c \
+	agent/priv_vmjson.c agent/priv_path.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson
