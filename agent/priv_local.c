@@ -7,6 +7,7 @@
  */
 #include "priv.h"
 #include "priv_int.h"
+#include "errfmt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -50,24 +51,8 @@ struct priv_local {
 	json_t *preloaded;		/* priv_config.preloaded's copy */
 };
 
-static int
-pl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 static int pl_net_id(struct priv_local *p, const char *dir,
     char id[PLN_ID_MAX]);
-
-static int
-pl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static struct priv_local *
 pl(struct priv *p)
@@ -83,15 +68,15 @@ pl_dir_ok(struct priv_local *p, const char *dir, const char *name, int want,
 	struct stat st;
 
 	if (priv_path_ok(p->run_dir, p->eph_dir, dir, name) != want)
-		return pl_err(err, errlen, -EINVAL, "%s%s%s: not a VMI path "
+		return errfmt(err, errlen, -EINVAL, "%s%s%s: not a VMI path "
 		    "under %s%s", dir, name ? "/" : "", name ? name : "",
 		    want == PRIV_PATH_RUN ? p->run_dir : p->eph_dir,
 		    want == PRIV_PATH_RUN ? "/vmi" : "");
 	if (lstat(dir, &st) < 0)
-		return pl_err(err, errlen, -errno, "%s: %s", dir,
+		return errfmt(err, errlen, -errno, "%s: %s", dir,
 		    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return pl_err(err, errlen, -ENOTDIR, "%s: not a directory", dir);
+		return errfmt(err, errlen, -ENOTDIR, "%s: not a directory", dir);
 	return 0;
 }
 
@@ -177,18 +162,18 @@ pl_vmi_prepare(struct priv *pp, const char *dir, char *err, size_t errlen)
 
 	if (priv_path_ok(p->run_dir, p->eph_dir, dir, NULL) != PRIV_PATH_RUN ||
 	    priv_disk_dir(p->run_dir, p->eph_dir, dir, ddir, sizeof(ddir)) < 0)
-		return pl_err(err, errlen, -EINVAL, "%s: not a VMI path under "
+		return errfmt(err, errlen, -EINVAL, "%s: not a VMI path under "
 		    "%s/vmi", dir, p->run_dir);
 	if ((rc = pl_mkdirs(dir, 0700)) < 0)
-		return pl_err(err, errlen, rc, "creating %s: %s", dir,
+		return errfmt(err, errlen, rc, "creating %s: %s", dir,
 		    strerror(-rc));
 	if ((rc = pl_mkdirs(ddir, 0700)) < 0)
-		return pl_err(err, errlen, rc, "creating %s: %s", ddir,
+		return errfmt(err, errlen, rc, "creating %s: %s", ddir,
 		    strerror(-rc));
 	if ((rc = pl_dir_ok(p, dir, NULL, PRIV_PATH_RUN, err, errlen)) < 0)
 		return rc;
 	if ((rc = pl_grant_run_dir(p, dir)) < 0)
-		return pl_err(err, errlen, rc, "%s: for droverd-api's group: %s",
+		return errfmt(err, errlen, rc, "%s: for droverd-api's group: %s",
 		    dir, strerror(-rc));
 	return pl_dir_ok(p, ddir, NULL, PRIV_PATH_DISK, err, errlen);
 }
@@ -213,13 +198,13 @@ pl_write(struct priv *pp, const char *dir, const char *name,
 	    errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0)
-		return pl_err(err, errlen, -ENAMETOOLONG, "%s: name too long",
+		return errfmt(err, errlen, -ENAMETOOLONG, "%s: name too long",
 		    dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (fd < 0)
-		return pl_err(err, errlen, -errno, "%s: %s", tmp,
+		return errfmt(err, errlen, -errno, "%s: %s", tmp,
 		    strerror(errno));
 	while (off < len) {
 		ssize_t w = write(fd, data + off, len - off);
@@ -236,14 +221,14 @@ pl_write(struct priv *pp, const char *dir, const char *name,
 	if (rename(tmp, path) < 0) {
 		rc = -errno;
 		unlink(tmp);
-		return pl_err(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		return errfmt(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	return 0;
 fail:
 	rc = errno ? -errno : -EIO;
 	close(fd);
 	unlink(tmp);
-	return pl_err(err, errlen, rc, "writing %s: %s", tmp, strerror(-rc));
+	return errfmt(err, errlen, rc, "writing %s: %s", tmp, strerror(-rc));
 }
 
 /* The VMM's config is droverd-priv's alone (vmm_spawn). */
@@ -252,7 +237,7 @@ pl_file_write(struct priv *pp, const char *dir, const char *name,
     const char *data, size_t len, char *err, size_t errlen)
 {
 	if (name && strcmp(name, PRIV_VMM_CONFIG) == 0)
-		return pl_err(err, errlen, -EPERM, "%s/%s: written by "
+		return errfmt(err, errlen, -EPERM, "%s/%s: written by "
 		    "droverd-priv only", dir, name);
 	return pl_write(pp, dir, name, data, len, err, errlen);
 }
@@ -269,7 +254,7 @@ pl_disk_overlay(struct priv *pp, const char *dir, const char *name,
 	if ((rc = pl_dir_ok(p, dir, name, PRIV_PATH_DISK, err, errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0)
-		return pl_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
+		return errfmt(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
 	/* Opened here, safely; its size read through the fd (the name
 	 * recorded in the overlay is informational: vm.json pins it). */
 	fd = priv_backing_open(p->images_dir, p->preloaded, backing, err,
@@ -280,12 +265,12 @@ pl_disk_overlay(struct priv *pp, const char *dir, const char *name,
 	rc = size ? 0 : blk_qcow2_backing_size(fdp, backing_fmt, &size);
 	close(fd);
 	if (rc < 0)
-		return pl_err(err, errlen, rc, "backing file %s: not a %s image: "
+		return errfmt(err, errlen, rc, "backing file %s: not a %s image: "
 		    "%s", backing, backing_fmt, strerror(-rc));
 	unlink(path);	/* a half-made one from an earlier attempt */
 	rc = blk_qcow2_create_overlay(path, backing, backing_fmt, size);
 	if (rc < 0)
-		return pl_err(err, errlen, rc, "creating the overlay %s on %s: "
+		return errfmt(err, errlen, rc, "creating the overlay %s on %s: "
 		    "%s", path, backing, strerror(-rc));
 	return 0;
 }
@@ -301,17 +286,17 @@ pl_disk_empty(struct priv *pp, const char *dir, const char *name,
 	    errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0 || size > INT64_MAX)
-		return pl_err(err, errlen, -EINVAL, "%s: bad name or size", dir);
+		return errfmt(err, errlen, -EINVAL, "%s: bad name or size", dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (fd < 0)
-		return pl_err(err, errlen, -errno, "%s: %s", path,
+		return errfmt(err, errlen, -errno, "%s: %s", path,
 		    strerror(errno));
 	if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0) {
 		rc = -errno;
 		close(fd);
 		unlink(path);
-		return pl_err(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		return errfmt(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	close(fd);
 	return 0;
@@ -328,7 +313,7 @@ pl_disk_cidata(struct priv *pp, const char *dir, const char *name,
 	    errlen)) < 0)
 		return rc;
 	if (pl_path(path, sizeof(path), dir, name) < 0)
-		return pl_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
+		return errfmt(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
 	return cidata_write(path, ci, err, errlen);
 }
 
@@ -428,13 +413,13 @@ pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp,
 	ssize_t n;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return pl_err(err, errlen, -errno, "pipe: %s", strerror(errno));
+		return errfmt(err, errlen, -errno, "pipe: %s", strerror(errno));
 	*pid = fork();
 	if (*pid < 0) {
 		rc = -errno;
 		close(pfd[0]);
 		close(pfd[1]);
-		return pl_err(err, errlen, rc, "fork: %s", strerror(-rc));
+		return errfmt(err, errlen, rc, "fork: %s", strerror(-rc));
 	}
 	if (*pid == 0) {
 		close(pfd[0]);
@@ -447,7 +432,7 @@ pl_spawn_fork(struct priv_local *p, const struct priv_spawn *sp,
 	close(pfd[0]);
 	if (n == (ssize_t)sizeof(e)) {
 		waitpid(*pid, NULL, 0);
-		return pl_err(err, errlen, -e, "starting %s: %s", p->vmm_path,
+		return errfmt(err, errlen, -e, "starting %s: %s", p->vmm_path,
 		    strerror(e));
 	}
 	return 0;
@@ -471,7 +456,7 @@ pl_spawn_config(struct priv_local *p, const struct priv_spawn *sp,
 
 	if (priv_disk_dir(p->run_dir, p->eph_dir, sp->dir, ddir,
 	    sizeof(ddir)) < 0)
-		return pl_err(err, errlen, -EINVAL, "%s: not a VMI run dir",
+		return errfmt(err, errlen, -EINVAL, "%s: not a VMI run dir",
 		    sp->dir);
 	if ((rc = priv_vmjson_load(&in, out, err, errlen)) < 0)
 		return rc;
@@ -496,20 +481,20 @@ pl_vmm_spawn(struct priv *pp, const struct priv_spawn *sp, pid_t *pid,
 	    errlen)) < 0)
 		return rc;
 	if (sp->cgroup && !cg_name_valid(sp->cgroup))
-		return pl_err(err, errlen, -EINVAL, "bad cgroup name %s",
+		return errfmt(err, errlen, -EINVAL, "bad cgroup name %s",
 		    sp->cgroup);
 	if (sp->net) {
 		if (p->nets == NULL || pl_net_id(p, sp->dir, id) < 0)
-			return pl_err(err, errlen, -EINVAL, "%s: no pod network",
+			return errfmt(err, errlen, -EINVAL, "%s: no pod network",
 			    sp->dir);
 		if ((tap = pln_tap(p->nets, id)) < 0)
-			return pl_err(err, errlen, tap, "%s: its tap: %s",
+			return errfmt(err, errlen, tap, "%s: its tap: %s",
 			    sp->dir, strerror(-tap));
 	}
 	/* A stale exit file must not be read for this run. */
 	if (pl_path(path, sizeof(path), sp->dir, "exit") < 0 ||
 	    (unlink(path) < 0 && errno != ENOENT))
-		return pl_err(err, errlen, -EIO, "%s/exit: cannot remove it",
+		return errfmt(err, errlen, -EIO, "%s/exit: cannot remove it",
 		    sp->dir);
 	if ((rc = pl_spawn_config(p, sp, &out, err, errlen)) < 0)
 		return rc;
@@ -602,7 +587,7 @@ pl_remove_dir(const char *root, const char *dir, char *err, size_t errlen)
 	int rc;
 
 	if ((rc = pl_rmtree(dir, 0)) < 0)
-		return pl_err(err, errlen, rc, "removing %s: %s", dir,
+		return errfmt(err, errlen, rc, "removing %s: %s", dir,
 		    strerror(-rc));
 	/* The namespace's dir goes when it is empty. */
 	snprintf(parent, sizeof(parent), "%s", dir);
@@ -630,7 +615,7 @@ pl_vmi_cleanup(struct priv *pp, const char *dir, const char *cgroup,
 		return 0;
 	if (priv_path_ok(p->run_dir, p->eph_dir, dir, NULL) != PRIV_PATH_RUN ||
 	    priv_disk_dir(p->run_dir, p->eph_dir, dir, ddir, sizeof(ddir)) < 0)
-		return pl_err(err, errlen, -EINVAL, "%s: not a VMI path under "
+		return errfmt(err, errlen, -EINVAL, "%s: not a VMI path under "
 		    "%s/vmi", dir, p->run_dir);
 	/* The network after the VMM (the cgroup is empty now). */
 	if (p->nets && pl_net_id(p, dir, id) == 0 &&
@@ -759,15 +744,15 @@ pl_net_check(struct priv_local *p, const char *dir,
 	int rc;
 
 	if (p->nets == NULL)
-		return pl_err(err, errlen, -EOPNOTSUPP, "the pod network is not "
+		return errfmt(err, errlen, -EOPNOTSUPP, "the pod network is not "
 		    "enabled on this node (agent config \"network\")");
 	if ((rc = pl_dir_ok(p, dir, NULL, PRIV_PATH_RUN, err, errlen)) < 0)
 		return rc;
 	if (pl_net_id(p, dir, id) < 0)
-		return pl_err(err, errlen, -EINVAL, "%s: not a VMI run dir", dir);
+		return errfmt(err, errlen, -EINVAL, "%s: not a VMI run dir", dir);
 	if (req && (memchr(req->hostname, '\0', sizeof(req->hostname)) ==
 	    NULL || req->nports > PRIV_NET_MAX_PORTS))
-		return pl_err(err, errlen, -EINVAL, "%s: malformed network "
+		return errfmt(err, errlen, -EINVAL, "%s: malformed network "
 		    "request", dir);
 	return 0;
 }
@@ -815,7 +800,7 @@ pl_net_prune(struct priv *pp, const char *const *keep, size_t nkeep,
 	if (ids == NULL || kp == NULL) {
 		free(ids);
 		free(kp);
-		return pl_err(err, errlen, -ENOMEM, "out of memory");
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < nkeep; i++)
 		if (pl_net_id(p, keep[i], ids[n]) == 0) {
@@ -828,7 +813,7 @@ pl_net_prune(struct priv *pp, const char *const *keep, size_t nkeep,
 	if (rc > 0)
 		log_warnx("pod network: %d left by an earlier droverd removed",
 		    rc);
-	return rc < 0 ? pl_err(err, errlen, rc, "pruning the pod networks: %s",
+	return rc < 0 ? errfmt(err, errlen, rc, "pruning the pod networks: %s",
 	    strerror(-rc)) : 0;
 }
 
@@ -857,13 +842,13 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 	int rc;
 
 	if (p == NULL) {
-		pl_err(err, errlen, -ENOMEM, "out of memory");
+		errfmt(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	p->base.ops = &priv_local_ops;
 	if (cfg->run_dir[0] != '/' || strlen(cfg->run_dir) >= sizeof(p->run_dir) ||
 	    strlen(cfg->vmm_path) >= sizeof(p->vmm_path)) {
-		pl_err(err, errlen, -EINVAL, "run dir %s: must be an absolute "
+		errfmt(err, errlen, -EINVAL, "run dir %s: must be an absolute "
 		    "path of at most 63 bytes (unix socket paths live under it)",
 		    cfg->run_dir);
 		goto fail;
@@ -872,7 +857,7 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 	snprintf(p->vmm_path, sizeof(p->vmm_path), "%s", cfg->vmm_path);
 	if (cfg->ephemeral_dir == NULL ||
 	    !pl_eph_ok(p->run_dir, cfg->ephemeral_dir)) {
-		pl_err(err, errlen, -EINVAL, "ephemeral dir %s: must be an "
+		errfmt(err, errlen, -EINVAL, "ephemeral dir %s: must be an "
 		    "absolute path apart from %s/vmi", cfg->ephemeral_dir ?
 		    cfg->ephemeral_dir : "(none)", p->run_dir);
 		goto fail;
@@ -884,7 +869,7 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 	if ((cfg->images_dir && (cfg->images_dir[0] != '/' ||
 	    strlen(cfg->images_dir) >= sizeof(p->images_dir))) ||
 	    (cfg->vmm_user && strlen(cfg->vmm_user) >= sizeof(p->vmm_user))) {
-		pl_err(err, errlen, -EINVAL, "image store %s or VMM user: not "
+		errfmt(err, errlen, -EINVAL, "image store %s or VMM user: not "
 		    "an absolute path or too long", cfg->images_dir ?
 		    cfg->images_dir : "(none)");
 		goto fail;
@@ -899,11 +884,11 @@ priv_local_new(const struct priv_config *cfg, char *err, size_t errlen)
 	if ((rc = pl_mkdirs(vmi, 0700)) < 0 ||
 	    (rc = pl_grant_dir(p, p->run_dir)) < 0 ||
 	    (rc = pl_grant_dir(p, vmi)) < 0) {
-		pl_err(err, errlen, rc, "creating %s: %s", vmi, strerror(-rc));
+		errfmt(err, errlen, rc, "creating %s: %s", vmi, strerror(-rc));
 		goto fail;
 	}
 	if ((rc = pl_mkdirs(p->eph_dir, 0700)) < 0) {
-		pl_err(err, errlen, rc, "creating %s: %s", p->eph_dir,
+		errfmt(err, errlen, rc, "creating %s: %s", p->eph_dir,
 		    strerror(-rc));
 		goto fail;
 	}

@@ -24,6 +24,7 @@
  *   vm.json stays as droverd-api wrote it (for the humans and the tests;
  *   the VMM never reads it).
  */
+#include "errfmt.h"
 #include "priv.h"
 #include "priv_int.h"
 
@@ -49,23 +50,6 @@ struct pv_open_how {
 #define PV_RESOLVE_NO_MAGICLINKS	0x02
 #define PV_RESOLVE_NO_SYMLINKS		0x04
 #define PV_RESOLVE_BENEATH		0x08
-
-static int
-pv_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-pv_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static int
 pv_is_str(const json_t *v, const char *want)
@@ -131,13 +115,13 @@ pv_regular(int fd, const char *path, char *err, size_t errlen)
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return pv_err(err, errlen, -EINVAL, "backing file %s: not a "
+		return errfmt(err, errlen, -EINVAL, "backing file %s: not a "
 		    "regular file", path);
 	}
 	if (fcntl(fd, F_SETFL, O_RDONLY) < 0) {
 		e = errno;
 		close(fd);
-		return pv_err(err, errlen, -e, "backing file %s: %s", path,
+		return errfmt(err, errlen, -e, "backing file %s: %s", path,
 		    strerror(e));
 	}
 	return fd;
@@ -158,23 +142,23 @@ priv_backing_open(const char *images_dir, const json_t *preloaded,
 
 	if (preloaded && (fd = pv_preloaded(preloaded, path)) != -2) {
 		if (fd < 0)
-			return pv_err(err, errlen, -errno, "pre-loaded backing "
+			return errfmt(err, errlen, -errno, "pre-loaded backing "
 			    "file %s: %s", path, strerror(errno));
 		return pv_regular(fd, path, err, errlen);
 	}
 	if (images_dir == NULL || images_dir[0] != '/')
-		return pv_err(err, errlen, -EPERM, "backing file %s: no image "
+		return errfmt(err, errlen, -EPERM, "backing file %s: no image "
 		    "store here", path);
 	rel = priv_path_below(images_dir, "/", path);
 	if (rel == NULL || !priv_path_rel_ok(rel))
-		return pv_err(err, errlen, -EPERM, "backing file %s: not a file "
+		return errfmt(err, errlen, -EPERM, "backing file %s: not a file "
 		    "in the image store %s", path, images_dir);
 	dfd = open(images_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0 || fstat(dfd, &dst) < 0) {
 		e = errno;
 		if (dfd >= 0)
 			close(dfd);
-		return pv_err(err, errlen, -e, "the image store %s: %s",
+		return errfmt(err, errlen, -e, "the image store %s: %s",
 		    images_dir, strerror(e));
 	}
 	fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
@@ -183,13 +167,13 @@ priv_backing_open(const char *images_dir, const json_t *preloaded,
 	e = errno;
 	close(dfd);
 	if (fd < 0)
-		return pv_err(err, errlen, e == ELOOP || e == EXDEV ? -EPERM :
+		return errfmt(err, errlen, e == ELOOP || e == EXDEV ? -EPERM :
 		    -e, "backing file %s: %s", path, e == ELOOP || e == EXDEV ?
 		    "a symbolic link on the way (refused)" : strerror(e));
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_uid != dst.st_uid) {
 		close(fd);
-		return pv_err(err, errlen, -EPERM, "backing file %s: owned by "
+		return errfmt(err, errlen, -EPERM, "backing file %s: owned by "
 		    "uid %u, not by the image store's owner (uid %u)", path,
 		    (unsigned)st.st_uid, (unsigned)dst.st_uid);
 	}
@@ -243,7 +227,7 @@ pv_disk(const struct priv_vmjson_in *in, json_t *d, unsigned i,
 	int fd;
 
 	if (!json_is_object(d))
-		return pv_err(err, errlen, -EINVAL, "vm.json: disk %u: not an "
+		return errfmt(err, errlen, -EINVAL, "vm.json: disk %u: not an "
 		    "object", i);
 	json_object_foreach(d, k, v) {
 		if ((strcmp(k, "path") == 0 && pv_disk_path_ok(v, in->ddir)) ||
@@ -253,17 +237,17 @@ pv_disk(const struct priv_vmjson_in *in, json_t *d, unsigned i,
 		    (strcmp(k, "serial") == 0 && json_is_string(v)) ||
 		    (strcmp(k, "backing") == 0 && json_is_string(v)))
 			continue;
-		return pv_err(err, errlen, -EPERM, "vm.json: disk %u: \"%s\" "
+		return errfmt(err, errlen, -EPERM, "vm.json: disk %u: \"%s\" "
 		    "refused (only a file in %s, its format, ro, serial and "
 		    "one backing file in the image store)", i, k, in->ddir);
 	}
 	if (json_object_get(d, "path") == NULL)
-		return pv_err(err, errlen, -EINVAL, "vm.json: disk %u: no path",
+		return errfmt(err, errlen, -EINVAL, "vm.json: disk %u: no path",
 		    i);
 	if ((v = json_object_get(d, "backing")) == NULL)
 		return 0;
 	if (out->nfds >= PRIV_BACKING_MAX)
-		return pv_err(err, errlen, -EINVAL, "vm.json: more than %d "
+		return errfmt(err, errlen, -EINVAL, "vm.json: more than %d "
 		    "backing files", PRIV_BACKING_MAX);
 	fd = priv_backing_open(in->images_dir, in->preloaded,
 	    json_string_value(v), err, errlen);
@@ -274,7 +258,7 @@ pv_disk(const struct priv_vmjson_in *in, json_t *d, unsigned i,
 	    PRIV_BACKING_FD + (int)out->nfds);
 	out->nfds++;
 	return json_object_set_new(d, "backing", json_string(fdp)) < 0 ?
-	    pv_err(err, errlen, -ENOMEM, "out of memory") : 0;
+	    errfmt(err, errlen, -ENOMEM, "out of memory") : 0;
 }
 
 static int
@@ -286,7 +270,7 @@ pv_disks(const struct priv_vmjson_in *in, json_t *a,
 	int rc;
 
 	if (!json_is_array(a))
-		return pv_err(err, errlen, -EINVAL, "vm.json: \"disk\" is not a "
+		return errfmt(err, errlen, -EINVAL, "vm.json: \"disk\" is not a "
 		    "list");
 	json_array_foreach(a, i, d)
 		if ((rc = pv_disk(in, d, (unsigned)i, out, err, errlen)) < 0)
@@ -304,19 +288,19 @@ pv_net(const struct priv_vmjson_in *in, const json_t *a, char *err,
 	json_t *v;
 
 	if (!json_is_array(a) || json_array_size(a) > (in->net ? 1u : 0u))
-		return pv_err(err, errlen, -EPERM, "vm.json: \"net\": %s",
+		return errfmt(err, errlen, -EPERM, "vm.json: \"net\": %s",
 		    in->net ? "one NIC at most" : "no pod network was set up");
 	if (n == NULL)
 		return 0;
 	if (!json_is_object(n))
-		return pv_err(err, errlen, -EINVAL, "vm.json: NIC: not an "
+		return errfmt(err, errlen, -EINVAL, "vm.json: NIC: not an "
 		    "object");
 	json_object_foreach((json_t *)n, k, v) {
 		if ((strcmp(k, "fd") == 0 && json_is_integer(v) &&
 		    json_integer_value(v) == PRIV_NET_FD) ||
 		    (strcmp(k, "mac") == 0 && json_is_string(v)))
 			continue;
-		return pv_err(err, errlen, -EPERM, "vm.json: NIC: \"%s\" "
+		return errfmt(err, errlen, -EPERM, "vm.json: NIC: \"%s\" "
 		    "refused (only fd %d, the tap, and mac)", k, PRIV_NET_FD);
 	}
 	return 0;
@@ -360,7 +344,7 @@ pv_key(const struct priv_vmjson_in *in, const char *k, json_t *v,
 	    in->vmm_user)) ||
 	    (strcmp(k, "access-group") == 0 && pv_gid_ok(in, v)))
 		return 0;
-	return pv_err(err, errlen, -EPERM, "vm.json: \"%s\" refused: not one "
+	return errfmt(err, errlen, -EPERM, "vm.json: \"%s\" refused: not one "
 	    "droverd-priv passes to drover-vmm with this value (the VMI's own "
 	    "sockets and exit file in %s, its disks in %s, the configured "
 	    "user and group)", k, in->dir, in->ddir);
@@ -389,17 +373,17 @@ priv_vmjson_check(const struct priv_vmjson_in *in, const char *text,
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return pv_err(err, errlen, -EINVAL, "vm.json: not a JSON object "
+		return errfmt(err, errlen, -EINVAL, "vm.json: not a JSON object "
 		    "(%s)", je.text);
 	}
 	json_object_foreach(j, k, v)
 		if ((rc = pv_key(in, k, v, out, err, errlen)) < 0)
 			break;
 	if (rc == 0 && in->vmm_user && json_object_get(j, "user") == NULL)
-		rc = pv_err(err, errlen, -EPERM, "vm.json: no \"user\" (the "
+		rc = errfmt(err, errlen, -EPERM, "vm.json: no \"user\" (the "
 		    "node's VMMs run as %s)", in->vmm_user);
 	if (rc == 0 && (out->text = json_dumps(j, JSON_COMPACT)) == NULL)
-		rc = pv_err(err, errlen, -ENOMEM, "out of memory");
+		rc = errfmt(err, errlen, -ENOMEM, "out of memory");
 	json_decref(j);
 	if (rc < 0)
 		priv_vmjson_out_free(out);
@@ -418,13 +402,13 @@ pv_read(const char *dir, char **text, size_t *len, char *err, size_t errlen)
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/vm.json", dir) >=
 	    sizeof(path))
-		return pv_err(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
+		return errfmt(err, errlen, -ENAMETOOLONG, "%s: too long", dir);
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return pv_err(err, errlen, -errno, "%s: %s", path,
+		return errfmt(err, errlen, -errno, "%s: %s", path,
 		    strerror(errno));
 	if ((buf = malloc(cap)) == NULL) {
 		close(fd);
-		return pv_err(err, errlen, -ENOMEM, "out of memory");
+		return errfmt(err, errlen, -ENOMEM, "out of memory");
 	}
 	while ((r = read(fd, buf + n, cap - n)) > 0 && (n += (size_t)r) < cap)
 		;
@@ -432,7 +416,7 @@ pv_read(const char *dir, char **text, size_t *len, char *err, size_t errlen)
 	close(fd);
 	if (e) {
 		free(buf);
-		return pv_err(err, errlen, -e, "%s: %s", path, strerror(e));
+		return errfmt(err, errlen, -e, "%s: %s", path, strerror(e));
 	}
 	*text = buf;
 	*len = n;

@@ -25,6 +25,7 @@
  * Both go when the VMI is cleaned up (priv.h vmi_cleanup).
  */
 #include "rt_int.h"
+#include "errfmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,23 +49,6 @@
 #define SYS_pidfd_open 434
 #endif
 
-static int
-rl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-rl_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /*
  * Without an image store (tests only): the reference must be an absolute
  * path to a disk file; its format is read from its first bytes here
@@ -79,16 +63,16 @@ rl_resolve_file(const char *ref, char *file, size_t filelen, char *fmt,
 	int fd;
 
 	if (ref[0] != '/')
-		return rl_err(err, errlen, -ENOENT, "image %s: not present "
+		return errfmt(err, errlen, -ENOENT, "image %s: not present "
 		    "(no image store: only absolute paths)", ref);
 	fd = open(ref, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return rl_err(err, errlen, -ENOENT, "image %s: %s", ref,
+		return errfmt(err, errlen, -ENOENT, "image %s: %s", ref,
 		    strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    read(fd, magic, 4) != 4) {
 		close(fd);
-		return rl_err(err, errlen, -EINVAL, "image %s: not a disk file",
+		return errfmt(err, errlen, -EINVAL, "image %s: not a disk file",
 		    ref);
 	}
 	close(fd);
@@ -161,7 +145,7 @@ rt_launch_setup(struct rt *rt, const struct rt_config *cfg,
 		n = snprintf(rt->eph_dir, sizeof(rt->eph_dir), "%s/ephemeral",
 		    rt->run_dir);
 	if (n < 0 || (size_t)n >= sizeof(rt->eph_dir))
-		return rl_err(err, errlen, -ENAMETOOLONG, "ephemeral dir: too "
+		return errfmt(err, errlen, -ENAMETOOLONG, "ephemeral dir: too "
 		    "long");
 	pc->ephemeral_dir = rt->eph_dir;
 	return 0;
@@ -246,7 +230,7 @@ rl_vmjson(struct rt_vmi *v, const char *ddir, const struct rt_disk *d,
 
 	json_decref(j);
 	if (text == NULL)
-		return rl_err(err, errlen, -ENOMEM, "vm.json: out of memory");
+		return errfmt(err, errlen, -ENOMEM, "vm.json: out of memory");
 	rc = p->ops->file_write(p, v->dir, "vm.json", text, strlen(text), err,
 	    errlen);
 	free(text);
@@ -296,7 +280,7 @@ rt_state_write(struct rt_vmi *v, char *err, size_t errlen)
 
 	json_decref(j);
 	if (text == NULL)
-		return rl_err(err, errlen, -ENOMEM, "state: out of memory");
+		return errfmt(err, errlen, -ENOMEM, "state: out of memory");
 	rc = p->ops->file_write(p, v->dir, "state.json", text, strlen(text),
 	    err, errlen);
 	free(text);
@@ -453,7 +437,7 @@ rl_spawn(struct rt_vmi *v, char *err, size_t errlen)
 		/* Cannot happen for a child (a zombie keeps its pid). */
 		log_warnx("%s/%s: pidfd_open(%d): %s", v->ns, v->name,
 		    (int)v->pid, strerror(-rc));
-		return rl_err(err, errlen, rc, "watching drover-vmm: %s",
+		return errfmt(err, errlen, rc, "watching drover-vmm: %s",
 		    strerror(-rc));
 	}
 	log_info("%s/%s: drover-vmm started, pid %d", v->ns, v->name,
@@ -511,14 +495,14 @@ rt_launch(struct rt_vmi *v, const json_t *vmi, char *missing,
 	if (missing && missing_len)
 		missing[0] = '\0';
 	if ((rc = rt_disk_dir(v, ddir, sizeof(ddir))) < 0)
-		return rl_err(err, errlen, rc == -ENOENT ? -EIO : rc,
+		return errfmt(err, errlen, rc == -ENOENT ? -EIO : rc,
 		    "%s: no disk dir: %s", v->dir, strerror(-rc));
 	rc = rt_plan_disks(vmi, rl_resolve, &ctx, disks, RT_MAX_DISKS, &n,
 	    err, errlen);
 	if (rc < 0)
 		return rc;
 	if (n == 0)
-		return rl_err(err, errlen, -EINVAL, "no disks: drover-vmm boots "
+		return errfmt(err, errlen, -EINVAL, "no disks: drover-vmm boots "
 		    "from the first disk (a containerDisk)");
 	if ((rc = p->ops->vmi_prepare(p, v->dir, err, errlen)) < 0)
 		return rc;

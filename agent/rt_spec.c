@@ -6,6 +6,7 @@
  * (tests/unit/agent_runtime.c) drives it directly.
  */
 #include "rt_int.h"
+#include "errfmt.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,23 +22,6 @@
 #include "manifest.h"
 #include "quantity.h"
 
-static int
-rs_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-rs_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* ---- resources and scheduling ------------------------------------------ */
 
 int
@@ -49,11 +33,11 @@ rt_vmi_res(const json_t *vmi, int64_t overhead_cfg, struct rt_res *out,
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(spec) || manifest_vmi_resources(spec, &m) < 0)
-		return rs_err(err, errlen, -EINVAL, "spec.domain: no usable "
+		return errfmt(err, errlen, -EINVAL, "spec.domain: no usable "
 		    "guest memory (memory.guest, resources.requests.memory or "
 		    "resources.limits.memory) or a negative request");
 	if (m.vcpus == 0 || m.vcpus > 64)
-		return rs_err(err, errlen, -EINVAL, "spec.domain.cpu: %u vCPUs "
+		return errfmt(err, errlen, -EINVAL, "spec.domain.cpu: %u vCPUs "
 		    "(sockets x cores x threads must be 1 to 64)", m.vcpus);
 	out->vcpus = m.vcpus;
 	out->guest_memory = m.guest_memory;
@@ -315,7 +299,7 @@ rs_disk(const json_t *disk, const json_t *vol, unsigned i,
 		const char *img = json_string_value(json_object_get(cd, "image"));
 
 		if (img == NULL || img[0] == '\0')
-			return rs_err(err, errlen, -EINVAL, "volume %s: "
+			return errfmt(err, errlen, -EINVAL, "volume %s: "
 			    "containerDisk.image is missing", d->volume);
 		d->kind = RT_DISK_CONTAINER;
 		snprintf(d->file, sizeof(d->file), "disk%u.qcow2", i);
@@ -335,12 +319,12 @@ rs_disk(const json_t *disk, const json_t *vol, unsigned i,
 		snprintf(d->file, sizeof(d->file), "empty%u.raw", i);
 		if (rs_quantity_bytes(json_object_get(ed, "capacity"),
 		    &d->size) < 0)
-			return rs_err(err, errlen, -EINVAL, "volume %s: "
+			return errfmt(err, errlen, -EINVAL, "volume %s: "
 			    "emptyDisk.capacity is not a positive quantity",
 			    d->volume);
 		return 0;
 	}
-	return rs_err(err, errlen, -EINVAL, "volume %s: only containerDisk, "
+	return errfmt(err, errlen, -EINVAL, "volume %s: only containerDisk, "
 	    "cloudInitNoCloud and emptyDisk volumes are supported by Drover",
 	    d->volume);
 }
@@ -383,10 +367,10 @@ rt_plan_disks(const json_t *vmi, rt_resolve_fn resolve, void *arg,
 		    "name"));
 
 		if (name == NULL || (vol = rs_find_named(vols, name)) == NULL)
-			return rs_err(err, errlen, -EINVAL, "disk %s: no volume "
+			return errfmt(err, errlen, -EINVAL, "disk %s: no volume "
 			    "of that name", name ? name : "(unnamed)");
 		if (*n >= max)
-			return rs_err(err, errlen, -E2BIG, "more than %u disks",
+			return errfmt(err, errlen, -E2BIG, "more than %u disks",
 			    max);
 		if ((rc = rs_disk(disk, vol, *n, resolve, arg, &d[*n], err,
 		    errlen)) < 0)
@@ -400,7 +384,7 @@ rt_plan_disks(const json_t *vmi, rt_resolve_fn resolve, void *arg,
 		if (name == NULL || rs_find_named(disks, name))
 			continue;
 		if (*n >= max)
-			return rs_err(err, errlen, -E2BIG, "more than %u disks",
+			return errfmt(err, errlen, -E2BIG, "more than %u disks",
 			    max);
 		if ((rc = rs_disk(NULL, vol, *n, resolve, arg, &d[*n], err,
 		    errlen)) < 0)
@@ -435,7 +419,7 @@ rs_net_ports(const json_t *iface, struct priv_net_req *req, char *err,
 	json_t *e;
 
 	if (json_array_size(ports) > PRIV_NET_MAX_PORTS)
-		return rs_err(err, errlen, -EINVAL, "interface: more than %d "
+		return errfmt(err, errlen, -EINVAL, "interface: more than %d "
 		    "ports", PRIV_NET_MAX_PORTS);
 	json_array_foreach(ports, i, e) {
 		const char *proto = json_string_value(json_object_get(e,
@@ -444,7 +428,7 @@ rs_net_ports(const json_t *iface, struct priv_net_req *req, char *err,
 
 		if (port <= 0 || port > 65535 || (proto && strcmp(proto, "TCP") &&
 		    strcmp(proto, "UDP")))
-			return rs_err(err, errlen, -EINVAL, "interface: bad port "
+			return errfmt(err, errlen, -EINVAL, "interface: bad port "
 			    "%lld/%s", (long long)port, proto ? proto : "TCP");
 		req->ports[req->nports].proto = proto && strcmp(proto, "UDP") ==
 		    0 ? IPPROTO_UDP : IPPROTO_TCP;
@@ -479,14 +463,14 @@ rt_vmi_net(const json_t *vmi, const char *uid, struct rt_net *out, char *err,
 	if (iface == NULL)
 		return 0;
 	if (json_object_get(iface, "masquerade") == NULL)
-		return rs_err(err, errlen, -EINVAL, "interface %s: only the "
+		return errfmt(err, errlen, -EINVAL, "interface %s: only the "
 		    "masquerade binding is supported", json_string_value(
 		    json_object_get(iface, "name")));
 	snprintf(out->iface, sizeof(out->iface), "%s", json_string_value(
 	    json_object_get(iface, "name")));
 	mac = json_string_value(json_object_get(iface, "macAddress"));
 	if (mac && !rs_mac_ok(mac))
-		return rs_err(err, errlen, -EINVAL, "interface %s: bad "
+		return errfmt(err, errlen, -EINVAL, "interface %s: bad "
 		    "macAddress %s", out->iface, mac);
 	if (mac) {
 		for (int k = 0; k < 17; k++)
