@@ -1,16 +1,10 @@
 # tests/agent/lib.sh: the set-up the bare-host droverd tests share. Source
-# it after setting NAME (the TAP prefix) and build; it defines ok, nok,
-# check, wait_for, and the helpers below. failed=1 once a check fails.
+# it after setting NAME (the TAP prefix) and build; it gives ok, nok,
+# check, wait_for (lib/tap.sh), and the helpers below. failed=1 once a check fails.
 # shellcheck shell=bash
 failed=0
-ok() { echo "ok - $NAME: $1"; }
-nok() { echo "not ok - $NAME: $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local n=$(( $1 * 10 )); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
+# shellcheck source=tests/agent/lib/tap.sh
+. "${BASH_SOURCE[0]%/*}/lib/tap.sh" "$NAME"
 
 # agent_tmp PREFIX: T, a temporary dir that droverd-api (an unprivileged
 # user after the split) can enter, with copies of the binaries in $T/bin
