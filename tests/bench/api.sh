@@ -128,7 +128,14 @@ cmp -s <(cu "https://127.0.0.1:$nport$LIST") "$T/www/list" ||
 # 1-second slices (same machine load), SECS each:
 # "drps dp99 bytes derr nrps np99 nerr dcpu" (dcpu: droverd's CPU time
 # per request, us)
-cputicks() { awk '{ print $14 + $15 }' "/proc/$dpid/stat"; }
+# (droverd-priv and its children: the API is served by droverd-api)
+cputicks() {
+	local p t=0
+	for p in $dpid $(cat /proc/$dpid/task/*/children 2> /dev/null); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2> /dev/null || echo 0)))
+	done
+	echo $t
+}
 pair() {
 	local out c0 c1
 	c0=$(cputicks)
