@@ -264,22 +264,6 @@ dpriv_ppid(pid_t pid)
 	return pp;
 }
 
-static int
-dpriv_comm_is(pid_t pid, const char *want)
-{
-	char path[64], comm[32] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return 0;
-	if (fgets(comm, sizeof(comm), f) == NULL)
-		comm[0] = '\0';
-	fclose(f);
-	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, want) == 0;
-}
-
 /* An orphaned droverd-api of an earlier droverd: wait up to 10 s for it
  * to end (one with a live droverd-priv is a running droverd: the socket
  * check refuses to start a second). */
@@ -297,14 +281,14 @@ dpriv_wait_old(const struct agentconf *c)
 	if (fscanf(f, "%d", &pid) != 1)
 		pid = 0;
 	fclose(f);
-	if (pid <= 1 || !dpriv_comm_is(pid, "droverd-api"))
+	if (pid <= 1 || !priv_proc_comm_is(pid, "droverd-api"))
 		return;
 	/* (A zombie has ended: priv_proc_starttime() says -ESRCH.) */
-	for (i = 0; i < 500 && dpriv_comm_is(pid, "droverd-api") &&
+	for (i = 0; i < 500 && priv_proc_comm_is(pid, "droverd-api") &&
 	    priv_proc_starttime(pid, &st) == 0; i++) {
 		pid_t pp = dpriv_ppid(pid);
 
-		if (pp > 1 && dpriv_comm_is(pp, "droverd-priv"))
+		if (pp > 1 && priv_proc_comm_is(pp, "droverd-priv"))
 			return;
 		if (i == 0)
 			log_info("droverd-api pid %d of an earlier droverd is "

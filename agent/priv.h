@@ -267,6 +267,8 @@ int priv_disk_dir(const char *run_dir, const char *ephemeral_dir,
 /* Start time (clock ticks since boot, /proc/PID/stat field 22) of pid:
  * 0 and *out, or -errno (-ESRCH: no such process). */
 int priv_proc_starttime(pid_t pid, uint64_t *out);
+/* Is pid's command name (/proc/PID/comm) want? 0 also when it is gone. */
+int priv_proc_comm_is(pid_t pid, const char *want);
 
 /* In a forked child: close every fd above 2 except keep (-1: none). */
 void priv_close_fds(int keep);

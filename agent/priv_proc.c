@@ -14,6 +14,26 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* /proc/PID/comm, without its newline. */
+int
+priv_proc_comm_is(pid_t pid, const char *want)
+{
+	char path[64], comm[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, want) == 0;
+}
+
 /* /proc/PID/stat field 22, after the ")" that ends the command name. */
 int
 priv_proc_starttime(pid_t pid, uint64_t *out)

@@ -87,25 +87,6 @@ ps_pid_add(struct priv_server *s, pid_t pid)
 }
 
 /* Is pid a drover-vmm (its comm)? Only those may be signalled. */
-static int
-ps_is_vmm(pid_t pid)
-{
-	char path[64], comm[32] = "";
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	comm[n] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, "drover-vmm") == 0;
-}
-
 static void
 ps_net_req(const struct privmsg_args *a, struct priv_net_req *req)
 {
@@ -215,7 +196,7 @@ ps_do(struct priv_server *s, const struct privmsg_req *r,
 	case PRIVMSG_VMM_SPAWN:
 		return ps_spawn(s, r, rep);
 	case PRIVMSG_VMM_SIGNAL:
-		if (!ps_is_vmm(r->a.i0))
+		if (!priv_proc_comm_is(r->a.i0, "drover-vmm"))
 			return -ESRCH;	/* gone, or not a drover-vmm */
 		return o->vmm_signal(l, r->a.i0, r->a.u64, r->a.i1);
 	case PRIVMSG_VMM_REAP:
@@ -258,7 +239,7 @@ priv_server_handle(struct priv_server *s, const uint8_t *msg, size_t len,
 	} else {
 		rep->rc = ps_do(s, &r, rep);
 		if (rep->rc == -ESRCH && r.op == PRIVMSG_VMM_SIGNAL &&
-		    !ps_is_vmm(r.a.i0))
+		    !priv_proc_comm_is(r.a.i0, "drover-vmm"))
 			log_debug("droverd-api: vmm_signal %d: not a drover-vmm",
 			    (int)r.a.i0);
 	}

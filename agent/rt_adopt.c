@@ -70,23 +70,10 @@ ra_read_state(const char *dir, struct ra_state *st)
 static int
 ra_alive(const struct ra_state *st)
 {
-	char path[64], comm[32] = "";
 	uint64_t start;
-	ssize_t n;
-	int fd;
 
-	if (priv_proc_starttime(st->pid, &start) < 0 || start != st->starttime)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)st->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	comm[n] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, "drover-vmm") == 0;
+	return priv_proc_starttime(st->pid, &start) == 0 &&
+	    start == st->starttime && priv_proc_comm_is(st->pid, "drover-vmm");
 }
 
 static void
