@@ -26,9 +26,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 failed=0
 pid=
 
-ok() { echo "ok - hpa-kubectl: $1"; }
-nok() { echo "not ok - hpa-kubectl: $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
+. "$(dirname "$0")/lib/tap.sh" hpa-kubectl
 wait_for() { # wait_for SECONDS COMMAND... (kubectl is slow to start: 1 s steps)
 	local end=$(( $(date +%s) + $1 )); shift
 	until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 1; done
