@@ -286,7 +286,8 @@ bg() {
 	"$vmm" --kernel "$payload" --mem 16Mi "$@" \
 		< /dev/null > "$tmp/out" 2> "$tmp/err" &
 	pid=$!
-	for _ in $(seq 200); do grep -q "$want" "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+	# Up to 30 s: an ASan VMM on a loaded 2-CPU host has taken over 10 s.
+	for _ in $(seq 600); do grep -q "$want" "$tmp/out" 2>/dev/null && break; sleep 0.05; done
 }
 bg "waiting for ctrl-alt-del" --cmdline ctrlaltdel
 kill -TERM $pid
@@ -376,7 +377,8 @@ fi
 reaper_user=()
 [ "$(id -u)" = 0 ] && reaper_user=(--user 65534:65534)
 bg bye --cmdline spin "${reaper_user[@]}"
-rp=$(pgrep -P "$pid" | head -n 1)
+# The VMM's only child; bg may return before it forked on a loaded host.
+for _ in $(seq 200); do rp=$(pgrep -P "$pid" | head -n 1); [ -n "$rp" ] && break; sleep 0.05; done
 rfds=$(ls -l "/proc/$rp/fd" 2> /dev/null | awk 'NR > 1 { print $NF }' | sort | tr '\n' ' ')
 check "kvm: reaper: a child named vmm-reaper holds only the VM and its pipe ($rfds)" \
 	bash -c '[ "$(cat /proc/$0/comm)" = vmm-reaper ] &&
