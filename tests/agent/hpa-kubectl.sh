@@ -26,7 +26,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 failed=0
 pid=
 
-. "$(dirname "$0")/lib/tap.sh" hpa-kubectl
+NAME=hpa-kubectl
+# shellcheck source=tests/agent/lib.sh
+. "$(dirname "$0")/lib.sh"
 wait_for() { # wait_for SECONDS COMMAND... (kubectl is slow to start: 1 s steps)
 	local end=$(( $(date +%s) + $1 )); shift
 	until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 1; done
@@ -47,11 +49,7 @@ if ! "$bin/droverd" --help 2>&1 | grep -q '"tls"'; then
 fi
 [ -f "$lab/hpa_lab05-cirros.yaml" ] || { echo "ok - hpa-kubectl # SKIP no lab in $lab"; exit 0; }
 
-T=$(mktemp -d /tmp/hpa-kubectl.XXXXXX)
-chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
-mkdir -p "$T/bin"
-cp "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$T/bin/"
-bin=$T/bin
+agent_tmp hpa-kubectl	# $T (droverd-api can enter it), bin=$T/bin
 cgp=drover-hpa-$$
 P=$T/pki
 port=$(( 20000 + RANDOM % 20000 ))

@@ -25,7 +25,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 failed=0
 pid=
 
-. "$(dirname "$0")/lib/tap.sh" kapi-kubectl
+NAME=kapi-kubectl
+# shellcheck source=tests/agent/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 for f in "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$payload"; do
 	[ -e "$f" ] || { echo "not ok - kapi-kubectl: $f built"; exit 1; }
@@ -42,11 +44,7 @@ if ! "$bin/droverd" --help 2>&1 | grep -q '"tls"'; then
 fi
 [ -f "$lab/vmirs_lab05-cirros.yaml" ] || { echo "ok - kapi-kubectl # SKIP no lab in $lab"; exit 0; }
 
-T=$(mktemp -d /tmp/kapi-kubectl.XXXXXX)
-chmod 711 "$T"	# droverd-api (unprivileged) reaches its state and run dirs
-mkdir -p "$T/bin"
-cp "$bin/droverd" "$bin/droverctl" "$bin/drover-vmm" "$T/bin/"
-bin=$T/bin
+agent_tmp kapi-kubectl	# $T (droverd-api can enter it), bin=$T/bin
 cgp=drover-kk-$$
 P=$T/pki
 port=$(( 20000 + RANDOM % 20000 ))
