@@ -235,7 +235,8 @@ build_mbedtls() {
 # (agent/apiserver.c), which needs no LWS_WITH_EXTERNAL_POLL. Drover's patches
 # (mk/sysroot/patches/libwebsockets): TLS 1.3 with mbedTLS 3.6, client
 # certificates really required (the wrapper made them optional), 413 for
-# headers over the limit.
+# headers over the limit, TLS records of 16 KiB and all of a write's
+# records from one SSL_write().
 build_libwebsockets() {
 	local s=$B/src/libwebsockets kflags=
 	unpack libwebsockets "$s"
