@@ -629,6 +629,7 @@ apiserver_free(struct apiserver *s)
 		loop_cancel(s->loop, s->sweep_id);
 	while (s->nfds)
 		as_fd_drop(s, &s->fds[0]);
+	as_big_drop(s);
 	free(s->fds);
 	free(s->cert);
 	free(s->key);

@@ -8,9 +8,11 @@
  * connection is closed after such a refusal) -> the body collected whole
  * (LWS_CALLBACK_HTTP_BODY*) -> kapi_handle(). Responses are written by us
  * (status line and headers included) with lws_write(LWS_WRITE_HTTP): a
- * whole response goes to lws in one write (lws keeps what the socket does
- * not take) and the transaction completes; a stream queues its chunks
- * (bounded by max_out) and writes them when the socket is writable.
+ * whole response is one buffer (a large one reused: AS_BIG_KEEP), handed
+ * to lws in slices of up to AS_SLICE while the socket takes them (lws
+ * keeps what the socket does not take, a copy), the rest when it is
+ * writable again, then the transaction completes; a stream queues its
+ * chunks (bounded by max_out) and writes them when the socket is writable.
  *
  * WebSocket: lws asks first (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE); the
  * handler decides inside kapi_handle(): kapi_ws_accept() lets lws finish
@@ -48,19 +50,52 @@ static const char *const as_methods[] = {
 /* ---------------------------------------------------------------- output */
 
 #define AS_CORK_MIN (64 * 1024)	/* answers corked while written (bytes) */
+#define AS_SLICE (64 * 1024)	/* the most handed to lws at once (bytes) */
 
 static struct as_chunk *
-as_chunk_new(size_t len)
+as_chunk_new(struct apiserver *s, size_t len)
 {
-	struct as_chunk *k = malloc(sizeof(*k) + LWS_PRE + len);
+	struct as_chunk *k = NULL;
+	size_t cap = len;
 
-	if (k) {
-		k->next = NULL;
-		k->len = len;
-		k->off = 0;
-		k->binary = 1;
+	if (len >= AS_BIG_MIN) {
+		for (unsigned i = 0; i < s->nbig; i++)
+			if (s->big[i]->cap >= len) {
+				k = s->big[i];
+				s->big[i] = s->big[--s->nbig];
+				break;
+			}
+		cap = (len + AS_BIG_MIN - 1) / AS_BIG_MIN * AS_BIG_MIN;
 	}
+	if (!k) {
+		k = malloc(sizeof(*k) + LWS_PRE + cap);
+		if (!k)
+			return NULL;
+		k->cap = cap;
+	}
+	k->next = NULL;
+	k->len = len;
+	k->off = 0;
+	k->binary = 1;
 	return k;
+}
+
+/* A large buffer is kept for the next large answer (up to AS_BIG_KEEP). */
+static void
+as_chunk_free(struct apiserver *s, struct as_chunk *k)
+{
+	if (k->cap >= AS_BIG_MIN && k->cap <= AS_BIG_MAX &&
+	    s->nbig < AS_BIG_KEEP)
+		s->big[s->nbig++] = k;
+	else
+		free(k);
+}
+
+void
+as_big_drop(struct apiserver *s)
+{
+	while (s->nbig)
+		free(s->big[--s->nbig]);
 }
 
 static void
@@ -83,7 +118,7 @@ as_queue_drop(struct kapi_conn *c)
 		struct as_chunk *k = c->out_head;
 
 		c->out_head = k->next;
-		free(k);
+		as_chunk_free(c->srv, k);
 	}
 	c->out_tail = NULL;
 	c->out_bytes = 0;
@@ -99,7 +134,7 @@ as_pop(struct kapi_conn *c)
 	if (!c->out_head)
 		c->out_tail = NULL;
 	c->out_bytes -= k->len;
-	free(k);
+	as_chunk_free(c->srv, k);
 }
 
 /*
@@ -116,22 +151,33 @@ as_http_flush(struct kapi_conn *c)
 	 * each: corked, the kernel sends them in full segments, and the
 	 * client is woken a few times instead of once per record.
 	 */
-	if (c->out_head && c->out_head->len >= AS_CORK_MIN &&
+	if (c->out_head && c->out_head->len - c->out_head->off >= AS_CORK_MIN &&
 	    (fd = lws_get_socket_fd(c->wsi)) >= 0 &&
 	    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) < 0)
 		fd = -1;
 	while (c->out_head && (first || !lws_send_pipe_choked(c->wsi))) {
 		struct as_chunk *k = c->out_head;
+		size_t n = k->len - k->off;
 
+		/*
+		 * A large chunk goes in slices while the socket takes them:
+		 * lws copies whatever the socket does not take into a buffer
+		 * of its own (a copy of most of a large answer otherwise).
+		 * What is before k->off is sent: lws may use it as LWS_PRE.
+		 */
+		if (n > AS_SLICE)
+			n = AS_SLICE;
 		first = 0;
-		if (lws_write(c->wsi, k->data + LWS_PRE, k->len,
-		    LWS_WRITE_HTTP) < (int)k->len) {
+		if (lws_write(c->wsi, k->data + LWS_PRE + k->off, n,
+		    LWS_WRITE_HTTP) < (int)n) {
 			if (fd >= 0)
 				setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off,
 				    sizeof(off));
 			return -1;
 		}
-		as_pop(c);
+		k->off += n;
+		if (k->off == k->len)
+			as_pop(c);
 		wrote = 1;
 	}
 	if (fd >= 0)
@@ -220,7 +266,7 @@ as_head(struct kapi_conn *c, int status, const char *ctype, long long len,
 	    c->close_after ? "Connection: close\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(h))
 		return NULL;
-	k = as_chunk_new((size_t)n + room);
+	k = as_chunk_new(c->srv, (size_t)n + room);
 	if (!k)
 		return NULL;
 	memcpy(k->data + LWS_PRE, h, (size_t)n);
@@ -228,28 +274,44 @@ as_head(struct kapi_conn *c, int status, const char *ctype, long long len,
 	return k;
 }
 
-/* A whole response (the transport's own or the handler's). */
+/* A whole response (the transport's own or the handler's), its body in
+ * n pieces. */
 static void
-as_reply(struct kapi_conn *c, int status, const char *ctype,
-    const char *body, size_t len)
+as_replyv(struct kapi_conn *c, int status, const char *ctype,
+    const struct kapi_iov *v, size_t n)
 {
-	struct as_chunk *k = as_head(c, status, ctype, (long long)len, len);
+	struct as_chunk *k;
+	size_t len = 0;
 
+	for (size_t i = 0; i < n; i++)
+		len += v[i].len;
+	k = as_head(c, status, ctype, (long long)len, len);
 	if (!k) {
 		as_kill(c, "out of memory for a response");
 		c->state = AS_DEAD;
 		return;
 	}
 	/* HEAD: the headers of the answer, without its body */
-	if (c->req.method && strcmp(c->req.method, "HEAD") == 0)
-		len = 0;
-	if (len)
-		memcpy(k->data + LWS_PRE + k->len, body, len);
-	k->len += len;
+	if (!(c->req.method && strcmp(c->req.method, "HEAD") == 0))
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].len)
+				memcpy(k->data + LWS_PRE + k->len, v[i].p,
+				    v[i].len);
+			k->len += v[i].len;
+		}
 	c->state = AS_REPLY;
 	as_queue(c, k);
 	if (!c->in_cb)
 		as_poke(c);
+}
+
+static void
+as_reply(struct kapi_conn *c, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	struct kapi_iov v = { body, len };
+
+	as_replyv(c, status, ctype, &v, 1);
 }
 
 /* A Kubernetes Status from the transport itself (messages have no '"'). */
@@ -272,8 +334,8 @@ as_status(struct kapi_conn *c, int code, const char *reason, const char *msg,
 /* ---------------------------------------------------------------- kapi.h */
 
 void
-kapi_respond(struct kapi_conn *c, int status, const char *content_type,
-    const char *body, size_t len)
+kapi_respondv(struct kapi_conn *c, int status, const char *content_type,
+    const struct kapi_iov *v, size_t n)
 {
 	if (c->state != AS_HANDLER) {
 		log_warnx("API: kapi_respond(%d) on a connection that is not "
@@ -283,7 +345,16 @@ kapi_respond(struct kapi_conn *c, int status, const char *content_type,
 	}
 	if (status < 100 || status > 599)
 		status = 500;
-	as_reply(c, status, content_type, body ? body : "", body ? len : 0);
+	as_replyv(c, status, content_type, v, n);
+}
+
+void
+kapi_respond(struct kapi_conn *c, int status, const char *content_type,
+    const char *body, size_t len)
+{
+	struct kapi_iov v = { body ? body : "", body ? len : 0 };
+
+	kapi_respondv(c, status, content_type, &v, 1);
 }
 
 int
@@ -323,7 +394,7 @@ kapi_stream_write(struct kapi_conn *c, const char *data, size_t len)
 		as_kill(c, "the client does not read its stream");
 		return -ENOBUFS;
 	}
-	k = as_chunk_new(len + 24);
+	k = as_chunk_new(c->srv, len + 24);
 	if (!k)
 		return -ENOMEM;
 	n = snprintf((char *)k->data + LWS_PRE, 24, "%zx\r\n", len);
@@ -344,7 +415,7 @@ kapi_stream_end(struct kapi_conn *c)
 	if (c->state != AS_STREAM || c->stream_end)
 		return;
 	c->stream_end = 1;
-	k = as_chunk_new(5);
+	k = as_chunk_new(c->srv, 5);
 	if (!k) {
 		as_kill(c, "out of memory");
 		return;
@@ -417,7 +488,7 @@ kapi_ws_send(struct kapi_conn *c, const void *data, size_t len)
 		return -EPIPE;
 	if (c->out_bytes + len > c->srv->max_out)
 		return -ENOBUFS;
-	k = as_chunk_new(len);
+	k = as_chunk_new(c->srv, len);
 	if (!k)
 		return -ENOMEM;
 	memcpy(k->data + LWS_PRE, data, len);
@@ -802,8 +873,8 @@ as_on_upgrade(struct kapi_conn *c, const char *up)
 	while (c->out_head) {
 		struct as_chunk *k = c->out_head;
 
-		if (lws_write(c->wsi, k->data + LWS_PRE, k->len,
-		    LWS_WRITE_HTTP) < (int)k->len)
+		if (lws_write(c->wsi, k->data + LWS_PRE + k->off,
+		    k->len - k->off, LWS_WRITE_HTTP) < (int)(k->len - k->off))
 			return -1;
 		as_pop(c);
 	}

@@ -24,6 +24,11 @@
 #define AS_DEF_BODY_TIMEOUT	30u
 #define AS_DEF_SEND_TIMEOUT	30u
 #define AS_DEF_MAX_OUT		(8u << 20)
+/* Output buffers of AS_BIG_MIN bytes or more are rounded up to it and up to
+ * AS_BIG_KEEP of them, each at most AS_BIG_MAX, are kept for reuse. */
+#define AS_BIG_MIN		(64u << 10)
+#define AS_BIG_MAX		(1u << 20)
+#define AS_BIG_KEEP		4u
 
 /* One WebSocket subprotocol the handlers may accept (kapi_ws_accept). */
 #define AS_WS_PROTOCOLS		{ "plain.kubevirt.io" }
@@ -44,6 +49,7 @@ enum as_state {
 struct as_chunk {
 	struct as_chunk *next;
 	size_t len, off;
+	size_t cap;			/* room for data after LWS_PRE */
 	int binary;			/* WebSocket frame: binary, not text */
 	unsigned char data[];		/* LWS_PRE bytes, then len bytes */
 };
@@ -113,6 +119,10 @@ struct apiserver {
 
 	struct kapi_conn *conns;
 	unsigned nconns;
+	/* Large output buffers kept for the next answer (apiserver_http.c):
+	 * a fresh one each time cost page faults as the heap grew and shrank. */
+	struct as_chunk *big[AS_BIG_KEEP];
+	unsigned nbig;
 	uint64_t next_id;
 	/* Counters (logged at the end, read by tests through the log). */
 	uint64_t n_accepted, n_refused, n_timeouts, n_slow, n_too_large;
@@ -127,6 +137,7 @@ void as_set_deadline(struct kapi_conn *c, uint64_t ms);
 int as_http_callback(struct apiserver *s, struct kapi_conn *c,
     enum lws_callback_reasons reason, void *in, size_t len);
 void as_conn_free_io(struct kapi_conn *c);
+void as_big_drop(struct apiserver *s);
 
 /* apiserver_util.c */
 /* Subject CN and O values of a DER certificate. 0, or -1 with why. */

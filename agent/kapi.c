@@ -120,6 +120,18 @@ kapi_reply_text(struct kapi_ctx *x, int code, const char *json, size_t len)
 	kapi_respond(x->c, code, "application/json", json, len);
 }
 
+void
+kapi_reply_textv(struct kapi_ctx *x, int code, const struct kapi_iov *v,
+    size_t n)
+{
+	if (x->answered++) {
+		log_error("kapi: %s %s answered twice", x->r->method,
+		    x->r->path);
+		return;
+	}
+	kapi_respondv(x->c, code, "application/json", v, n);
+}
+
 /* details {name, group, kind} for errors about the request's resource. */
 static void
 kapi_add_details(struct kapi_ctx *x, json_t *st)

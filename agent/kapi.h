@@ -56,6 +56,14 @@ void kapi_handle(struct kapi *k, struct kapi_conn *conn,
 /* A complete response (body copied). */
 void kapi_respond(struct kapi_conn *c, int status, const char *content_type,
     const char *body, size_t len);
+/* The same with the body in n pieces, copied once, in order, straight
+ * into the transport's buffer (a large LIST: no joined copy of its own). */
+struct kapi_iov {
+	const char *p;
+	size_t len;
+};
+void kapi_respondv(struct kapi_conn *c, int status, const char *content_type,
+    const struct kapi_iov *v, size_t n);
 
 /* Streaming (chunked) response: headers now, chunks later. */
 struct kapi_stream_ops {

@@ -310,7 +310,9 @@ kapi_list_fast(struct kapi_ctx *x)
 	struct kapi_texts t;
 	struct store_view one;
 	const char *name;
-	char head[256], av[96], *body = NULL, *p;
+	char head[256], av[96];
+	struct kapi_iov *v = NULL;
+	size_t nv = 0;
 	int n, rc;
 
 	if (kapi_filter_init(x, &f) < 0)
@@ -334,25 +336,24 @@ kapi_list_fast(struct kapi_ctx *x)
 	    "\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"},\"items\":[",
 	    r->kind, kapi_res_api_version(r, av, sizeof(av)),
 	    (unsigned long long)store_rv(x->k->store));
+	/* the pieces, copied once by the transport: head, items with ','
+	 * between them, "]}" */
 	if (rc == 0 && n > 0 && (size_t)n < sizeof(head))
-		body = malloc((size_t)n + t.bytes + 3);
-	if (!body) {
+		v = malloc((2 * t.n + 2) * sizeof(*v));
+	if (!v) {
 		kapi_reply(x, 500, NULL);
 		goto cleanup;
 	}
-	memcpy(body, head, (size_t)n);
-	p = body + n;
+	v[nv++] = (struct kapi_iov){ head, (size_t)n };
 	for (size_t i = 0; i < t.n; i++) {
 		if (i)
-			*p++ = ',';
-		memcpy(p, t.v[i].p, t.v[i].len);
-		p += t.v[i].len;
+			v[nv++] = (struct kapi_iov){ ",", 1 };
+		v[nv++] = (struct kapi_iov){ t.v[i].p, t.v[i].len };
 	}
-	memcpy(p, "]}", 3);
-	p += 2;
-	kapi_reply_text(x, 200, body, (size_t)(p - body));
+	v[nv++] = (struct kapi_iov){ "]}", 2 };
+	kapi_reply_textv(x, 200, v, nv);
 cleanup:
-	free(body);
+	free(v);
 	free(t.v);
 	store_view_done(&one);
 	kapi_filter_free(&f);

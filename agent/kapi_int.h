@@ -220,6 +220,9 @@ void kapi_reply(struct kapi_ctx *x, int code, json_t *j);
 /* Answer with JSON text (copied; the client asked for JSON). */
 void kapi_reply_text(struct kapi_ctx *x, int code, const char *json,
     size_t len);
+/* The same with the text in n pieces (kapi_respondv()). */
+void kapi_reply_textv(struct kapi_ctx *x, int code, const struct kapi_iov *v,
+    size_t n);
 /* Answer with a Status object (reference stolen); its code. */
 void kapi_reply_status(struct kapi_ctx *x, json_t *status);
 /* A Status error. */

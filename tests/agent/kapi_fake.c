@@ -6,18 +6,34 @@
 #include <string.h>
 
 void
-kapi_respond(struct kapi_conn *c, int status, const char *content_type,
-    const char *body, size_t len)
+kapi_respondv(struct kapi_conn *c, int status, const char *content_type,
+    const struct kapi_iov *v, size_t n)
 {
+	size_t len = 0;
+
 	if (c->status || c->accepted)
 		c->misuse++;
 	c->status = status;
-	if (len >= sizeof(c->body))
-		len = sizeof(c->body) - 1;
-	memcpy(c->body, body, len);
+	for (size_t i = 0; i < n; i++) {
+		size_t m = v[i].len;
+
+		if (len + m >= sizeof(c->body))
+			m = sizeof(c->body) - 1 - len;
+		memcpy(c->body + len, v[i].p, m);
+		len += m;
+	}
 	c->body[len] = '\0';
 	c->body_len = len;
 	snprintf(c->ctype, sizeof(c->ctype), "%s", content_type);
+}
+
+void
+kapi_respond(struct kapi_conn *c, int status, const char *content_type,
+    const char *body, size_t len)
+{
+	struct kapi_iov v = { body, len };
+
+	kapi_respondv(c, status, content_type, &v, 1);
 }
 
 int
