@@ -313,6 +313,21 @@ noread() {
 	grep -q "closing: the client does not read" "$T/droverd.log"
 }
 check "a client that does not read its watch is dropped" noread
+# A large answer to a slow reader: the socket fills in the middle of an
+# answer again and again (TLS records retried as lws and mbedTLS require);
+# one request after the other on one connection, each answer must come out
+# whole, the same bytes as a fast read (~9 MB: the 150 padded namespaces
+# above, with their last-applied annotations).
+slowread() {
+	c admin -o "$T/ns.fast" "$U/api/v1/namespaces" || return 1
+	py slowread /api/v1/namespaces 3 > "$T/sr.out" || { cat "$T/sr.out"; return 1; }
+	local size sum
+	size=$(stat -c %s "$T/ns.fast") sum=$(md5sum < "$T/ns.fast" | cut -c1-32)
+	echo "# slow reader: $(cat "$T/sr.out"); fast: $size $sum"
+	[ "$size" -gt 8000000 ] &&
+	grep -qx "3 answers, sizes $size $size $size, md5s $sum $sum $sum" "$T/sr.out"
+}
+check "a slow reader of 3 LISTs of 9 MB on one connection gets each whole, the same bytes as a fast read" slowread
 
 # ---- WebSocket refusal -------------------------------------------------
 ws_refused() {

@@ -15,6 +15,10 @@ transport tests (tests/agent/api-transport.sh, console-droverd.sh).
                     closes it without answering a request, else the status
   noread PATH SECS  GET PATH (a watch) and never read; print "closed after
                     N s" when the server drops us
+  slowread PATH N   N GETs of PATH one after the other on one connection
+                    (keep-alive) with a 4 KiB receive buffer, each read
+                    slowly (4 KiB, then 1 ms): print "N answers, sizes ...,
+                    md5s ..." (each must be whole)
   ws PATH           WebSocket upgrade (plain.kubevirt.io), a binary frame
                     "hello", wait for data back, a ping (expect its pong),
                     then wait for a ping from the server; print each step
@@ -162,6 +166,45 @@ def cmd_noread(a):
     print("open")
 
 
+def read_answer(s, buf):
+    """One HTTP answer with a Content-Length: (status, body, rest)."""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            raise EOFError("closed inside the headers")
+        buf += d
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = dict(l.split(":", 1) for l in lines[1:])
+    hdrs = {k.strip().lower(): v.strip() for k, v in hdrs.items()}
+    want = int(hdrs["content-length"])
+    while len(buf) < want:
+        d = s.recv(4096)
+        if not d:
+            raise EOFError("closed after %d of %d body bytes" %
+                           (len(buf), want))
+        buf += d
+        time.sleep(0.001)
+    return lines[0].split()[1], buf[:want], buf[want:]
+
+
+def cmd_slowread(a):
+    path, n = a.args[0], int(a.args[1])
+    s = connect(a, rcvbuf=4096)
+    buf, sizes, sums = b"", [], []
+    for _ in range(n):
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAccept: "
+                   "application/json\r\n\r\n" % path).encode())
+        code, body, buf = read_answer(s, buf)
+        if code != "200":
+            print("answer %d: status %s" % (len(sizes) + 1, code))
+            return 1
+        sizes.append(str(len(body)))
+        sums.append(hashlib.md5(body).hexdigest())
+    print("%d answers, sizes %s, md5s %s" % (n, " ".join(sizes),
+                                              " ".join(sums)))
+
+
 def ws_frame(opcode, payload):
     mask = os.urandom(4)
     n = len(payload)
@@ -259,6 +302,7 @@ def main():
     a = p.parse_args()
     return {"raw": cmd_raw, "slowloris": cmd_slowloris, "hold": cmd_hold,
             "rejected": cmd_rejected, "noread": cmd_noread,
+            "slowread": cmd_slowread,
             "ws": cmd_ws}[a.cmd](a) or 0
 
 
