@@ -125,15 +125,13 @@ spec:
       port: 80
       path: /healthz
     periodSeconds: 5
-  # The guest's server is one nc at a time: a liveness connection made
-  # while it serves a readiness request finds nobody listening. Both
-  # probes start together with fixed periods, so a delay of 30 put every
-  # liveness probe on a readiness tick (CI run: 0 connections logged);
-  # 32 puts it 2 s after one and 3 s before the next.
+  # Each probe has a server of its own in the guest (one nc at a time,
+  # which takes seconds to listen again in this nested guest: a liveness
+  # connection to the readiness server's port often found nobody there).
   livenessProbe:
     tcpSocket:
-      port: 80
-    initialDelaySeconds: 32
+      port: 81
+    initialDelaySeconds: 30
     periodSeconds: 10
     failureThreshold: 100
   volumes:
@@ -145,10 +143,12 @@ spec:
       userData: |
         #!/bin/sh
         echo "DROVER-USERDATA-RAN on $(hostname)"
-        ( while :; do
-          r=$(printf 'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n' | nc -l -p 80 | head -c 24 | tr -d '\r\n')
-          echo "DROVER-HTTP-REQ:${r:-none}" > /dev/console
-        done ) > /dev/null 2>&1 &
+        for port in 80 81; do
+          ( while :; do
+            r=$(printf 'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n' | nc -l -p $port | head -c 24 | tr -d '\r\n')
+            echo "DROVER-HTTP-REQ:${r:-none}" > /dev/console
+          done ) > /dev/null 2>&1 &
+        done
 EOF
 net_e2e_prepare
 vmm_e2e_pack
