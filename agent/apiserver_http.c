@@ -182,10 +182,31 @@ as_http_flush(struct kapi_conn *c)
 	}
 	if (fd >= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
-	if (!c->out_head)
+	/* lws's own copy of a slice the socket did not take is output
+	 * waiting too (the send deadline) */
+	if (!c->out_head && !lws_partial_buffered(c->wsi))
 		c->wait_tx_since = 0;
 	else if (wrote)
 		c->wait_tx_since = loop_now_ms();
+	return 0;
+}
+
+/*
+ * Is all of the answer out of our hands and lws's? Until then the
+ * transaction is not complete and reading pauses: a request pipelined
+ * behind this answer waits in lws's buffer (Drover's lws patch
+ * h1-pipelining.patch) until as_complete() allows reading again.
+ */
+static int
+as_http_all_out(struct kapi_conn *c)
+{
+	if (!c->out_head && !lws_partial_buffered(c->wsi))
+		return 1;
+	if (!c->rx_paused) {
+		lws_rx_flow_control(c->wsi, 0);
+		c->rx_paused = 1;
+	}
+	lws_callback_on_writable(c->wsi);
 	return 0;
 }
 
@@ -200,7 +221,8 @@ as_req_reset(struct kapi_conn *c)
 	memset(&c->req, 0, sizeof(c->req));
 }
 
-/* The response is all with lws: back to keep-alive (or close). */
+/* The response is all out (as_http_all_out): back to keep-alive (or
+ * close). */
 static int
 as_complete(struct kapi_conn *c)
 {
@@ -652,14 +674,16 @@ as_after_handler(struct kapi_conn *c)
 		return -1;
 	if (c->out_head && as_http_flush(c) < 0)
 		return -1;
-	if (!c->out_head && (c->state == AS_REPLY ||
-	    (c->state == AS_STREAM && c->stream_end)))
+	if (c->state == AS_REPLY)
+		return as_http_all_out(c) ? as_complete(c) : 0;
+	if (c->state == AS_STREAM && c->stream_end && !c->out_head &&
+	    !lws_partial_buffered(c->wsi))
 		return as_complete(c);
 	if (c->state == AS_HANDLER) {
 		lws_rx_flow_control(c->wsi, 0);
 		c->rx_paused = 1;
 	}
-	if (c->out_head)
+	if (c->out_head || lws_partial_buffered(c->wsi))
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -828,11 +852,13 @@ as_on_http_writeable(struct kapi_conn *c)
 		return 0;
 	if (as_http_flush(c) < 0)
 		return -1;
-	if (c->out_head) {
+	if (c->state == AS_REPLY)
+		return as_http_all_out(c) ? as_complete(c) : 0;
+	if (c->out_head || lws_partial_buffered(c->wsi)) {
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
-	if (c->state == AS_REPLY || c->stream_end)
+	if (c->stream_end)
 		return as_complete(c);
 	return 0;
 }

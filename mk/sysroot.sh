@@ -236,7 +236,8 @@ build_mbedtls() {
 # (mk/sysroot/patches/libwebsockets): TLS 1.3 with mbedTLS 3.6, client
 # certificates really required (the wrapper made them optional), 413 for
 # headers over the limit, TLS records of 16 KiB and all of a write's
-# records from one SSL_write().
+# records from one SSL_write(), requests pipelined behind a large answer
+# kept until it is out (and its writeable callbacks while rx is paused).
 build_libwebsockets() {
 	local s=$B/src/libwebsockets kflags=
 	unpack libwebsockets "$s"

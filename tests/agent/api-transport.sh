@@ -328,6 +328,15 @@ slowread() {
 	grep -qx "3 answers, sizes $size $size $size, md5s $sum $sum $sum" "$T/sr.out"
 }
 check "a slow reader of 3 LISTs of 9 MB on one connection gets each whole, the same bytes as a fast read" slowread
+# The same three pipelined: the 2nd and 3rd requests arrive while the 1st
+# answer is still being sent (lws kept them; Drover's lws patch
+# h1-pipelining.patch), answered in order after it.
+slowread_piped() {
+	py slowread /api/v1/namespaces 3 pipelined > "$T/srp.out" || { cat "$T/srp.out"; return 1; }
+	echo "# pipelined slow reader: $(cat "$T/srp.out")"
+	[ "$(cat "$T/srp.out")" = "$(cat "$T/sr.out")" ]
+}
+check "... and pipelined, all three sent at once: the same three answers, whole and in order" slowread_piped
 
 # ---- WebSocket refusal -------------------------------------------------
 ws_refused() {

@@ -15,10 +15,12 @@ transport tests (tests/agent/api-transport.sh, console-droverd.sh).
                     closes it without answering a request, else the status
   noread PATH SECS  GET PATH (a watch) and never read; print "closed after
                     N s" when the server drops us
-  slowread PATH N   N GETs of PATH one after the other on one connection
-                    (keep-alive) with a 4 KiB receive buffer, each read
-                    slowly (4 KiB, then 1 ms): print "N answers, sizes ...,
-                    md5s ..." (each must be whole)
+  slowread PATH N [pipelined]
+                    N GETs of PATH one after the other on one connection
+                    (keep-alive; or all sent at once, pipelined) with a
+                    4 KiB receive buffer, each answer read slowly (4 KiB,
+                    then 1 ms): print "N answers, sizes ..., md5s ..."
+                    (each must be whole)
   ws PATH           WebSocket upgrade (plain.kubevirt.io), a binary frame
                     "hello", wait for data back, a ping (expect its pong),
                     then wait for a ping from the server; print each step
@@ -190,11 +192,16 @@ def read_answer(s, buf):
 
 def cmd_slowread(a):
     path, n = a.args[0], int(a.args[1])
+    piped = a.args[2:] == ["pipelined"]
+    req = ("GET %s HTTP/1.1\r\nHost: x\r\nAccept: application/json"
+           "\r\n\r\n" % path).encode()
     s = connect(a, rcvbuf=4096)
+    if piped:
+        s.sendall(req * n)
     buf, sizes, sums = b"", [], []
     for _ in range(n):
-        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAccept: "
-                   "application/json\r\n\r\n" % path).encode())
+        if not piped:
+            s.sendall(req)
         code, body, buf = read_answer(s, buf)
         if code != "200":
             print("answer %d: status %s" % (len(sizes) + 1, code))
