@@ -218,6 +218,21 @@ struct hpa_pass2 {
 	int64_t target;
 };
 
+/* The second pass's inputs that both calculations share. */
+static void
+hpa_pass2_init(struct hpa_pass2 *p, const struct hpa_calc_cfg *cfg,
+    const struct hpa_pod *pods, size_t n, const struct hpa_groups *gr,
+    struct hpa_work *w, int32_t current)
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->pods = pods;
+	p->n = n;
+	p->gr = gr;
+	p->w = w;
+	p->current = current;
+}
+
 static int
 hpa_second_pass(const struct hpa_pass2 *p, int32_t *replicas, char *err,
     size_t errlen)
@@ -299,13 +314,7 @@ hpa_calc_utilization(const struct hpa_calc_cfg *cfg, int64_t now_ms,
 	if (hpa_prepare(cfg, now_ms, resource, pods, n, &gr, &w, err,
 	    errlen) < 0 || hpa_requests(resource, pods, n, err, errlen) < 0)
 		goto out;
-	memset(&p, 0, sizeof(p));
-	p.cfg = cfg;
-	p.pods = pods;
-	p.n = n;
-	p.gr = &gr;
-	p.w = w;
-	p.current = current;
+	hpa_pass2_init(&p, cfg, pods, n, &gr, w, current);
 	p.ratio_fn = hpa_util_fn;
 	p.fill_down = hpa_util_fill;
 	p.target_pct = target_pct;
@@ -380,13 +389,7 @@ hpa_calc_average(const struct hpa_calc_cfg *cfg, int64_t now_ms,
 	if (hpa_prepare(cfg, now_ms, resource, pods, n, &gr, &w, err,
 	    errlen) < 0)
 		goto out;
-	memset(&p, 0, sizeof(p));
-	p.cfg = cfg;
-	p.pods = pods;
-	p.n = n;
-	p.gr = &gr;
-	p.w = w;
-	p.current = current;
+	hpa_pass2_init(&p, cfg, pods, n, &gr, w, current);
 	p.ratio_fn = hpa_plain_fn;
 	p.fill_down = hpa_plain_fill;
 	p.target = target;
