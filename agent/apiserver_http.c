@@ -138,6 +138,16 @@ as_pop(struct kapi_conn *c)
 }
 
 /*
+ * Nothing of the answer left, in our queue or in lws's own copy of a
+ * slice the socket did not take (output waiting too: the send deadline).
+ */
+static int
+as_out_empty(struct kapi_conn *c)
+{
+	return !c->out_head && !lws_partial_buffered(c->wsi);
+}
+
+/*
  * Hand queued HTTP bytes to lws while the socket takes them (the first
  * chunk always). 0, or -1 when the connection broke.
  */
@@ -182,9 +192,7 @@ as_http_flush(struct kapi_conn *c)
 	}
 	if (fd >= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
-	/* lws's own copy of a slice the socket did not take is output
-	 * waiting too (the send deadline) */
-	if (!c->out_head && !lws_partial_buffered(c->wsi))
+	if (as_out_empty(c))
 		c->wait_tx_since = 0;
 	else if (wrote)
 		c->wait_tx_since = loop_now_ms();
@@ -200,7 +208,7 @@ as_http_flush(struct kapi_conn *c)
 static int
 as_http_all_out(struct kapi_conn *c)
 {
-	if (!c->out_head && !lws_partial_buffered(c->wsi))
+	if (as_out_empty(c))
 		return 1;
 	if (!c->rx_paused) {
 		lws_rx_flow_control(c->wsi, 0);
@@ -676,14 +684,13 @@ as_after_handler(struct kapi_conn *c)
 		return -1;
 	if (c->state == AS_REPLY)
 		return as_http_all_out(c) ? as_complete(c) : 0;
-	if (c->state == AS_STREAM && c->stream_end && !c->out_head &&
-	    !lws_partial_buffered(c->wsi))
+	if (c->state == AS_STREAM && c->stream_end && as_out_empty(c))
 		return as_complete(c);
 	if (c->state == AS_HANDLER) {
 		lws_rx_flow_control(c->wsi, 0);
 		c->rx_paused = 1;
 	}
-	if (c->out_head || lws_partial_buffered(c->wsi))
+	if (!as_out_empty(c))
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -854,7 +861,7 @@ as_on_http_writeable(struct kapi_conn *c)
 		return -1;
 	if (c->state == AS_REPLY)
 		return as_http_all_out(c) ? as_complete(c) : 0;
-	if (c->out_head || lws_partial_buffered(c->wsi)) {
+	if (!as_out_empty(c)) {
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}

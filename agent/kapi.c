@@ -112,12 +112,9 @@ kapi_reply(struct kapi_ctx *x, int code, json_t *j)
 void
 kapi_reply_text(struct kapi_ctx *x, int code, const char *json, size_t len)
 {
-	if (x->answered++) {
-		log_error("kapi: %s %s answered twice", x->r->method,
-		    x->r->path);
-		return;
-	}
-	kapi_respond(x->c, code, "application/json", json, len);
+	struct kapi_iov v = { json ? json : "", json ? len : 0 };
+
+	kapi_reply_textv(x, code, &v, 1);
 }
 
 void

@@ -69,39 +69,22 @@ priv_proc_starttime(pid_t pid, uint64_t *out)
 }
 
 /*
- * Close every fd above 2 except keep: the VMM must not inherit droverd's
- * sockets or store files (not all of them are O_CLOEXEC).
+ * In a forked child: close every fd above lo except keep (keep <= lo:
+ * none kept). The VMM must not inherit droverd's sockets or store files
+ * (not all of them are O_CLOEXEC).
  */
-void
-priv_close_fds(int keep)
-{
-	struct rlimit rl;
-	int max = 4096;
-
-#ifdef SYS_close_range
-	if (keep > 3)
-		syscall(SYS_close_range, 3, keep - 1, 0);
-	if (syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
-		return;
-#endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
-	for (int fd = 3; fd < max; fd++)
-		if (fd != keep)
-			close(fd);
-}
-
-/* In a forked child: close every fd above lo except keep. */
 void
 priv_close_fds_above(int lo, int keep)
 {
 	struct rlimit rl;
 	int max = 4096;
 
+	if (keep <= lo)
+		keep = -1;
 #ifdef SYS_close_range
 	if (keep > lo + 1)
 		syscall(SYS_close_range, lo + 1, keep - 1, 0);
-	if (syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
+	if (syscall(SYS_close_range, keep < 0 ? lo + 1 : keep + 1, ~0U, 0) == 0)
 		return;
 #endif
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
@@ -109,4 +92,10 @@ priv_close_fds_above(int lo, int keep)
 	for (int fd = lo + 1; fd < max; fd++)
 		if (fd != keep)
 			close(fd);
+}
+
+void
+priv_close_fds(int keep)
+{
+	priv_close_fds_above(2, keep);
 }

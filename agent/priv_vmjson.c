@@ -52,7 +52,7 @@ struct pv_open_how {
 #define PV_RESOLVE_BENEATH		0x08
 
 static int
-pv_is_str(const json_t *v, const char *want)
+pv_is(const json_t *v, const char *want)
 {
 	return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
 }
@@ -99,7 +99,7 @@ pv_preloaded(const json_t *pre, const char *path)
 	json_t *v;
 
 	json_object_foreach((json_t *)pre, k, v)
-		if (pv_is_str(v, path))
+		if (pv_is(v, path))
 			return open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
 			    O_NOFOLLOW | O_CLOEXEC);
 	errno = ENOENT;
@@ -183,24 +183,18 @@ priv_backing_open(const char *images_dir, const json_t *preloaded,
 /* ---- vm.json -------------------------------------------------------------- */
 
 static int
-pv_is(const json_t *v, const char *want)
-{
-	return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
-}
-
-static int
 pv_fmt_ok(const json_t *v)
 {
 	return pv_is(v, "raw") || pv_is(v, "qcow2");
 }
 
-/* <dir>/<name> exactly. */
+/* <pfx><dir>/<name> exactly. */
 static int
-pv_is_in(const json_t *v, const char *dir, const char *name)
+pv_is_in(const json_t *v, const char *pfx, const char *dir, const char *name)
 {
-	char buf[PATH_MAX];
+	char buf[PATH_MAX + 8];
 
-	return (size_t)snprintf(buf, sizeof(buf), "%s/%s", dir, name) <
+	return (size_t)snprintf(buf, sizeof(buf), "%s%s/%s", pfx, dir, name) <
 	    sizeof(buf) && pv_is(v, buf);
 }
 
@@ -326,9 +320,6 @@ static int
 pv_key(const struct priv_vmjson_in *in, const char *k, json_t *v,
     struct priv_vmjson_out *out, char *err, size_t errlen)
 {
-	char console[PATH_MAX + 8];
-
-	snprintf(console, sizeof(console), "unix:%s/console.sock", in->dir);
 	if (strcmp(k, "disk") == 0)
 		return pv_disks(in, v, out, err, errlen);
 	if (strcmp(k, "net") == 0)
@@ -336,10 +327,11 @@ pv_key(const struct priv_vmjson_in *in, const char *k, json_t *v,
 	if (((strcmp(k, "mem") == 0 || strcmp(k, "cpus") == 0 ||
 	    strcmp(k, "stop-timeout") == 0) && json_is_integer(v)) ||
 	    (strcmp(k, "rng") == 0 && json_is_boolean(v)) ||
-	    (strcmp(k, "console") == 0 && pv_is(v, console)) ||
-	    (strcmp(k, "control") == 0 && pv_is_in(v, in->dir,
+	    (strcmp(k, "console") == 0 && pv_is_in(v, "unix:", in->dir,
+	    "console.sock")) ||
+	    (strcmp(k, "control") == 0 && pv_is_in(v, "", in->dir,
 	    "control.sock")) ||
-	    (strcmp(k, "exit-file") == 0 && pv_is_in(v, in->dir, "exit")) ||
+	    (strcmp(k, "exit-file") == 0 && pv_is_in(v, "", in->dir, "exit")) ||
 	    (strcmp(k, "user") == 0 && in->vmm_user && pv_is(v,
 	    in->vmm_user)) ||
 	    (strcmp(k, "access-group") == 0 && pv_gid_ok(in, v)))
