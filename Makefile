@@ -152,6 +152,14 @@ $(BIN)/droverctl: $(call objs,$(CTL_SRC)) $(LIB_OBJ)
 	@echo "  LD[$(VARIANT)] $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# Drover's mbedTLS GCM patch against OpenSSL's libcrypto as the oracle
+# (mk/sysroot/tests/gcm_oracle.c, TAP lines; the unit stage runs it).
+$(TEST_BIN)/unit_gcm_oracle: mk/sysroot/tests/gcm_oracle.c $(SYSROOT)/drover-libs.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC+LD[$(VARIANT)] $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lmbedcrypto -lcrypto
+UNIT_TESTS += unit_gcm_oracle
+
 # ---- tests (VARIANT=asan) --------------------------------------------------------
 tests: bins $(addprefix $(TEST_BIN)/,$(UNIT_TESTS) $(KVM_TESTS)) $(TEST_EXTRA)
 

@@ -1,4 +1,4 @@
-/* mk/sysroot/tests/gcm_oracle.c: checks Drover's mbedTLS GCM patch (not built by make).
+/* mk/sysroot/tests/gcm_oracle.c: checks Drover's mbedTLS GCM patch (make tests: unit_gcm_oracle).
  *   cc -O2 -I build/sysroot-glibc/include mk/sysroot/tests/gcm_oracle.c \
  *      build/sysroot-glibc/lib/libmbedcrypto.a -lcrypto -o /tmp/gcm_oracle && /tmp/gcm_oracle
  */
